@@ -1,0 +1,64 @@
+"""The root command group, shared output helpers and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ledger.errors import BadInput, LedgerError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flexledger")
+def cli() -> None:
+    """flexledger: an append-only ledger for flexible-employment social insurance."""
+
+
+def run(group: click.Group, argv: Sequence[str] | None) -> int:
+    """Run the CLI, turning every failure into one line on stderr and an exit code."""
+    try:
+        group.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except BadInput as exc:
+        click.echo(f"error: {exc.field}: {exc.rule}", err=True)
+        return EXIT_BAD_INPUT
+    except click.UsageError as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_FAILURE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except LedgerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    return EXIT_OK
+
+
+def print_json(data: Any) -> None:
+    """Print JSON for programs: sorted keys are not used, field order is the contract's."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows as a table for people; numbers are right-aligned."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    first = rows[0] if rows else [""] * len(columns)
+    for name, sample in zip(columns, first, strict=True):
+        numeric = isinstance(sample, str) and sample.replace(".", "").replace("-", "").isdigit()
+        table.add_column(name, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    Console(file=sys.stdout, soft_wrap=True).print(table)
+
+
+def json_option(func: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")(func)

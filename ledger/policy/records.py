@@ -5,9 +5,11 @@ A policy file is TOML. Each parameter is an array of tables at a dotted path
 ``effective`` on, known from ``published`` on (a base announced late is still effective
 from the start of its year, but the ledger could not have known it before publication),
 taken from ``source``. ``status`` says whether the figure is ``official``, ``derived``
-(then ``note`` must say how) or ``provisional`` (to be superseded by a later record with
-the same ``effective`` date and a later ``published`` one). ``variant`` marks a record
-that is kept reachable where sources disagree, but is not the default.
+(then ``note`` must say how), ``provisional`` (to be superseded by a later record with
+the same ``effective`` date and a later ``published`` one) or ``unverified`` (recalled or
+taken from a reprint, the notice itself not seen: ``note`` says what to verify).
+``variant`` marks a record that is kept reachable where sources disagree, but is not the
+default.
 
 Money is written in yuan as strings under keys ending ``_yuan`` and held in fen under the
 same name ending ``_fen``; rates are strings (``"0.20"``) held as ``Decimal``. A float in
@@ -51,7 +53,7 @@ class Record(BaseModel):
     effective: date
     published: date | None = None
     source: str = Field(min_length=3)
-    status: Literal["official", "derived", "provisional"] = "official"
+    status: Literal["official", "derived", "provisional", "unverified"] = "official"
     note: str | None = None
     variant: str | None = None
 
@@ -78,6 +80,8 @@ class Record(BaseModel):
     def _derived_says_how(self) -> Record:
         if self.status == "derived" and not self.note:
             raise ValueError("a derived figure needs a note saying how it was derived")
+        if self.status == "unverified" and not self.note:
+            raise ValueError("an unverified figure needs a note saying what to verify")
         if self.published is not None and self.published < date(1990, 1, 1):
             raise ValueError("published date is implausibly early")
         return self

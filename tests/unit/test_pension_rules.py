@@ -238,7 +238,7 @@ def test_beijings_calculation_base_for_2025_is_12049_yuan():
 
 def test_no_calculation_base_before_the_first_one_in_force():
     with pytest.raises(NoPolicyInForce):
-        calculation_base("110000", date(2020, 1, 1), POLICY)
+        calculation_base("110000", date(1990, 1, 1), POLICY)
 
 
 # ------------------------------------------------------------------ command line

@@ -1,0 +1,264 @@
+"""Engines and schema revisions: the one place that knows how to open the store.
+
+SQLite files run in WAL mode with foreign keys on, a 30 s busy timeout and
+``synchronous=NORMAL``; every transaction starts with ``BEGIN IMMEDIATE``, so writers
+queue for the write lock at BEGIN instead of failing when a read upgrades to a write
+(the pysqlite recipe of the SQLAlchemy docs: the driver's own BEGIN is switched off and
+SQLAlchemy emits ours). PostgreSQL (``postgresql+psycopg://``) gets a pooled engine with
+pre-ping; ``schema=`` pins ``search_path`` on every connection (the tests give each test
+its own schema).
+
+The schema is Alembic's (``migrations/`` at the top level, one history for both
+backends). Commands other than ``flexledger init`` open the store with ``open_engine``,
+which refuses a database that is not at the head revision rather than migrate it behind
+the user's back. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+import ledger
+from ledger.config import Settings
+from ledger.errors import LedgerError
+
+MIGRATIONS_DIR = Path(ledger.__file__).parent.parent / "migrations"
+
+BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
+
+# One migration at a time per schema: a transaction-level lock, released at COMMIT.
+_MIGRATION_LOCK = (
+    "SELECT pg_advisory_xact_lock("
+    "hashtext('flexledger-migrations:' || coalesce(current_schema(), '')))"
+)
+
+# Alembic runs a migration through module-level proxies (``alembic.context``, ``op``), so
+# one process runs one migration at a time, whatever the databases.
+_ALEMBIC = threading.Lock()
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class DatabaseUnavailable(LedgerError):
+    """Raised when the database named by the URL cannot be opened or reached."""
+
+
+class DatabaseNotInitialised(LedgerError):
+    """Raised when the database has no schema revision: ``flexledger init`` was never run."""
+
+
+class DatabaseBehind(LedgerError):
+    """Raised when the database is at an older revision than the code needs."""
+
+
+class DatabaseAhead(LedgerError):
+    """Raised when the database is at a revision this code does not know: newer code migrated it."""
+
+
+# --- engines -------------------------------------------------------------------------
+
+
+def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
+    """An engine for ``url``; ``schema`` (PostgreSQL only) becomes every connection's search_path.
+
+    ``postgresql://`` and ``postgres://`` URLs are taken to mean the psycopg 3 driver, the
+    only PostgreSQL driver the project installs.
+    """
+    parsed = _normalise(make_url(url))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise ValueError("schema= is for PostgreSQL; a SQLite database is one file")
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        return _postgres_engine(parsed, schema)
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _normalise(url: URL) -> URL:
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = _is_memory(url)
+    if memory:
+        # One connection shared by everyone: a second one would see another, empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver must not emit BEGIN itself (it would be a deferred BEGIN, and only
+        # before DML); _begin below emits BEGIN IMMEDIATE for every transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: URL, schema: str | None) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if schema is not None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"{schema!r} is not a plain lower-case schema name")
+
+        # insert=True: before the dialect's first-connect initialisation, so that it
+        # already sees the schema as the default one.
+        @event.listens_for(engine, "connect", insert=True)
+        def _search_path(dbapi_connection: Any, _record: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True  # SET outside a transaction, so it sticks
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f'SET SESSION search_path TO "{schema}"')
+            finally:
+                cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+    return engine
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as it may be printed: the password, if any, replaced by ``***``."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[Connection]:
+    try:
+        connection = engine.connect()
+    except exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(f"cannot open {display_url(engine.url)}: {reason}") from None
+    with connection:
+        yield connection
+
+
+# --- revisions -----------------------------------------------------------------------
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def head_revision() -> str:
+    """The revision the code needs: the head of ``migrations/versions``."""
+    head = _scripts().get_current_head()
+    assert head is not None, f"no migrations in {MIGRATIONS_DIR}"
+    return head
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in _scripts().walk_revisions()}
+
+
+def _revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision, or None if it was never initialised."""
+    with _connect(engine) as connection:
+        return _revision_of(connection)
+
+
+def upgrade(engine: Engine) -> None:
+    """Migrate the database to the head revision, in one transaction; a no-op at head.
+
+    Concurrent upgrades of one database queue (SQLite's ``BEGIN IMMEDIATE``; on
+    PostgreSQL a transaction-level advisory lock per schema) and the second finds the
+    work done; within a process, migrations also take turns (Alembic's state is global).
+    """
+    with _connect(engine) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(_MIGRATION_LOCK))
+        revision = _revision_of(connection)
+        if revision is not None and revision not in _known_revisions():
+            raise _ahead(revision)
+        config = _config()
+        config.attributes["connection"] = connection
+        with _ALEMBIC:
+            command.upgrade(config, "head")
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database that is not at the head revision, saying what to do about it."""
+    revision = current_revision(engine)
+    head = head_revision()
+    if revision == head:
+        return
+    if revision is None:
+        raise DatabaseNotInitialised(
+            f"database {display_url(engine.url)} has no schema revision, the code needs "
+            f"{head}: run `flexledger init`"
+        )
+    if revision not in _known_revisions():
+        raise _ahead(revision)
+    raise DatabaseBehind(
+        f"database is at revision {revision}, the code needs {head}: run `flexledger init`"
+    )
+
+
+def _ahead(revision: str) -> DatabaseAhead:
+    return DatabaseAhead(
+        f"database is at revision {revision}, which this flexledger does not know (its newest "
+        f"is {head_revision()}): upgrade flexledger"
+    )
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The engine for ``settings.database_url``, refusing a database not at the head revision."""
+    engine = make_engine(settings.database_url)
+    try:
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

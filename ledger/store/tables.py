@@ -1,0 +1,162 @@
+"""The schema, as SQLAlchemy Core tables. ``entries`` and ``postings`` are part of the
+product: auditors query them with SQL (see docs/SCHEMA.md).
+
+Invariants and where they hold:
+- append-only: ``entries``, ``postings``, ``members``, ``enrolments``, ``chain_anchors``
+  refuse UPDATE and DELETE by trigger on SQLite and PostgreSQL (and TRUNCATE on PostgreSQL);
+  created in the migrations, recreated by any migration that rebuilds a table;
+- balanced: every entry's postings sum to zero — a deferred constraint trigger on
+  PostgreSQL, the recorder everywhere (``ledger.journal.EntryDraft``);
+- idempotent: ``entries.idempotency_key`` is unique; one ``contribution`` entry per
+  member, scheme and period (partial unique index ``uq_entries_contribution``);
+- tamper-evident: ``entries.hash`` chains every entry to the one before it;
+- ``postings.effective_date`` and ``postings.entry_id`` copy the entry's, so that a
+  point-in-time balance reads one index (both are immutable, so the copies cannot drift).
+
+Months are stored as ``YYYY-MM`` text, dates as DATE, recorded times as timezone-aware
+timestamps (UTC), money as BIGINT fen.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# Ids are BIGINT on PostgreSQL and INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", String(18), primary_key=True, comment="18-character citizen ID number"),
+    Column("region", String(6), nullable=False, comment="region of residence (GB/T 2260)"),
+    Column("hukou", String(6), nullable=False, comment="household registration region"),
+    Column("sex", String(6), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(18), ForeignKey("members.id"), nullable=False),
+    Column("scheme", String(20), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("base_percent", String(12), comment="chosen base as a percent, decimal text"),
+    Column("base_fen", BigInteger, comment="chosen base as an amount"),
+    Column("grade", String(12)),
+    Column("method", String(10), nullable=False, comment="monthly | bank | agency"),
+    Column("agency", String(100), comment="HR company, for method agency"),
+    Column("from_month", String(7), nullable=False),
+    Column("to_month", String(7), comment="last month enrolled, if ended"),
+    Column("signed_on", Date, comment="withholding agreement signed (method bank)"),
+    Column("recorded_at", Timestamp, nullable=False),
+    Index("ix_enrolments_member_scheme", "member_id", "scheme", "from_month"),
+    comment="append-only: a later row for the same member and scheme supersedes from its month",
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("type", String(10), nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False, comment="gapless, in recorded order"),
+    Column("kind", String(20), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    Column("period", String(7), comment="contribution month YYYY-MM"),
+    Column("member_id", String(18)),
+    Column("scheme", String(20)),
+    Column("region", String(6)),
+    Column("base_fen", BigInteger, comment="the base the period was assessed on"),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("fingerprint", String(64), nullable=False, comment="sha256 of the content"),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("corrects", Id, ForeignKey("entries.id"), comment="the entry this one corrects"),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_entries_member_period", "member_id", "scheme", "period"),
+    Index("ix_entries_recorded_at", "recorded_at"),
+    Index(
+        "uq_entries_contribution",
+        "member_id",
+        "scheme",
+        "period",
+        unique=True,
+        sqlite_where=text("kind = 'contribution'"),
+        postgresql_where=text("kind = 'contribution'"),
+    ),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_id", Id, ForeignKey("entries.id"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False, comment="debit positive, credit negative"),
+    Column("effective_date", Date, nullable=False, comment="copy of the entry's"),
+    Index("ix_postings_account_date", "account_id", "effective_date", "entry_id", "amount_fen"),
+    Index("ix_postings_account_entry", "account_id", "entry_id"),
+    Index("ix_postings_entry", "entry_id"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("through_entry_id", Id, nullable=False),
+    Column("balance_fen", BigInteger, nullable=False),
+    Column("posting_count", BigInteger, nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    UniqueConstraint("account_id", "as_of", "through_entry_id"),
+    comment=(
+        "balance of account_id over postings with effective_date <= as_of and entry_id <= "
+        "through_entry_id: exact for ever, since later entries only have larger ids"
+    ),
+)
+
+chain_anchors = Table(
+    "chain_anchors",
+    metadata,
+    Column("entry_id", Id, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="published chain hashes: verify checks the chain still passes through each",
+)
+
+APPEND_ONLY_TABLES = ("entries", "postings", "members", "enrolments", "chain_anchors")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import overload
 
 from ledger.errors import InvalidPeriod
 
@@ -67,7 +68,14 @@ class Month:
     def __add__(self, months: int) -> Month:
         return Month.from_index(self.index + months)
 
-    def __sub__(self, other: Month) -> int:
+    @overload
+    def __sub__(self, other: Month) -> int: ...
+    @overload
+    def __sub__(self, other: int) -> Month: ...
+    def __sub__(self, other: Month | int) -> int | Month:
+        """Months between two months, or the month ``other`` months earlier."""
+        if isinstance(other, int):
+            return Month.from_index(self.index - other)
         return self.index - other.index
 
     def until(self, last: Month) -> Iterator[Month]:

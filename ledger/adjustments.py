@@ -1,0 +1,182 @@
+"""Adjustment entries for figures announced late.
+
+A base or rate published after the months it applies to (Beijing published its 2025 base
+on 2025-09-18, effective 2025-07-01) leaves months already paid on the old figures. This
+module finds those months and posts, for each, one ``adjustment`` entry for the
+difference between what the policy as known now asks and what was posted, charged to the
+member's arrears: nothing already recorded is edited.
+
+Running it again finds nothing left to adjust and writes nothing: the difference is
+recomputed from everything posted for the month, and the idempotency key counts the
+adjustments already made, so two concurrent runs produce the same key and content.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import Connection, and_, select
+
+from ledger.errors import BaseOutsideRange
+from ledger.journal import EntryDraft, EntryKind, arrears, personal, pooling
+from ledger.money import format_yuan
+from ledger.period import Month
+from ledger.policy.records import MedicalContribution, PensionBase, PensionRate, Record
+from ledger.rules.contribution import Assessment, BaseChoice, assess
+from ledger.schemes import Scheme
+from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.store.recorder import RecordedEntry
+from ledger.store.tables import accounts, enrolments, entries, postings
+
+LATE_PATHS: dict[type[Record], Scheme | None] = {
+    PensionBase: None,  # the pension base range also bounds medical bases in some regions
+    PensionRate: Scheme.PENSION,
+    MedicalContribution: Scheme.MEDICAL,
+}
+POSTED_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
+
+
+@dataclass(frozen=True, slots=True)
+class LateWindow:
+    """Months from ``first`` paid before ``published`` in ``region`` may need adjusting."""
+
+    region: str
+    first: Month
+    published: date
+    source: str
+
+
+def late_windows(ledger: Ledger, known_at: date) -> list[LateWindow]:
+    """Every record published after it took effect, and known by ``known_at``."""
+    found = []
+    for region in ledger.policy.regions:
+        for kind in LATE_PATHS:
+            for record in ledger.policy.history(kind.path, region):
+                if record.published and record.published > record.effective <= known_at:
+                    if record.published <= known_at and record.variant is None:
+                        found.append(
+                            LateWindow(region, Month.of(record.effective), record.published,
+                                       record.source)
+                        )  # fmt: skip
+    return found
+
+
+def _assess_clamped(
+    ledger: Ledger, enrolment: Enrolment, scheme: Scheme, month: Month
+) -> Assessment:
+    """As ``assess``, but a fixed amount left outside a new range moves to its floor or ceiling."""
+    try:
+        return assess(ledger.policy, enrolment.region, scheme, month, enrolment.choice)
+    except BaseOutsideRange:
+        # 100% of the average wage always lies in range; it tells the floor and ceiling.
+        probe = assess(ledger.policy, enrolment.region, scheme, month, BaseChoice.of(percent="100"))
+        assert enrolment.choice.amount_fen is not None
+        assert probe.floor_fen is not None and probe.ceiling_fen is not None
+        amount = min(max(enrolment.choice.amount_fen, probe.floor_fen), probe.ceiling_fen)
+        return assess(ledger.policy, enrolment.region, scheme, month, BaseChoice(amount_fen=amount))
+
+
+def _yuan(amount_fen: int | None) -> str:
+    return "none" if amount_fen is None else format_yuan(amount_fen)
+
+
+def post_adjustments(ledger: Ledger, conn: Connection) -> list[RecordedEntry]:
+    """Adjust every month paid before a late publication that the ledger now knows of."""
+    now = ledger.clock.now()
+    drafts: list[EntryDraft] = []
+    for window in late_windows(ledger, now.date()):
+        published_at = datetime.combine(window.published, time.min, tzinfo=UTC)
+        drafts.extend(_window_drafts(ledger, conn, window, published_at, now.date()))
+    unique = {d.idempotency_key: d for d in drafts}
+    return ledger.recorder.append(conn, list(unique.values()))
+
+
+def _window_drafts(
+    ledger: Ledger, conn: Connection, window: LateWindow, published_at: datetime, today: date
+) -> list[EntryDraft]:
+    paid = conn.execute(
+        select(entries.c.member_id, entries.c.scheme, entries.c.period)
+        .where(
+            and_(
+                entries.c.kind == EntryKind.CONTRIBUTION.value,
+                entries.c.region == window.region,
+                entries.c.period >= str(window.first),
+                entries.c.period < str(Month.of(window.published) + 1),
+                entries.c.recorded_at < published_at,
+                entries.c.scheme.in_([Scheme.PENSION.value, Scheme.MEDICAL.value]),
+            )
+        )
+        .order_by(entries.c.member_id, entries.c.scheme, entries.c.period)
+    ).all()
+    if not paid:
+        return []
+    members = sorted({row.member_id for row in paid})
+    enrolled: dict[tuple[str, str], list[Enrolment]] = defaultdict(list)
+    posted: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    adjustments: dict[tuple[str, str, str], int] = defaultdict(int)
+    for start in range(0, len(members), 500):
+        chunk = members[start : start + 500]
+        for row in conn.execute(
+            select(enrolments)
+            .where(enrolments.c.member_id.in_(chunk))
+            .order_by(enrolments.c.from_month, enrolments.c.id)
+        ):
+            enrolled[(row.member_id, row.scheme)].append(_enrolment(row))
+        for row in conn.execute(
+            select(
+                entries.c.member_id,
+                entries.c.scheme,
+                entries.c.period,
+                entries.c.kind,
+                entries.c.id,
+                accounts.c.name,
+                postings.c.amount_fen,
+            )
+            .join(postings, postings.c.entry_id == entries.c.id)
+            .join(accounts, accounts.c.id == postings.c.account_id)
+            .where(
+                entries.c.member_id.in_(chunk),
+                entries.c.region == window.region,
+                entries.c.period >= str(window.first),
+                entries.c.kind.in_([k.value for k in POSTED_KINDS]),
+            )
+        ):
+            key = (row.member_id, row.scheme, row.period)
+            posted[key][row.name.split(":", 1)[0]] += row.amount_fen
+            if row.kind == EntryKind.ADJUSTMENT.value and row.name.startswith("arrears:"):
+                adjustments[key] += 1
+    drafts = []
+    for row in paid:
+        key = (row.member_id, row.scheme, row.period)
+        scheme, month = Scheme(row.scheme), Month.parse(row.period)
+        enrolment = Ledger.enrolment_for(enrolled[(row.member_id, row.scheme)], month)
+        if enrolment is None:
+            continue
+        target = _assess_clamped(ledger, enrolment, scheme, month)
+        personal_diff = target.personal_fen + posted[key]["personal"]
+        pooling_diff = target.pooling_fen + posted[key]["pooling"]
+        if personal_diff == 0 and pooling_diff == 0:
+            continue
+        drafts.append(
+            EntryDraft.build(
+                kind=EntryKind.ADJUSTMENT,
+                effective_date=today,
+                idempotency_key=f"adjustment:{row.member_id}:{row.scheme}:{row.period}:"
+                f"{adjustments[key] + 1}",
+                reason=f"{row.period} re-assessed after {window.source} (published "
+                f"{window.published}): base now {_yuan(target.base_fen)}",
+                period=row.period,
+                member_id=row.member_id,
+                scheme=row.scheme,
+                region=window.region,
+                base_fen=target.base_fen,
+                postings=[
+                    (arrears(row.scheme, row.member_id), personal_diff + pooling_diff),
+                    (personal(row.scheme, row.member_id), -personal_diff),
+                    (pooling(row.scheme, window.region), -pooling_diff),
+                ],
+            )
+        )
+    return drafts

@@ -1,0 +1,383 @@
+"""Use cases, each in one unit of work: register, enrol, contribute, import, adjust, correct.
+
+Every use case either writes everything it means to or nothing: it runs in one database
+transaction, checks all input before the first write, and turns every refusal into a
+``BadInput`` naming the field and the rule. Functions take an open ``Connection`` so a
+worker can compose them with its own writes (outbox, processed messages) in the same
+transaction; ``Ledger.unit_of_work`` opens one for callers that have none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from ledger.clock import Clock, SystemClock
+from ledger.errors import BadInput, LedgerError
+from ledger.identity import CitizenId, parse_citizen_id
+from ledger.journal import EntryDraft, EntryKind, collection, personal, pooling, subsidy
+from ledger.journal import agency as agency_account
+from ledger.period import Month
+from ledger.policy import PolicySet, default_policy
+from ledger.policy.records import BackPayment
+from ledger.rules.contribution import Assessment, BaseChoice, assess
+from ledger.schemes import Scheme
+from ledger.store.recorder import IdempotencyConflict, MonthAlreadyPaid, RecordedEntry, Recorder
+from ledger.store.tables import enrolments, entries, members
+
+METHODS = ("monthly", "bank", "agency")
+
+
+class UnknownMember(BadInput):
+    """Raised when a command names a member who is not registered."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__("member", f"{member} is not registered: run `flexledger member add`")
+
+
+class MemberConflict(BadInput):
+    """Raised when a member is registered again with different details."""
+
+
+class NotEnrolled(BadInput):
+    """Raised when a month lies outside every enrolment of the member in the scheme."""
+
+
+class BackPaymentWindowClosed(BadInput):
+    """Raised when a missed month is paid after its region's back-payment window closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    region: str
+    hukou: str
+    sex: str
+    birth_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    id: int
+    member_id: str
+    scheme: Scheme
+    region: str
+    choice: BaseChoice
+    method: str
+    agency: str | None
+    from_month: Month
+    to_month: Month | None
+    signed_on: date | None
+
+
+def _enrolment(row) -> Enrolment:
+    from decimal import Decimal
+
+    return Enrolment(
+        id=row.id,
+        member_id=row.member_id,
+        scheme=Scheme(row.scheme),
+        region=row.region,
+        choice=BaseChoice(
+            percent=Decimal(row.base_percent) if row.base_percent is not None else None,
+            amount_fen=row.base_fen,
+            grade=row.grade,
+        ),
+        method=row.method,
+        agency=row.agency,
+        from_month=Month.parse(row.from_month),
+        to_month=Month.parse(row.to_month) if row.to_month else None,
+        signed_on=row.signed_on,
+    )
+
+
+class Ledger:
+    """The ledger's use cases over one database, one clock and one policy set."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock | None = None,
+        policy: PolicySet | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.policy = policy or default_policy()
+        self.recorder = Recorder(self.clock)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except BaseException:
+            self.recorder.rolled_back()
+            raise
+        self.recorder.committed()
+
+    # ------------------------------------------------------------------ members
+
+    def add_member(
+        self, conn: Connection, id_text: str, region: str, hukou: str | None = None
+    ) -> Member:
+        """Register a member; registering the same details again writes nothing."""
+        citizen = parse_citizen_id(id_text, today=self.clock.now().date())
+        self.policy.region(region)
+        hukou_code = hukou or citizen.region_code
+        _check_region_code(hukou_code, "hukou")
+        member = Member(citizen.number, region, hukou_code, citizen.sex.value, citizen.birth_date)
+        existing = self.find_member(conn, citizen.number)
+        if existing is not None:
+            if existing != member:
+                raise MemberConflict(
+                    "id",
+                    f"{citizen.number} is already registered with region "
+                    f"{existing.region} and hukou {existing.hukou}",
+                )
+            return existing
+        conn.execute(
+            insert(members).values(
+                id=member.id, region=member.region, hukou=member.hukou, sex=member.sex,
+                birth_date=member.birth_date, recorded_at=self.clock.now(),
+            )
+        )  # fmt: skip
+        return member
+
+    def find_member(self, conn: Connection, member_id: str) -> Member | None:
+        row = conn.execute(select(members).where(members.c.id == member_id)).first()
+        if row is None:
+            return None
+        return Member(row.id, row.region, row.hukou, row.sex, row.birth_date)
+
+    def member(self, conn: Connection, id_text: str) -> Member:
+        citizen = parse_citizen_id(id_text, today=self.clock.now().date(), field="member")
+        found = self.find_member(conn, citizen.number)
+        if found is None:
+            raise UnknownMember(citizen.number)
+        return found
+
+    # ------------------------------------------------------------------ enrolments
+
+    def enroll(
+        self,
+        conn: Connection,
+        member_id: str,
+        scheme: Scheme,
+        region: str,
+        choice: BaseChoice,
+        from_month: Month,
+        method: str = "monthly",
+        agency: str | None = None,
+        signed_on: date | None = None,
+        to_month: Month | None = None,
+    ) -> Enrolment:
+        """Enrol a member in a scheme from a month; a later enrolment supersedes an earlier one."""
+        member = self.member(conn, member_id)
+        _check_enrolment(method, agency, from_month, to_month)
+        # Assess the first month now: a base outside the range or a missing policy is
+        # refused at enrolment, not months later when the first payment fails.
+        assess(self.policy, region, scheme, from_month, choice)
+        values = {
+            "member_id": member.id,
+            "scheme": scheme.value,
+            "region": region,
+            "base_percent": str(choice.percent) if choice.percent is not None else None,
+            "base_fen": choice.amount_fen,
+            "grade": choice.grade,
+            "method": method,
+            "agency": agency,
+            "from_month": str(from_month),
+            "to_month": str(to_month) if to_month else None,
+            "signed_on": signed_on,
+            "recorded_at": self.clock.now(),
+        }
+        new_id = conn.execute(insert(enrolments).values(**values)).inserted_primary_key[0]
+        return _enrolment(conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one())
+
+    def enrolments(self, conn: Connection, member_id: str, scheme: Scheme) -> list[Enrolment]:
+        rows = conn.execute(
+            select(enrolments)
+            .where(enrolments.c.member_id == member_id, enrolments.c.scheme == scheme.value)
+            .order_by(enrolments.c.from_month, enrolments.c.id)
+        )
+        return [_enrolment(r) for r in rows]
+
+    @staticmethod
+    def enrolment_for(found: Sequence[Enrolment], month: Month) -> Enrolment | None:
+        """The enrolment in force for ``month``: the latest one starting by then, if not ended."""
+        current = None
+        for enrolment in found:
+            if enrolment.from_month <= month:
+                current = enrolment
+        if current is None or (current.to_month is not None and month > current.to_month):
+            return None
+        return current
+
+    # ------------------------------------------------------------------ contributions
+
+    def contribution_drafts(
+        self,
+        member: Member,
+        found: Sequence[Enrolment],
+        scheme: Scheme,
+        first: Month,
+        last: Month,
+        paid_on: date,
+        known_at: datetime | None = None,
+    ) -> list[EntryDraft]:
+        """The entries that paying ``first``..``last`` on ``paid_on`` would post (no I/O)."""
+        if last < first:
+            raise BadInput("to", f"{last} is before --from {first}")
+        if paid_on > self.clock.now().date():
+            raise BadInput("paid_on", f"{paid_on} is in the future")
+        months = list(first.until(last))
+        if scheme.is_yearly:
+            months = sorted({Month(m.year, 1) for m in months})
+        drafts = []
+        for month in months:
+            enrolment = self.enrolment_for(found, month if not scheme.is_yearly else last)
+            if enrolment is None:
+                starts = ", ".join(str(e.from_month) for e in found) or "none"
+                raise NotEnrolled(
+                    "from", f"{month} is outside every {scheme} enrolment of {member.id} "
+                    f"(enrolments from: {starts})"
+                )  # fmt: skip
+            self._check_window(enrolment.region, month, paid_on)
+            assessment = assess(
+                self.policy, enrolment.region, scheme, month, enrolment.choice,
+                known_at=known_at or self.clock.now(),
+            )  # fmt: skip
+            drafts.append(contribution_draft(member.id, enrolment, assessment, paid_on))
+        return drafts
+
+    def _check_window(self, region: str, month: Month, paid_on: date) -> None:
+        window = self.policy.at(BackPayment, month.first_day, region).window
+        if window == "calendar-year" and paid_on.year > month.year:
+            raise BackPaymentWindowClosed(
+                "paid_on",
+                f"{month} can no longer be paid on {paid_on}: the back-payment window in "
+                f"{region} closed at the end of {month.year} (the month stays a gap)",
+            )
+        if window == "none" and Month.of(paid_on) > month:
+            raise BackPaymentWindowClosed(
+                "paid_on", f"{region} accepts no back-payment: {month} paid on {paid_on}"
+            )
+
+    def contribute(
+        self,
+        conn: Connection,
+        member_id: str,
+        scheme: Scheme,
+        first: Month,
+        last: Month | None,
+        paid_on: date,
+    ) -> list[RecordedEntry]:
+        """Post one ``contribution`` entry per month (per year for residents' schemes)."""
+        member = self.member(conn, member_id)
+        found = self.enrolments(conn, member.id, scheme)
+        drafts = self.contribution_drafts(member, found, scheme, first, last or first, paid_on)
+        try:
+            return self.recorder.append(conn, drafts)
+        except IdempotencyConflict as exc:
+            draft = next(d for d in drafts if exc.rule.startswith(repr(d.idempotency_key)))
+            raise MonthAlreadyPaid(member.id, scheme.value, draft.period or "") from None
+
+    # ------------------------------------------------------------------ corrections
+
+    def correct(self, conn: Connection, entry_id: int, reason: str) -> RecordedEntry:
+        """Reverse an entry with a new one that points at it; nothing is edited."""
+        if not reason.strip():
+            raise BadInput("reason", "a correction needs a reason")
+        from ledger.store.tables import accounts, postings
+
+        row = conn.execute(select(entries).where(entries.c.id == entry_id)).first()
+        if row is None:
+            raise BadInput("entry", f"there is no entry {entry_id}")
+        legs = conn.execute(
+            select(accounts.c.name, postings.c.amount_fen)
+            .join(accounts, accounts.c.id == postings.c.account_id)
+            .where(postings.c.entry_id == entry_id)
+            .order_by(postings.c.id)
+        ).all()
+        draft = EntryDraft.build(
+            kind=EntryKind.CORRECTION,
+            effective_date=self.clock.now().date(),
+            idempotency_key=f"correction:{entry_id}",
+            reason=reason.strip(),
+            period=row.period,
+            member_id=row.member_id,
+            scheme=row.scheme,
+            region=row.region,
+            corrects=entry_id,
+            postings=[(name, -amount) for name, amount in legs],
+        )
+        try:
+            return self.recorder.append(conn, [draft])[0]
+        except IdempotencyConflict:
+            raise BadInput("entry", f"entry {entry_id} has already been corrected") from None
+
+
+def contribution_draft(
+    member_id: str, enrolment: Enrolment, assessment: Assessment, paid_on: date
+) -> EntryDraft:
+    """The balanced entry for one assessed period: the payer debited, the funds credited."""
+    scheme, region = assessment.scheme.value, assessment.region
+    payer = (
+        agency_account(enrolment.agency)
+        if enrolment.method == "agency" and enrolment.agency
+        else collection(scheme, region)
+    )
+    return EntryDraft.build(
+        kind=EntryKind.CONTRIBUTION,
+        effective_date=paid_on,
+        idempotency_key=f"contribution:{member_id}:{scheme}:{assessment.period}",
+        reason=f"{scheme} {assessment.period} paid {paid_on} ({enrolment.method})",
+        period=str(assessment.period),
+        member_id=member_id,
+        scheme=scheme,
+        region=region,
+        base_fen=assessment.base_fen,
+        postings=[
+            (payer, assessment.total_fen),
+            (subsidy(scheme, region), assessment.subsidy_fen),
+            (personal(scheme, member_id), -assessment.personal_fen),
+            (pooling(scheme, region), -assessment.pooling_fen),
+        ],
+    )
+
+
+def _check_region_code(code: str, field: str) -> None:
+    from ledger.identity import is_known_region
+
+    if not (len(code) == 6 and code.isdigit() and is_known_region(code)):
+        raise BadInput(field, f"{code!r} is not a GB/T 2260 region code")
+
+
+def _check_enrolment(
+    method: str, agency: str | None, from_month: Month, to_month: Month | None
+) -> None:
+    if method not in METHODS:
+        raise BadInput("method", f"{method!r} is not one of {', '.join(METHODS)}")
+    if method == "agency" and not agency:
+        raise BadInput("agency", "method agency needs the HR company: --agency NAME")
+    if method != "agency" and agency:
+        raise BadInput("agency", "--agency goes with --method agency")
+    if agency is not None and not agency.replace("-", "").replace("_", "").isalnum():
+        raise BadInput("agency", f"{agency!r}: use letters, digits, - and _ only")
+    if to_month is not None and to_month < from_month:
+        raise BadInput("to", f"{to_month} is before {from_month}")
+
+
+__all__ = [
+    "CitizenId",
+    "Enrolment",
+    "Ledger",
+    "LedgerError",
+    "Member",
+    "contribution_draft",
+]

@@ -1,0 +1,242 @@
+"""The append-only recorder: the one way entries reach the database.
+
+What it guarantees, inside the caller's transaction:
+- every draft is balanced (``EntryDraft`` refuses otherwise; PostgreSQL checks again at
+  commit with a deferred constraint trigger);
+- idempotency: a draft whose ``idempotency_key`` is already recorded with the same
+  fingerprint returns the recorded entry and writes nothing; with a different
+  fingerprint it is refused (``IdempotencyConflict``);
+- one ``contribution`` per member, scheme and period (``MonthAlreadyPaid``; the partial
+  unique index ``uq_entries_contribution`` is the backstop);
+- the hash chain: entries get gapless ids in recorded order and ``hash = chain_hash(prev)``;
+  appends are serialised (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``) so the
+  chain has one head;
+- recorded times never go backwards, so "as known at T" is a prefix of the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func, insert, select, tuple_
+
+from ledger.clock import Clock
+from ledger.errors import BadInput, LedgerError
+from ledger.journal import GENESIS_HASH, EntryDraft, EntryKind, account_type, chain_hash
+from ledger.store.tables import accounts, entries, postings
+
+# Any constant will do: it names the one lock that serialises appends on PostgreSQL.
+APPEND_LOCK_KEY = 7_313_225_001
+CHUNK = 500
+
+
+class IdempotencyConflict(BadInput):
+    """Raised when an idempotency key is reused for different content."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("idempotency_key", f"{key!r} was already used for different content")
+
+
+class MonthAlreadyPaid(BadInput):
+    """Raised when a second contribution is posted for the same member, scheme and period."""
+
+    def __init__(self, member: str, scheme: str, period: str) -> None:
+        super().__init__(
+            "period",
+            f"{period} is already paid for {member} ({scheme}): post a correction instead",
+        )
+
+
+class ClockWentBackwards(LedgerError):
+    """Raised when the clock reads earlier than the last recorded entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEntry:
+    id: int
+    recorded_at: datetime
+    hash: str
+    draft: EntryDraft
+    created: bool
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Recorder:
+    """Appends entries for one database; keeps a cache of account ids it has seen committed.
+
+    The cache is filled only from rows read back from the database, and a name is trusted
+    only after the transaction that created it has committed (``commit_accounts``), so a
+    rolled-back transaction never leaves a dangling id behind.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._account_ids: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ accounts
+
+    def account_ids(self, conn: Connection, names: Iterable[str]) -> dict[str, int]:
+        """Ids for ``names``, opening the accounts that do not exist yet."""
+        wanted = set(names)
+        found = {n: self._account_ids[n] for n in wanted if n in self._account_ids}
+        found.update({n: self._pending[n] for n in wanted - found.keys() if n in self._pending})
+        missing = sorted(wanted - found.keys())
+        for chunk in _chunks(missing):
+            for row in conn.execute(
+                select(accounts.c.name, accounts.c.id).where(accounts.c.name.in_(chunk))
+            ):
+                found[row.name] = row.id
+                self._pending[row.name] = row.id
+        to_open = sorted(wanted - found.keys())
+        if to_open:
+            now = self.clock.now()
+            conn.execute(
+                insert(accounts),
+                [{"name": n, "type": account_type(n).value, "recorded_at": now} for n in to_open],
+            )
+            for chunk in _chunks(to_open):
+                for row in conn.execute(
+                    select(accounts.c.name, accounts.c.id).where(accounts.c.name.in_(chunk))
+                ):
+                    found[row.name] = row.id
+                    self._pending[row.name] = row.id
+        return found
+
+    def committed(self) -> None:
+        """Call after commit: accounts seen in the transaction are now safe to cache."""
+        self._account_ids.update(self._pending)
+        self._pending.clear()
+
+    def rolled_back(self) -> None:
+        self._pending.clear()
+
+    # ------------------------------------------------------------------ entries
+
+    def append(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
+        """Record ``drafts`` in order; returns one ``RecordedEntry`` per draft."""
+        if not drafts:
+            return []
+        self._lock(conn)
+        keys = [d.idempotency_key for d in drafts]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            for key in keys:
+                if key in seen:
+                    raise IdempotencyConflict(key)
+                seen.add(key)
+        existing = self._existing(conn, drafts)
+        fresh = [d for d in drafts if d.idempotency_key not in existing]
+        self._refuse_paid_months(conn, fresh)
+
+        head = conn.execute(
+            select(entries.c.id, entries.c.hash, entries.c.recorded_at)
+            .order_by(entries.c.id.desc())
+            .limit(1)
+        ).first()
+        next_id, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
+        now = _aware(self.clock.now())
+        if head is not None and now < _aware(head.recorded_at):
+            raise ClockWentBackwards(
+                f"clock reads {now.isoformat()}, before the last entry's "
+                f"{_aware(head.recorded_at).isoformat()}"
+            )
+        ids = self.account_ids(conn, {p.account for d in fresh for p in d.postings})
+
+        entry_rows, posting_rows, recorded = [], [], {}
+        for draft in fresh:
+            content = draft.content()
+            digest = chain_hash(prev_hash, next_id, now, content)
+            entry_rows.append(
+                {
+                    "id": next_id,
+                    "kind": draft.kind.value,
+                    "effective_date": draft.effective_date,
+                    "recorded_at": now,
+                    "period": draft.period,
+                    "member_id": draft.member_id,
+                    "scheme": draft.scheme,
+                    "region": draft.region,
+                    "base_fen": draft.base_fen,
+                    "idempotency_key": draft.idempotency_key,
+                    "fingerprint": draft.fingerprint(),
+                    "reason": draft.reason,
+                    "corrects": draft.corrects,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+            posting_rows.extend(
+                {
+                    "entry_id": next_id,
+                    "account_id": ids[p.account],
+                    "amount_fen": p.amount_fen,
+                    "effective_date": draft.effective_date,
+                }
+                for p in draft.postings
+            )
+            recorded[draft.idempotency_key] = RecordedEntry(next_id, now, digest, draft, True)
+            prev_hash, next_id = digest, next_id + 1
+        if entry_rows:
+            conn.execute(insert(entries), entry_rows)
+            conn.execute(insert(postings), posting_rows)
+        recorded.update(existing)
+        return [recorded[k] for k in keys]
+
+    def _lock(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+
+    def _existing(self, conn: Connection, drafts: Sequence[EntryDraft]) -> dict[str, RecordedEntry]:
+        """Drafts already recorded: same content → the original; different → refused."""
+        by_key = {d.idempotency_key: d for d in drafts}
+        found: dict[str, RecordedEntry] = {}
+        for chunk in _chunks(list(by_key)):
+            for row in conn.execute(
+                select(
+                    entries.c.id,
+                    entries.c.idempotency_key,
+                    entries.c.fingerprint,
+                    entries.c.recorded_at,
+                    entries.c.hash,
+                ).where(entries.c.idempotency_key.in_(chunk))
+            ):
+                draft = by_key[row.idempotency_key]
+                if row.fingerprint != draft.fingerprint():
+                    raise IdempotencyConflict(row.idempotency_key)
+                found[row.idempotency_key] = RecordedEntry(
+                    row.id, _aware(row.recorded_at), row.hash, draft, False
+                )
+        return found
+
+    def _refuse_paid_months(self, conn: Connection, drafts: Sequence[EntryDraft]) -> None:
+        wanted = [
+            (d.member_id, d.scheme, d.period)
+            for d in drafts
+            if d.kind is EntryKind.CONTRIBUTION and d.member_id and d.period
+        ]
+        if len(set(wanted)) != len(wanted):
+            seen: set[tuple] = set()
+            for item in wanted:
+                if item in seen:
+                    raise MonthAlreadyPaid(*item)  # type: ignore[arg-type]
+                seen.add(item)
+        for chunk in _chunks(wanted):
+            row = conn.execute(
+                select(entries.c.member_id, entries.c.scheme, entries.c.period)
+                .where(entries.c.kind == EntryKind.CONTRIBUTION.value)
+                .where(tuple_(entries.c.member_id, entries.c.scheme, entries.c.period).in_(chunk))
+                .limit(1)
+            ).first()
+            if row is not None:
+                raise MonthAlreadyPaid(row.member_id, row.scheme, row.period)

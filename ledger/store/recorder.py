@@ -6,8 +6,9 @@ What it guarantees, inside the caller's transaction:
 - idempotency: a draft whose ``idempotency_key`` is already recorded with the same
   fingerprint returns the recorded entry and writes nothing; with a different
   fingerprint it is refused (``IdempotencyConflict``);
-- one ``contribution`` per member, scheme and period (``MonthAlreadyPaid``; the partial
-  unique index ``uq_entries_contribution`` is the backstop);
+- one ``contribution`` per member, scheme and period: the partial unique index
+  ``uq_entries_contribution`` refuses a second one, and the recorder names the month
+  (``MonthAlreadyPaid``);
 - the hash chain: entries get gapless ids in recorded order and ``hash = chain_hash(prev)``;
   appends are serialised (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``) so the
   chain has one head;
@@ -21,15 +22,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import Clock
 from ledger.errors import BadInput, LedgerError
-from ledger.journal import GENESIS_HASH, EntryDraft, EntryKind, account_type, chain_hash
+from ledger.journal import (
+    GENESIS_HASH,
+    EntryDraft,
+    EntryKind,
+    account_type,
+    chain_hash,
+    fingerprint_of,
+    format_recorded_at,
+)
+from ledger.store.bulk import bulk_insert
 from ledger.store.tables import accounts, entries, postings
 
 # Any constant will do: it names the one lock that serialises appends on PostgreSQL.
 APPEND_LOCK_KEY = 7_313_225_001
 CHUNK = 500
+KEY_CHUNK = 5000
+ENTRY_COLUMNS = (
+    "id", "kind", "effective_date", "recorded_at", "period", "member_id", "scheme", "region",
+    "base_fen", "idempotency_key", "fingerprint", "reason", "corrects", "prev_hash", "hash",
+)  # fmt: skip
+POSTING_COLUMNS = ("entry_id", "account_id", "amount_fen", "effective_date")
 
 
 class IdempotencyConflict(BadInput):
@@ -137,7 +154,6 @@ class Recorder:
                 seen.add(key)
         existing = self._existing(conn, drafts)
         fresh = [d for d in drafts if d.idempotency_key not in existing]
-        self._refuse_paid_months(conn, fresh)
 
         head = conn.execute(
             select(entries.c.id, entries.c.hash, entries.c.recorded_at)
@@ -153,45 +169,46 @@ class Recorder:
             )
         ids = self.account_ids(conn, {p.account for d in fresh for p in d.postings})
 
-        entry_rows, posting_rows, recorded = [], [], {}
+        stamp = format_recorded_at(now)
+        entry_rows: list[tuple] = []
+        posting_rows: list[tuple] = []
+        recorded: dict[str, RecordedEntry] = {}
         for draft in fresh:
-            content = draft.content()
-            digest = chain_hash(prev_hash, next_id, now, content)
+            canonical = draft.canonical()
+            digest = chain_hash(prev_hash, next_id, stamp, canonical)
             entry_rows.append(
-                {
-                    "id": next_id,
-                    "kind": draft.kind.value,
-                    "effective_date": draft.effective_date,
-                    "recorded_at": now,
-                    "period": draft.period,
-                    "member_id": draft.member_id,
-                    "scheme": draft.scheme,
-                    "region": draft.region,
-                    "base_fen": draft.base_fen,
-                    "idempotency_key": draft.idempotency_key,
-                    "fingerprint": draft.fingerprint(),
-                    "reason": draft.reason,
-                    "corrects": draft.corrects,
-                    "prev_hash": prev_hash,
-                    "hash": digest,
-                }
-            )
+                (next_id, draft.kind.value, draft.effective_date, now, draft.period,
+                 draft.member_id, draft.scheme, draft.region, draft.base_fen,
+                 draft.idempotency_key, fingerprint_of(canonical), draft.reason,
+                 draft.corrects, prev_hash, digest)
+            )  # fmt: skip
             posting_rows.extend(
-                {
-                    "entry_id": next_id,
-                    "account_id": ids[p.account],
-                    "amount_fen": p.amount_fen,
-                    "effective_date": draft.effective_date,
-                }
+                (next_id, ids[p.account], p.amount_fen, draft.effective_date)
                 for p in draft.postings
             )
             recorded[draft.idempotency_key] = RecordedEntry(next_id, now, digest, draft, True)
             prev_hash, next_id = digest, next_id + 1
         if entry_rows:
-            conn.execute(insert(entries), entry_rows)
-            conn.execute(insert(postings), posting_rows)
+            self._insert(conn, fresh, entry_rows, posting_rows)
         recorded.update(existing)
         return [recorded[k] for k in keys]
+
+    def _insert(
+        self,
+        conn: Connection,
+        fresh: Sequence[EntryDraft],
+        entry_rows: list[tuple],
+        posting_rows: list[tuple],
+    ) -> None:
+        """Bulk insert through the driver (COPY on PostgreSQL), in a savepoint so that a
+        month already paid can be named after the unique index refuses it."""
+        try:
+            with conn.begin_nested():
+                bulk_insert(conn, entries, ENTRY_COLUMNS, entry_rows)
+                bulk_insert(conn, postings, POSTING_COLUMNS, posting_rows)
+        except IntegrityError:
+            self._refuse_paid_months(conn, fresh)
+            raise
 
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
@@ -201,7 +218,7 @@ class Recorder:
         """Drafts already recorded: same content → the original; different → refused."""
         by_key = {d.idempotency_key: d for d in drafts}
         found: dict[str, RecordedEntry] = {}
-        for chunk in _chunks(list(by_key)):
+        for chunk in _chunks(list(by_key), KEY_CHUNK):
             for row in conn.execute(
                 select(
                     entries.c.id,

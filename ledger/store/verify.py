@@ -16,7 +16,13 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, and_, func, insert, select
 
 from ledger.clock import Clock
-from ledger.journal import GENESIS_HASH, chain_hash, fingerprint_of
+from ledger.journal import (
+    GENESIS_HASH,
+    canonical_of,
+    chain_hash,
+    fingerprint_of,
+    format_recorded_at,
+)
 from ledger.store.tables import accounts, chain_anchors, checkpoints, entries, postings
 
 CHUNK = 2000
@@ -45,23 +51,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _content(row, legs: list[tuple[str, int]]) -> dict[str, object]:
-    """Rebuild the canonical content exactly as ``EntryDraft.content`` made it."""
-    return {
-        "kind": row.kind,
-        "effective_date": row.effective_date.isoformat()
-        if isinstance(row.effective_date, date)
-        else str(row.effective_date),
-        "idempotency_key": row.idempotency_key,
-        "reason": row.reason,
-        "period": row.period,
-        "member_id": row.member_id,
-        "scheme": row.scheme,
-        "region": row.region,
-        "base_fen": row.base_fen,
-        "corrects": row.corrects,
-        "postings": [[name, amount] for name, amount in legs],
-    }
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def verify(conn: Connection, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
@@ -92,13 +83,18 @@ def verify(conn: Connection, progress: Callable[[int, int], None] | None = None)
             report.postings += len(these)
             if row.id != expected_id:
                 report.fail(row.id, f"entry {row.id}: expected id {expected_id}, ids have a gap")
-            content = _content(row, these)
+            canonical = canonical_of(
+                row.kind, _iso(row.effective_date), row.idempotency_key, row.reason,
+                row.period, row.member_id, row.scheme, row.region, row.base_fen,
+                row.corrects, these,
+            )  # fmt: skip
             if row.prev_hash != prev_hash:
                 report.fail(row.id, f"entry {row.id}: prev_hash does not match entry before it")
-            recomputed = chain_hash(prev_hash, row.id, _aware(row.recorded_at), content)
+            stamp = format_recorded_at(_aware(row.recorded_at))
+            recomputed = chain_hash(prev_hash, row.id, stamp, canonical)
             if recomputed != row.hash:
                 report.fail(row.id, f"entry {row.id}: content does not match its hash")
-            if fingerprint_of(content) != row.fingerprint:
+            if fingerprint_of(canonical) != row.fingerprint:
                 report.fail(row.id, f"entry {row.id}: content does not match its fingerprint")
             amount = sum(a for _, a in these)
             if len(these) < 2 or amount != 0:

@@ -1,0 +1,89 @@
+"""Entries and postings: balanced by construction, canonical content, the hash chain."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.journal import (
+    GENESIS_HASH,
+    EntryDraft,
+    EntryNotBalanced,
+    InvalidAccount,
+    canonical_content,
+    chain_hash,
+    format_recorded_at,
+)
+
+LEGS = [("collection:pension:110000", 143240), ("personal:pension:M1", -57296),
+        ("pooling:pension:110000", -85944)]  # fmt: skip
+
+
+def draft(**changes) -> EntryDraft:
+    fields = dict(kind="contribution", effective_date=date(2025, 7, 15), idempotency_key="k1",
+                  period="2025-07", member_id="M1", postings=LEGS)  # fmt: skip
+    fields.update(changes)
+    return EntryDraft.build(**fields)
+
+
+def test_an_entry_whose_postings_do_not_sum_to_zero_is_refused():
+    with pytest.raises(EntryNotBalanced, match="sum to 1 fen"):
+        draft(postings=[("collection:pension:110000", 2), ("pooling:pension:110000", -1)])
+
+
+def test_an_entry_needs_two_non_zero_postings():
+    with pytest.raises(EntryNotBalanced, match="two postings"):
+        draft(postings=[("collection:pension:110000", 0), ("pooling:pension:110000", 0)])
+
+
+def test_float_amounts_are_refused():
+    with pytest.raises(EntryNotBalanced, match="integer"):
+        draft(postings=[("collection:pension:110000", 1.0), ("pooling:pension:110000", -1.0)])
+
+
+def test_an_account_outside_the_chart_is_refused():
+    with pytest.raises(InvalidAccount):
+        draft(postings=[("cash:pension:110000", 1), ("pooling:pension:110000", -1)])
+
+
+def test_zero_legs_are_dropped():
+    entry = draft(postings=[*LEGS, ("subsidy:pension:110000", 0)])
+    assert [p.account for p in entry.postings] == [a for a, _ in LEGS]
+
+
+def test_the_fingerprint_changes_with_any_field():
+    base = draft().fingerprint()
+    assert draft().fingerprint() == base
+    assert draft(reason="x").fingerprint() != base
+    assert draft(base_fen=1).fingerprint() != base
+    assert draft(effective_date=date(2025, 7, 16)).fingerprint() != base
+
+
+text = st.text(max_size=20)
+
+
+@given(
+    key=st.text(min_size=1, max_size=30), reason=text, member=st.none() | text,
+    region=st.none() | text, base=st.none() | st.integers(), corrects=st.none() | st.integers(),
+    amount=st.integers(min_value=1, max_value=10**12),
+)  # fmt: skip
+def test_the_fast_canonical_text_equals_the_reference_json(
+    key, reason, member, region, base, corrects, amount
+):
+    entry = EntryDraft.build(
+        kind="adjustment", effective_date=date(2025, 1, 2), idempotency_key=key, reason=reason,
+        member_id=member, region=region, base_fen=base, corrects=corrects,
+        postings=[("arrears:pension:M1", amount), ("pooling:pension:110000", -amount)],
+    )  # fmt: skip
+    assert entry.canonical() == canonical_content(entry.content())
+
+
+def test_the_chain_hash_covers_the_previous_hash_id_and_time():
+    stamp = format_recorded_at(datetime(2025, 7, 20, tzinfo=UTC))
+    first = chain_hash(GENESIS_HASH, 1, stamp, draft().canonical())
+    assert chain_hash(GENESIS_HASH, 1, stamp, draft().canonical()) == first
+    assert chain_hash("1" * 64, 1, stamp, draft().canonical()) != first
+    assert chain_hash(GENESIS_HASH, 2, stamp, draft().canonical()) != first
+    later = format_recorded_at(datetime(2025, 7, 20, 0, 0, 0, 1, tzinfo=UTC))
+    assert chain_hash(GENESIS_HASH, 1, later, draft().canonical()) != first

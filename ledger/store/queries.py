@@ -1,0 +1,260 @@
+"""The auditor's queries, as SQLAlchemy Core (rows and small records, no ORM objects).
+
+Balances on two time axes (``balance``, ``trial_balance``, ``pooling_by_region``) live in
+``ledger.store.balances`` and are re-exported here; this module adds the member reports:
+a member's statement, the contribution months that count toward the minimum years and the
+10-year rule, and the affiliated (agency) arrangements auditors must be able to list.
+
+Amounts are integer fen, debit positive, credit negative; months are ``YYYY-MM`` text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, distinct, exists, func, select, union
+
+from ledger.errors import BadInput
+from ledger.journal import EntryKind
+from ledger.period import Month
+from ledger.store.balances import (
+    UnknownAccount,
+    account_balances,
+    balance,
+    known_cutoff,
+    pooling_by_region,
+    trial_balance,
+    utc,
+)
+from ledger.store.tables import accounts, enrolments, entries, members, postings
+
+__all__ = [
+    "AffiliatedArrangement",
+    "ContributionMonths",
+    "StatementLine",
+    "UnknownAccount",
+    "UnknownMember",
+    "account_balances",
+    "affiliated_arrangements",
+    "balance",
+    "contribution_months",
+    "known_cutoff",
+    "member_accounts",
+    "pooling_by_region",
+    "statement",
+    "trial_balance",
+]
+
+
+class UnknownMember(BadInput):
+    """Raised when a report names a member the ledger has never heard of."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__("member", f"{member}: no such member in the ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One posting on a member's statement; amounts in fen, debit positive.
+
+    ``balance_fen`` is the running balance of ``account`` over the statement's lines in
+    order. For the member's own accounts (``personal:*``, ``arrears:*``) every posting is on
+    the statement, so it is the account's balance at the end of ``effective_date`` (once
+    the day's last line is read); for shared accounts (collection, pooling) it is only this
+    member's share of the account.
+    """
+
+    entry_id: int
+    effective_date: date
+    recorded_at: datetime
+    kind: str
+    period: str | None
+    scheme: str | None
+    region: str | None
+    account: str
+    amount_fen: int
+    balance_fen: int
+    reason: str
+
+
+def member_accounts(conn: Connection, member_id: str) -> dict[int, str]:
+    """The member's own accounts (``personal:<scheme>:<id>``, ``arrears:<scheme>:<id>``) by id."""
+    found: dict[int, str] = {}
+    for head in ("personal", "arrears"):
+        pattern = f"{head}:%:{_escape_like(member_id)}"
+        for row in conn.execute(
+            select(accounts.c.id, accounts.c.name).where(accounts.c.name.like(pattern, escape="\\"))
+        ):
+            if row.name.count(":") == 2:  # exactly kind:scheme:member
+                found[row.id] = row.name
+    return found
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def statement(
+    conn: Connection,
+    member_id: str,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> list[StatementLine]:
+    """Every posting to the member's accounts and every posting of an entry naming the member.
+
+    In effective-date order (then entry id, then posting id), with a running balance per
+    account; ``as_of`` and ``known_at`` limit the two time axes as ``balance`` does.
+    Raises ``UnknownMember`` when the member appears nowhere in the ledger.
+    """
+    own = member_accounts(conn, member_id)
+    cutoff = known_cutoff(conn, known_at)
+    by_entry = (
+        select(postings.c.id)
+        .join(entries, entries.c.id == postings.c.entry_id)
+        .where(entries.c.member_id == member_id)
+    )
+    ids = union(select(postings.c.id).where(postings.c.account_id.in_(own)), by_entry)
+    query = (
+        select(
+            postings.c.entry_id,
+            postings.c.effective_date,
+            entries.c.recorded_at,
+            entries.c.kind,
+            entries.c.period,
+            entries.c.scheme,
+            entries.c.region,
+            accounts.c.name,
+            postings.c.amount_fen,
+            entries.c.reason,
+        )
+        .join(entries, entries.c.id == postings.c.entry_id)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.id.in_(ids if own else by_entry))
+        .order_by(postings.c.effective_date, postings.c.entry_id, postings.c.id)
+    )
+    if as_of is not None:
+        query = query.where(postings.c.effective_date <= as_of)
+    if cutoff is not None:
+        query = query.where(postings.c.entry_id <= cutoff)
+    lines: list[StatementLine] = []
+    running: defaultdict[str, int] = defaultdict(int)
+    for row in conn.execute(query):
+        running[row.name] += row.amount_fen
+        lines.append(
+            StatementLine(
+                entry_id=row.entry_id,
+                effective_date=row.effective_date,
+                recorded_at=utc(row.recorded_at),
+                kind=row.kind,
+                period=row.period,
+                scheme=row.scheme,
+                region=row.region,
+                account=row.name,
+                amount_fen=row.amount_fen,
+                balance_fen=running[row.name],
+                reason=row.reason,
+            )
+        )
+    if not lines and not own and not _is_member(conn, member_id):
+        raise UnknownMember(member_id)
+    return lines
+
+
+def _is_member(conn: Connection, member_id: str) -> bool:
+    return bool(conn.execute(select(exists().where(members.c.id == member_id))).scalar())
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionMonths:
+    """How many distinct months a member has paid into a scheme in a region, and the span."""
+
+    member_id: str
+    scheme: str
+    region: str
+    months: int
+    first: str
+    last: str
+
+
+def contribution_months(conn: Connection, member_id: str | None = None) -> list[ContributionMonths]:
+    """Distinct paid months per member, scheme and region, from ``contribution`` entries.
+
+    What counts toward the minimum years (180 months, rising to 240) and, per region, the
+    10-year rule of transfers. A corrected contribution still counts here: a correction
+    entry adjusts money, it does not un-pay a month. Sorted by member, scheme, region.
+    """
+    query = (
+        select(
+            entries.c.member_id,
+            entries.c.scheme,
+            entries.c.region,
+            func.count(distinct(entries.c.period)),
+            func.min(entries.c.period),
+            func.max(entries.c.period),
+        )
+        .where(entries.c.kind == EntryKind.CONTRIBUTION.value, entries.c.member_id.is_not(None))
+        .group_by(entries.c.member_id, entries.c.scheme, entries.c.region)
+        .order_by(entries.c.member_id, entries.c.scheme, entries.c.region)
+    )
+    if member_id is not None:
+        query = query.where(entries.c.member_id == member_id)
+    return [ContributionMonths(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class AffiliatedArrangement:
+    """A member paying through an HR company (method ``agency``) over a span of months.
+
+    ``to_month`` is the last month the enrolment was in force: its own end, or the month
+    before a later enrolment of the same member and scheme superseded it (None: open).
+    """
+
+    member_id: str
+    scheme: str
+    region: str
+    agency: str
+    from_month: str
+    to_month: str | None
+    recorded_at: datetime
+
+
+def affiliated_arrangements(conn: Connection) -> list[AffiliatedArrangement]:
+    """Every agency enrolment that was in force for at least one month, by member and month.
+
+    Enrolments are append-only; the one in force for a month is the latest (by from month,
+    then id) that starts by then, as ``Ledger.enrolment_for`` reads them. Paying through a
+    company that does not employ you is illegal (社会保险基金行政监督办法), hence this list.
+    """
+    with_agency = select(enrolments.c.member_id).where(enrolments.c.method == "agency")
+    rows = conn.execute(
+        select(enrolments)
+        .where(enrolments.c.member_id.in_(with_agency))
+        .order_by(
+            enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month, enrolments.c.id
+        )
+    ).all()
+    found = []
+    for index, row in enumerate(rows):
+        if row.method != "agency":
+            continue
+        after = rows[index + 1] if index + 1 < len(rows) else None
+        to_month = row.to_month
+        if after is not None and (after.member_id, after.scheme) == (row.member_id, row.scheme):
+            if after.from_month == row.from_month:
+                continue  # superseded from its first month: never in force
+            before_next = str(Month.parse(after.from_month) + -1)
+            to_month = before_next if to_month is None else min(to_month, before_next)
+        found.append(
+            AffiliatedArrangement(
+                member_id=row.member_id,
+                scheme=row.scheme,
+                region=row.region,
+                agency=row.agency or "",
+                from_month=row.from_month,
+                to_month=to_month,
+                recorded_at=utc(row.recorded_at),
+            )
+        )
+    return found

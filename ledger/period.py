@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import overload
 
 from ledger.errors import InvalidPeriod
@@ -84,7 +85,13 @@ class Month:
             yield Month.from_index(index)
 
     def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
+        return _month_text(self.year, self.month)
+
+
+@lru_cache(maxsize=4096)
+def _month_text(year: int, month: int) -> str:
+    # Months are printed by the million in bulk posting (keys, periods): print each once.
+    return f"{year:04d}-{month:02d}"
 
 
 def parse_date(text: str, field: str = "date") -> date:

@@ -27,12 +27,30 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: li
                 for row in rows:
                     copy.write_row(row)
         return
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in columns]
-    if any(processors):
-        rows = [
-            tuple(p(v) if p and v is not None else v for p, v in zip(processors, row, strict=True))
-            for row in rows
-        ]
+    # The dialect's own processors (SQLite keeps dates and times as text in SQLAlchemy's
+    # format; the driver's default adapters would write another format into the same
+    # column, and text comparisons of recorded times would then go wrong). Dates and times
+    # repeat by the thousand in a batch, so each distinct value is converted once.
+    processors = [
+        table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        for name in columns
+    ]
+    converting = [i for i, p in enumerate(processors) if p is not None]
+    if converting:
+        memo: dict[tuple[int, object], object] = {}
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i in converting:
+                value = values[i]
+                if value is not None:
+                    key = (i, value)
+                    found = memo.get(key)
+                    if found is None:
+                        found = memo[key] = processors[i](value)  # type: ignore[misc]
+                    values[i] = found
+            converted.append(tuple(values))
+        rows = converted
     placeholders = ", ".join("?" for _ in columns)
     cursor = raw.cursor()
     try:

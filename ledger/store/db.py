@@ -39,6 +39,7 @@ from ledger.errors import LedgerError
 MIGRATIONS_DIR = Path(ledger.__file__).parent.parent / "migrations"
 
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 262_144  # 256 MiB per connection, allocated only as pages are used
 CONNECT_TIMEOUT_S = 10
 
 # One migration at a time per schema: a transaction-level lock, released at COMMIT.
@@ -121,6 +122,10 @@ def _sqlite_engine(url: URL) -> Engine:
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # Indexes of a ledger with millions of postings outgrow SQLite's 2 MiB default
+            # page cache, and random inserts into them then read from disk: give it room.
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            cursor.execute("PRAGMA temp_store = MEMORY")
         finally:
             cursor.close()
 

@@ -161,7 +161,8 @@ class Recorder:
             .limit(1)
         ).first()
         next_id, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
-        now = _aware(self.clock.now())
+        # UTC always: SQLite stores no offset, so a local time would be read back as UTC.
+        now = _aware(self.clock.now()).astimezone(UTC)
         if head is not None and now < _aware(head.recorded_at):
             raise ClockWentBackwards(
                 f"clock reads {now.isoformat()}, before the last entry's "

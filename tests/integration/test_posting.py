@@ -176,3 +176,20 @@ def test_an_agency_member_is_paid_for_by_the_hr_company(engine, clock):
         [entry] = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None,
                                     date(2025, 12, 1))  # fmt: skip
     assert legs(engine, entry.id)["agency:acme-hr"] == 143240
+
+
+def test_bulk_and_orm_paths_store_recorded_times_in_one_format(ledger, engine):
+    """SQLite compares stored times as text: the driver path must write what SQLAlchemy does."""
+    from sqlalchemy import text
+
+    with ledger.unit_of_work() as conn:
+        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
+    with engine.connect() as conn:
+        entry_time = conn.execute(text("SELECT CAST(recorded_at AS TEXT) FROM entries")).scalar()
+        account_time = conn.execute(
+            text("SELECT CAST(recorded_at AS TEXT) FROM accounts ORDER BY id LIMIT 1")
+        ).scalar()
+        effective = conn.execute(text("SELECT CAST(effective_date AS TEXT) FROM postings")).scalar()
+    assert len(entry_time) == len(account_time)
+    assert entry_time[:19] == "2026-03-01 09:00:00"
+    assert effective == "2025-12-01"

@@ -87,3 +87,14 @@ def test_the_chain_hash_covers_the_previous_hash_id_and_time():
     assert chain_hash(GENESIS_HASH, 2, stamp, draft().canonical()) != first
     later = format_recorded_at(datetime(2025, 7, 20, 0, 0, 0, 1, tzinfo=UTC))
     assert chain_hash(GENESIS_HASH, 1, later, draft().canonical()) != first
+
+
+def test_a_fixed_clock_keeps_time_in_utc():
+    from datetime import timedelta, timezone
+
+    from ledger.clock import FixedClock
+
+    beijing = timezone(timedelta(hours=8))
+    clock = FixedClock(datetime(2025, 9, 18, 8, 0, tzinfo=beijing))
+    assert clock.now() == datetime(2025, 9, 18, 0, 0, tzinfo=UTC)
+    assert clock.now().utcoffset() == timedelta(0)

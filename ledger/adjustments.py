@@ -163,7 +163,7 @@ def _window_drafts(
             EntryDraft.build(
                 kind=EntryKind.ADJUSTMENT,
                 effective_date=today,
-                idempotency_key=f"adjustment:{row.member_id}:{row.scheme}:{row.period}:"
+                idempotency_key=f"adjustment:{row.period}:{row.member_id}:{row.scheme}:"
                 f"{adjustments[key] + 1}",
                 reason=f"{row.period} re-assessed after {window.source} (published "
                 f"{window.published}): base now {_yuan(target.base_fen)}",

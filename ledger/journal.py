@@ -17,6 +17,7 @@ Account names are colon-separated paths (ledger-cli and hledger read them as the
 ``pooling:<scheme>:<region>``              the region's pooling fund
 ``subsidy:<scheme>:<region>``              government subsidies paid in
 ``arrears:<scheme>:<member>``              what the member owes (adjustments, gaps)
+``gaps:<scheme>:<region>``                 months never collected (the arrears' contra)
 ``agency:<agency>``                        an HR company's clearing with the ledger
 ``agency-fees:<agency>``                   an HR company's fee revenue (never a fund)
 ``transit:<scheme>``                       transfers between regions in transit
@@ -80,6 +81,7 @@ _TYPES = {
     "transit": AccountType.ASSET,
     "personal": AccountType.LIABILITY,
     "pooling": AccountType.EQUITY,
+    "gaps": AccountType.EQUITY,
     "subsidy": AccountType.INCOME,
     "agency-fees": AccountType.INCOME,
     "interest": AccountType.EXPENSE,
@@ -120,6 +122,10 @@ def subsidy(scheme: str, region: str) -> str:
 
 def arrears(scheme: str, member: str) -> str:
     return f"arrears:{scheme}:{member}"
+
+
+def gaps(scheme: str, region: str) -> str:
+    return f"gaps:{scheme}:{region}"
 
 
 def agency(name: str) -> str:

@@ -335,7 +335,7 @@ def contribution_draft(
     return EntryDraft.build(
         kind=EntryKind.CONTRIBUTION,
         effective_date=paid_on,
-        idempotency_key=f"contribution:{member_id}:{scheme}:{assessment.period}",
+        idempotency_key=f"contribution:{assessment.period}:{member_id}:{scheme}",
         reason=f"{scheme} {assessment.period} paid {paid_on} ({enrolment.method})",
         period=str(assessment.period),
         member_id=member_id,

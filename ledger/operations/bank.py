@@ -1,0 +1,307 @@
+"""Bank withholding (委托银行代扣, DOMAIN.md §9): one bank call per member and year to date.
+
+A member whose enrolment in force uses method ``bank`` has a three-party agreement; it
+takes effect ``payment.bank_agreement.takes_effect_after_months`` after the month it was
+signed (Nanjing tax bureau: the next month). A run pulls every month of the year from
+then up to today's month that is still unpaid, in ONE deduction (Hengyang: a shortfall
+fails the whole batch, which rolls into the next run because its months stay unpaid).
+
+Invariants and idempotency:
+- a month is posted only after the bank said ``ok`` for a deduction covering it, as one
+  ``contribution`` entry (key ``contribution:<period>:<member>:<scheme>``, paid on the run's
+  day); the recorder refuses a month paid twice;
+- the bank reference is ``bank:<member>:<scheme>:<first unpaid>:<last month>``: a retry of
+  the same run (a timeout, a redelivered message) sends the same reference, and the bank
+  answers a reference it has settled with its first result, never charging twice; the next
+  run (a later last month) is a new deduction, so months refused for insufficient funds are
+  tried again there;
+- a month still unpaid when its region's back-payment window closes (``payment.back_payment``:
+  a month of year Y cannot be paid after Y) is not charged but recorded as a gap: one
+  ``arrears`` entry, key ``gap:<period>:<member>:<scheme>``, dated the day the window closed,
+  debit ``arrears:<scheme>:<member>``, credit ``gaps:<scheme>:<region>`` (months never
+  collected: the contra of the arrears, so no fund is credited with money that never came;
+  the same debit, not a fund, so nothing reaches a personal account). A later payment
+  for the month is refused by ``Ledger.contribute``'s window check, naming the reason.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Protocol
+
+from sqlalchemy import Connection, select
+
+from ledger.config import Settings
+from ledger.errors import BadInput, LedgerError
+from ledger.journal import EntryDraft, EntryKind, arrears
+from ledger.journal import gaps as gaps_account
+from ledger.operations import paid_periods, recorded_keys
+from ledger.period import Month
+from ledger.policy.records import BackPayment, BankAgreement
+from ledger.rules.contribution import assess
+from ledger.schemes import Scheme
+from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, _enrolment
+from ledger.store.recorder import RecordedEntry
+from ledger.store.tables import enrolments
+
+DEFAULT_FAILURE_RATE = Decimal(Settings.bank_failure_rate)
+
+
+class BankOutcome(StrEnum):
+    OK = "ok"
+    INSUFFICIENT_FUNDS = "insufficient-funds"
+    ACCOUNT_CLOSED = "account-closed"
+
+
+class BankUnavailable(LedgerError):
+    """Raised when the bank does not answer in time: transient, the caller retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class BankResult:
+    outcome: BankOutcome
+    bank_ref: str
+
+
+class BankGateway(Protocol):
+    def deduct(self, reference: str, member_id: str, amount_fen: int) -> BankResult:
+        """Charge ``amount_fen`` once per ``reference``: a settled reference returns its
+        first result. Raises ``BankUnavailable`` when the bank does not answer in time."""
+        ...
+
+
+def _draw(*parts: object) -> Fraction:
+    """A uniform number in [0, 1) from sha256 of ``parts``: no global random state."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return Fraction(int.from_bytes(digest[:8], "big"), 2**64)
+
+
+class SimulatedBank:
+    """A bank whose answers are a pure function of (seed, reference, attempt number).
+
+    ``failure_rate`` is split among the three failure kinds: ``timeout_rate`` of the
+    attempts time out (default a third of ``failure_rate``), and the rest of
+    ``failure_rate`` is shared equally by insufficient funds and closed accounts, drawn
+    once per reference. A timeout loses the answer, not the charge: the reference is
+    settled first, so a retry learns the first result (the hard case for the caller).
+
+    A real bank remembers settled references for good. This one remembers them in memory
+    (``settled``), for its process only; across processes the ledger's idempotency keys
+    are that memory: a month already posted is never in a deduction again. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        failure_rate: Decimal = DEFAULT_FAILURE_RATE,
+        timeout_rate: Decimal | None = None,
+    ) -> None:
+        timeouts = failure_rate / 3 if timeout_rate is None else timeout_rate
+        if not Decimal(0) <= timeouts <= failure_rate <= Decimal(1):
+            rule = f"need 0 <= timeout_rate {timeouts} <= failure_rate {failure_rate} <= 1"
+            raise BadInput("failure_rate", rule)
+        self.seed = seed
+        self.failure_rate = Fraction(failure_rate)
+        self.timeout_rate = Fraction(timeouts)
+        self.settled: dict[str, tuple[str, int, BankResult]] = {}
+        self.attempts: defaultdict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, seed: int) -> SimulatedBank:
+        return cls(seed, Decimal(settings.bank_failure_rate))
+
+    def outcome_for(self, reference: str) -> BankOutcome:
+        """What the bank answers ``reference``, drawn once from the seed and the reference."""
+        permanent = self.failure_rate - self.timeout_rate
+        draw = _draw(self.seed, reference)
+        if draw < permanent / 2:
+            return BankOutcome.INSUFFICIENT_FUNDS
+        if draw < permanent:
+            return BankOutcome.ACCOUNT_CLOSED
+        return BankOutcome.OK
+
+    def deduct(self, reference: str, member_id: str, amount_fen: int) -> BankResult:
+        with self._lock:
+            self.attempts[reference] += 1
+            attempt = self.attempts[reference]
+            if reference not in self.settled:
+                ref = hashlib.sha256(f"{self.seed}|{reference}".encode()).hexdigest()[:16]
+                result = BankResult(self.outcome_for(reference), f"SIM-{ref}")
+                self.settled[reference] = (member_id, amount_fen, result)
+            if _draw(self.seed, reference, attempt) < self.timeout_rate:
+                raise BankUnavailable(f"bank timed out on {reference} (attempt {attempt})")
+            return self.settled[reference][2]
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionResult:
+    """One member's run: the deduction tried (if any months were due) and what was posted.
+
+    ``outcome`` is None when nothing was due; ``months`` are the months the deduction
+    covered; ``posted`` and ``gaps`` hold only entries written by this run.
+    """
+
+    member_id: str
+    scheme: str
+    year: int
+    outcome: BankOutcome | None = None
+    reference: str | None = None
+    bank_ref: str | None = None
+    amount_fen: int = 0
+    months: tuple[str, ...] = ()
+    posted: tuple[RecordedEntry, ...] = ()
+    gaps: tuple[RecordedEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    due: list[EntryDraft]  # contribution drafts for months the bank may still collect
+    gaps: list[EntryDraft]  # arrears drafts for months whose window closed, not yet recorded
+
+
+def agreement_starts(ledger: Ledger, enrolment: Enrolment) -> Month:
+    """The first month a withholding agreement collects: after signing, never before enrolling."""
+    if enrolment.signed_on is None:
+        return enrolment.from_month
+    rule = ledger.policy.at(BankAgreement, enrolment.signed_on, enrolment.region)
+    return max(enrolment.from_month, Month.of(enrolment.signed_on) + rule.takes_effect_after_months)
+
+
+def _plan(
+    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, year: int, today: date
+) -> _Plan:
+    if scheme.is_yearly:
+        raise BadInput("scheme", f"{scheme} is collected once a year, not by bank months")
+    member = ledger.member(conn, member_id)
+    if today.year < year:
+        return _Plan([], [])
+    last = Month(year, 12) if today.year > year else Month.of(today)
+    found = ledger.enrolments(conn, member.id, scheme)
+    paid = paid_periods(conn, member.id, scheme.value, f"{year}-01", str(last))
+    due, gaps = [], []
+    for month in Month(year, 1).until(last):
+        enrolment = ledger.enrolment_for(found, month)
+        if enrolment is None or enrolment.method != "bank" or str(month) in paid:
+            continue
+        if month < agreement_starts(ledger, enrolment):
+            continue
+        try:
+            due.extend(ledger.contribution_drafts(member, found, scheme, month, month, today))
+        except BackPaymentWindowClosed:
+            gaps.append(gap_draft(ledger, member.id, enrolment, scheme, month))
+    done = recorded_keys(conn, [g.idempotency_key for g in gaps])
+    return _Plan(due, [g for g in gaps if g.idempotency_key not in done])
+
+
+def gap_draft(
+    ledger: Ledger, member_id: str, enrolment: Enrolment, scheme: Scheme, month: Month
+) -> EntryDraft:
+    """Arrears for a month never collected, dated the day its back-payment window closed."""
+    rule = ledger.policy.at(BackPayment, month.first_day, enrolment.region)
+    if rule.window == "calendar-year":
+        closed = date(month.year, 12, 31)
+    else:
+        closed = date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
+    owed = assess(ledger.policy, enrolment.region, scheme, month, enrolment.choice,
+                  known_at=ledger.clock.now())  # fmt: skip
+    return EntryDraft.build(
+        kind=EntryKind.ARREARS,
+        effective_date=closed,
+        idempotency_key=f"gap:{month}:{member_id}:{scheme}",
+        reason=f"gap: {month} unpaid when the back-payment window closed on {closed} "
+        f"({rule.source})",
+        period=str(month),
+        member_id=member_id,
+        scheme=scheme.value,
+        region=enrolment.region,
+        base_fen=owed.base_fen,
+        postings=[
+            (arrears(scheme.value, member_id), owed.total_fen),
+            (gaps_account(scheme.value, enrolment.region), -owed.total_fen),
+        ],
+    )
+
+
+def deduct_member_year(
+    ledger: Ledger,
+    conn: Connection,
+    member_id: str,
+    scheme: Scheme,
+    year: int,
+    bank: BankGateway,
+    today: date,
+) -> DeductionResult:
+    """Deduct the member's unpaid months of ``year`` up to today's month in one bank call.
+
+    On ``ok`` every month is posted as a contribution paid ``today``; on insufficient
+    funds or a closed account nothing is posted (the months roll into the next run); a
+    timeout raises ``BankUnavailable`` and, raised inside the caller's transaction, leaves
+    nothing written. Months whose window has closed are recorded as gaps, not charged.
+    """
+    plan = _plan(ledger, conn, member_id, scheme, year, today)
+    gaps = [r for r in ledger.recorder.append(conn, plan.gaps) if r.created]
+    if not plan.due:
+        return DeductionResult(member_id, scheme.value, year, gaps=tuple(gaps))
+    months = tuple(d.period or "" for d in plan.due)
+    amount_fen = sum(
+        p.amount_fen for d in plan.due for p in d.postings if p.account.startswith("collection:")
+    )
+    reference = f"bank:{member_id}:{scheme}:{months[0]}:{months[-1]}"
+    result = bank.deduct(reference, member_id, amount_fen)
+    posted = ledger.recorder.append(conn, plan.due) if result.outcome is BankOutcome.OK else []
+    return DeductionResult(
+        member_id, scheme.value, year, result.outcome, reference, result.bank_ref, amount_fen,
+        months, tuple(r for r in posted if r.created), tuple(gaps),
+    )  # fmt: skip
+
+
+def record_gaps(
+    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, year: int, today: date
+) -> list[RecordedEntry]:
+    """Record the member's months of ``year`` that can no longer be paid on ``today`` as gaps."""
+    return ledger.recorder.append(conn, _plan(ledger, conn, member_id, scheme, year, today).gaps)
+
+
+def close_year(
+    ledger: Ledger, conn: Connection, scheme: Scheme, year: int, today: date
+) -> list[RecordedEntry]:
+    """Record the gaps of every bank member for ``year``, once it has ended."""
+    if today <= date(year, 12, 31):
+        raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
+    recorded: list[RecordedEntry] = []
+    for member_id in bank_members(conn, scheme, year):
+        recorded.extend(record_gaps(ledger, conn, member_id, scheme, year, today))
+    return recorded
+
+
+def bank_members(conn: Connection, scheme: Scheme, year: int) -> list[str]:
+    """Members with a ``bank`` enrolment in ``scheme`` in force some month of ``year``."""
+    with_bank = select(enrolments.c.member_id).where(
+        enrolments.c.method == "bank", enrolments.c.scheme == scheme.value
+    )
+    by_member: defaultdict[str, list[Enrolment]] = defaultdict(list)
+    for row in conn.execute(
+        select(enrolments)
+        .where(enrolments.c.member_id.in_(with_bank), enrolments.c.scheme == scheme.value)
+        .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
+    ):
+        by_member[row.member_id].append(_enrolment(row))
+    return [m for m, found in by_member.items() if _bank_in(found, year)]
+
+
+def _bank_in(found: Sequence[Enrolment], year: int) -> bool:
+    for month in Month(year, 1).until(Month(year, 12)):
+        enrolment = Ledger.enrolment_for(found, month)
+        if enrolment is not None and enrolment.method == "bank":
+            return True
+    return False

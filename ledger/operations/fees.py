@@ -1,0 +1,112 @@
+"""Members paying through an HR company (挂靠/代缴, seed 004, DOMAIN.md §9).
+
+For a month whose enrolment in force uses method ``agency``, the company pays the
+month's contribution (the contribution entry debits ``agency:<company>``) and charges
+its affiliate fee (``affiliate.fee``, a monthly amount per member).
+
+Invariants and idempotency:
+- the fee is the company's revenue, never a contribution: one ``fee`` entry per member
+  and month, key ``fee:<month>:<member>``, debit ``agency:<company>``, credit
+  ``agency-fees:<company>``; it never touches a fund, a personal account or arrears;
+- the contribution is the ordinary one (key ``contribution:<period>:<member>:<scheme>``),
+  posted only if the month is not paid yet;
+- running a month again finds both recorded and writes nothing;
+- every such arrangement stays listable for auditors
+  (``ledger.store.queries.affiliated_arrangements``): paying through a company that does not
+  employ you is illegal (社会保险基金行政监督办法).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from ledger.errors import BadInput
+from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
+from ledger.money import format_yuan
+from ledger.operations import paid_periods, recorded_keys
+from ledger.period import Month
+from ledger.policy.records import AffiliateFee
+from ledger.schemes import Scheme
+from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.store.recorder import RecordedEntry
+from ledger.store.tables import enrolments
+
+
+class NotAffiliated(BadInput):
+    """Raised when a month is charged as affiliated but is not paid through an HR company."""
+
+
+def charge_month(
+    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, month: Month, today: date
+) -> list[RecordedEntry]:
+    """Post the month's contribution paid by the company (if unpaid) and the company's fee.
+
+    Returns the entries written now (none when the month was already charged).
+    """
+    if scheme.is_yearly:
+        raise BadInput("scheme", f"{scheme} is paid once a year, not through an HR company")
+    member = ledger.member(conn, member_id)
+    found = ledger.enrolments(conn, member.id, scheme)
+    enrolment = ledger.enrolment_for(found, month)
+    if enrolment is None or enrolment.method != "agency" or not enrolment.agency:
+        how = "not enrolled" if enrolment is None else f"paying by {enrolment.method}"
+        raise NotAffiliated("member", f"{member.id} is {how} in {scheme} for {month}")
+    drafts: list[EntryDraft] = []
+    if not paid_periods(conn, member.id, scheme.value, str(month), str(month)):
+        drafts.extend(ledger.contribution_drafts(member, found, scheme, month, month, today))
+    key = f"fee:{month}:{member.id}"
+    if not recorded_keys(conn, [key]):
+        drafts.extend(fee_draft(ledger, member.id, enrolment, month, today))
+    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
+
+
+def fee_draft(
+    ledger: Ledger, member_id: str, enrolment: Enrolment, month: Month, today: date
+) -> list[EntryDraft]:
+    """The company's fee for ``month`` (none where the policy fee is zero).
+
+    Key ``fee:<month>:<member>``.
+    """
+    key = f"fee:{month}:{member_id}"
+    assert enrolment.agency is not None
+    fee = ledger.policy.at(AffiliateFee, month.first_day, enrolment.region)
+    if fee.monthly_fen == 0:
+        return []
+    return [
+        EntryDraft.build(
+            kind=EntryKind.FEE,
+            effective_date=today,
+            idempotency_key=key,
+            reason=f"affiliate fee {month}: {format_yuan(fee.monthly_fen)} to "
+            f"{enrolment.agency} ({fee.source})",
+            period=str(month),
+            member_id=member_id,
+            region=enrolment.region,
+            postings=[
+                (agency(enrolment.agency), fee.monthly_fen),
+                (agency_fees(enrolment.agency), -fee.monthly_fen),
+            ],
+        )
+    ]
+
+
+def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
+    """(member, scheme) of every enrolment through an HR company in force for ``month``."""
+    with_agency = select(enrolments.c.member_id).where(enrolments.c.method == "agency")
+    grouped: defaultdict[tuple[str, str], list[Enrolment]] = defaultdict(list)
+    for row in conn.execute(
+        select(enrolments)
+        .where(enrolments.c.member_id.in_(with_agency), enrolments.c.from_month <= str(month))
+        .order_by(enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month,
+                  enrolments.c.id)
+    ):  # fmt: skip
+        grouped[(row.member_id, row.scheme)].append(_enrolment(row))
+    found = []
+    for (member_id, scheme), rows in grouped.items():
+        enrolment = Ledger.enrolment_for(rows, month)
+        if enrolment is not None and enrolment.method == "agency":
+            found.append((member_id, Scheme(scheme)))
+    return found

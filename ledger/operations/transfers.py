@@ -1,0 +1,346 @@
+"""Transfers between regions (国办发〔2009〕66号, DOMAIN.md §5): out, in transit, in or returned.
+
+A transfer is three possible entries, one per step, each keyed by the transfer id:
+
+- ``transfer-out:<id>`` (status ``out``): the source sends the member's whole personal
+  balance and, for the pension, 12% of each year's base since 1998 paid there
+  (``ledger.rules.transfer.transfer_out``): debit ``personal:<scheme>:<member>`` and
+  ``pooling:<scheme>:<from>``, credit ``transit:<scheme>`` by the sum;
+- ``transfer-in:<id>`` (status ``in``): the destination accepts: debit the transit account,
+  credit the personal account and ``pooling:<scheme>:<to>``; the member is enrolled there from
+  the month after acceptance with the same base choice and method;
+- ``transfer-return:<id>`` (status ``returned``): rejected or timed out: debit transit,
+  credit the source's personal account and pooling fund back.
+
+Invariants: a transfer's transit money is zero once it is ``in`` or ``returned``; ``in`` and
+``returned`` exclude each other; a step on a transfer in the wrong state is refused
+(``TransferStateError``, naming the state); a step already taken writes nothing. The id is
+``<member>-<scheme>-<to>-<YYYYMMDD>``: the same request gives the same id, and the id says
+where the money goes, so the journal alone records a transfer (no table of its own).
+Medical transfers move the personal balance only (医保办发〔2021〕43号).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import Connection, select
+
+from ledger.errors import BadInput
+from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
+from ledger.money import format_yuan
+from ledger.period import Month
+from ledger.rules.transfer import PaidMonth, transfer_out
+from ledger.schemes import Scheme
+from ledger.services import Ledger, NotEnrolled
+from ledger.store.balances import UnknownAccount, balance
+from ledger.store.tables import accounts, entries, postings
+
+_ID = re.compile(r"^(?P<member>\d{17}[\dX])-(?P<scheme>[a-z-]+)-(?P<to>\d{6})-(?P<on>\d{8})$")
+PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
+
+
+class TransferStatus(StrEnum):
+    OUT = "out"
+    IN = "in"
+    RETURNED = "returned"
+
+
+class TransferStateError(BadInput):
+    """Raised when a transfer step is asked of a transfer in a state that does not allow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A transfer as the journal records it; amounts in fen, as they left the source."""
+
+    transfer_id: str
+    member_id: str
+    scheme: Scheme
+    from_region: str
+    to_region: str
+    on: date
+    status: TransferStatus
+    personal_fen: int
+    pooling_fen: int
+    out_entry_id: int
+
+
+def transfer_id_for(member_id: str, scheme: Scheme, to_region: str, on: date) -> str:
+    return f"{member_id}-{scheme}-{to_region}-{on:%Y%m%d}"
+
+
+def transfer_parts(transfer_id: str) -> tuple[str, Scheme, str, date]:
+    """(member, scheme, destination, date requested) of an id made by ``transfer_id_for``."""
+    parsed = _ID.match(transfer_id)
+    if parsed is None:
+        raise BadInput("transfer", f"{transfer_id!r} is not a transfer id")
+    on = parsed["on"]
+    return (
+        parsed["member"],
+        Scheme.parse(parsed["scheme"], "transfer"),
+        parsed["to"],
+        date(int(on[:4]), int(on[4:6]), int(on[6:])),
+    )
+
+
+def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
+    """The transfer named ``transfer_id`` and its status, or None if it never left the source."""
+    parsed = _ID.match(transfer_id)
+    if parsed is None:
+        return None
+    kinds = ("transfer-out", "transfer-in", "transfer-return")
+    keys = {f"{kind}:{transfer_id}": kind for kind in kinds}
+    rows = conn.execute(
+        select(entries.c.idempotency_key, entries.c.id, entries.c.member_id, entries.c.scheme,
+               entries.c.region, entries.c.effective_date)
+        .where(entries.c.idempotency_key.in_(keys))
+    ).all()  # fmt: skip
+    steps = {keys[r.idempotency_key]: r for r in rows}
+    out = steps.get("transfer-out")
+    if out is None:
+        return None
+    legs = conn.execute(
+        select(accounts.c.name, postings.c.amount_fen)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id == out.id)
+    ).all()
+    status = (
+        TransferStatus.RETURNED if "transfer-return" in steps
+        else TransferStatus.IN if "transfer-in" in steps
+        else TransferStatus.OUT
+    )  # fmt: skip
+    return Transfer(
+        transfer_id=transfer_id,
+        member_id=out.member_id,
+        scheme=Scheme(out.scheme),
+        from_region=out.region,
+        to_region=parsed["to"],
+        on=out.effective_date,
+        status=status,
+        personal_fen=sum(a for n, a in legs if n.startswith("personal:")),
+        pooling_fen=sum(a for n, a in legs if n.startswith("pooling:")),
+        out_entry_id=out.id,
+    )
+
+
+def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[Transfer]:
+    """Every transfer of the member in ``scheme``, in the order they left."""
+    keys = conn.execute(
+        select(entries.c.idempotency_key)
+        .where(entries.c.kind == EntryKind.TRANSFER_OUT.value, entries.c.member_id == member_id,
+               entries.c.scheme == scheme.value)
+        .order_by(entries.c.id)
+    ).scalars().all()  # fmt: skip
+    found = [find_transfer(conn, key.removeprefix("transfer-out:")) for key in keys]
+    return [t for t in found if t is not None]
+
+
+def request_transfer(
+    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, to_region: str, on: date
+) -> str:
+    """Send the member's money from the region enrolled on ``on`` to ``to_region``; the id."""
+    if scheme not in (Scheme.PENSION, Scheme.MEDICAL):
+        raise BadInput("scheme", f"{scheme} is not transferred between regions here")
+    member = ledger.member(conn, member_id)
+    ledger.policy.region(to_region)
+    if on > ledger.clock.now().date():
+        raise BadInput("on", f"{on} is in the future")
+    transfer_id = transfer_id_for(member.id, scheme, to_region, on)
+    if find_transfer(conn, transfer_id) is not None:
+        return transfer_id
+    enrolment = ledger.enrolment_for(ledger.enrolments(conn, member.id, scheme), Month.of(on))
+    if enrolment is None:
+        raise NotEnrolled("member", f"{member.id} has no {scheme} enrolment in force on {on}")
+    source = enrolment.region
+    if source == to_region:
+        raise BadInput("to", f"{member.id} is already enrolled in {to_region}")
+    earlier = member_transfers(conn, member.id, scheme)
+    for other in earlier:
+        if other.status is TransferStatus.OUT:
+            raise TransferStateError(
+                "member", f"transfer {other.transfer_id} is still in transit (status out)"
+            )
+    moved_before = max(
+        (Month.of(t.on) for t in earlier
+         if t.from_region == source and t.status is TransferStatus.IN),
+        default=None,
+    )  # fmt: skip
+    paid = _paid_months(conn, member.id, scheme, source, on, moved_before)
+    personal_fen = -_balance(conn, personal(scheme.value, member.id), on)
+    if personal_fen < 0:
+        raise BadInput("member", f"personal balance {format_yuan(personal_fen)} is negative")
+    pooling_fen, how = 0, "medical: personal account only"
+    if scheme is Scheme.PENSION:
+        out = transfer_out(paid, source, personal_fen, on, ledger.policy)
+        pooling_fen = out.pooling_moved_fen
+        how = (
+            f"{out.share_rate * 100:g}% of the bases of {sum(y.months for y in out.years)} "
+            f"months since {out.counted_from} ({out.source})"
+        )
+    if personal_fen == 0 and pooling_fen == 0:
+        raise BadInput("member", f"{member.id} has nothing to transfer from {source} on {on}")
+    draft = EntryDraft.build(
+        kind=EntryKind.TRANSFER_OUT,
+        effective_date=on,
+        idempotency_key=f"transfer-out:{transfer_id}",
+        reason=f"transfer {transfer_id}: {source} → {to_region}; personal "
+        f"{format_yuan(personal_fen)} whole, pooling {format_yuan(pooling_fen)} = {how}",
+        member_id=member.id,
+        scheme=scheme.value,
+        region=source,
+        postings=[
+            (personal(scheme.value, member.id), personal_fen),
+            (pooling(scheme.value, source), pooling_fen),
+            (transit(scheme.value), -(personal_fen + pooling_fen)),
+        ],
+    )
+    ledger.recorder.append(conn, [draft])
+    return transfer_id
+
+
+def accept_transfer(ledger: Ledger, conn: Connection, transfer_id: str, on: date) -> Transfer:
+    """The destination takes the money in and enrols the member from the month after ``on``."""
+    found = _in_transit(conn, transfer_id, "accept", TransferStatus.IN, on)
+    if found.status is TransferStatus.IN:
+        return found
+    scheme = found.scheme.value
+    draft = EntryDraft.build(
+        kind=EntryKind.TRANSFER_IN,
+        effective_date=on,
+        idempotency_key=f"transfer-in:{transfer_id}",
+        reason=f"transfer {transfer_id}: accepted in {found.to_region}",
+        member_id=found.member_id,
+        scheme=scheme,
+        region=found.to_region,
+        postings=[
+            (transit(scheme), found.personal_fen + found.pooling_fen),
+            (personal(scheme, found.member_id), -found.personal_fen),
+            (pooling(scheme, found.to_region), -found.pooling_fen),
+        ],
+    )
+    [recorded] = ledger.recorder.append(conn, [draft])
+    if recorded.created:  # a racing acceptance that lost has nothing left to enrol
+        enrolled = ledger.enrolments(conn, found.member_id, found.scheme)
+        before = ledger.enrolment_for(enrolled, Month.of(found.on))
+        assert before is not None, "a transfer leaves from an enrolment in force"
+        ledger.enroll(
+            conn, found.member_id, found.scheme, found.to_region, before.choice,
+            Month.of(on) + 1, method=before.method, agency=before.agency,
+        )  # fmt: skip
+    return _status(found, TransferStatus.IN)
+
+
+def return_transfer(
+    ledger: Ledger, conn: Connection, transfer_id: str, on: date, reason: str
+) -> Transfer:
+    """Send the money back to the source (rejected, or not accepted in time)."""
+    if not reason.strip():
+        raise BadInput("reason", "a returned transfer needs a reason")
+    found = _in_transit(conn, transfer_id, "return", TransferStatus.RETURNED, on)
+    if found.status is TransferStatus.RETURNED:
+        return found
+    scheme = found.scheme.value
+    draft = EntryDraft.build(
+        kind=EntryKind.TRANSFER_RETURN,
+        effective_date=on,
+        idempotency_key=f"transfer-return:{transfer_id}",
+        reason=f"transfer {transfer_id} returned to {found.from_region}: {reason.strip()}",
+        member_id=found.member_id,
+        scheme=scheme,
+        region=found.from_region,
+        postings=[
+            (transit(scheme), found.personal_fen + found.pooling_fen),
+            (personal(scheme, found.member_id), -found.personal_fen),
+            (pooling(scheme, found.from_region), -found.pooling_fen),
+        ],
+    )
+    ledger.recorder.append(conn, [draft])
+    return _status(found, TransferStatus.RETURNED)
+
+
+def _in_transit(
+    conn: Connection, transfer_id: str, step: str, done: TransferStatus, on: date
+) -> Transfer:
+    """The transfer, if ``step`` may be taken (or was already: status ``done``)."""
+    found = find_transfer(conn, transfer_id)
+    if found is None:
+        raise BadInput("transfer", f"there is no transfer {transfer_id!r}")
+    if found.status not in (TransferStatus.OUT, done):
+        raise TransferStateError(
+            "transfer", f"cannot {step} transfer {transfer_id}: its status is {found.status}"
+        )
+    if found.status is TransferStatus.OUT and on < found.on:
+        raise BadInput("on", f"{on} is before the transfer left on {found.on}")
+    return found
+
+
+def _status(found: Transfer, status: TransferStatus) -> Transfer:
+    return replace(found, status=status)
+
+
+def _balance(conn: Connection, account: str, on: date) -> int:
+    try:
+        return balance(conn, account, on)
+    except UnknownAccount:
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    period: str
+    base_fen: int | None
+    name: str
+    amount_fen: int
+
+
+def _paid_months(
+    conn: Connection, member_id: str, scheme: Scheme, region: str, on: date, after: Month | None
+) -> list[PaidMonth]:
+    """Months paid in ``region`` by ``on`` (after ``after``, already moved): base and pooling.
+
+    The base is the latest one posted for the month (an adjustment re-assesses it); the
+    pooling money is the net of its contribution, adjustments and corrections. A month
+    whose money was wholly reversed by a correction is left out.
+    """
+    fund = pooling(scheme.value, region)
+    own = personal(scheme.value, member_id)
+    # Two steps, so the planner starts from the member's entries (ix_entries_member_period)
+    # and never from the region's pooling account, which holds everyone's postings.
+    paid = {
+        row.id: row
+        for row in conn.execute(
+            select(entries.c.id, entries.c.period, entries.c.base_fen)
+            .where(entries.c.member_id == member_id, entries.c.scheme == scheme.value,
+                   entries.c.region == region, entries.c.period.is_not(None),
+                   entries.c.period <= str(Month.of(on)), entries.c.effective_date <= on,
+                   entries.c.kind.in_([k.value for k in PAID_KINDS]))
+        )
+    }  # fmt: skip
+    legs_by_entry = conn.execute(
+        select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id.in_(sorted(paid)))
+        .order_by(postings.c.entry_id, postings.c.id)
+    ).all()
+    rows = [
+        _Leg(paid[leg.entry_id].period, paid[leg.entry_id].base_fen, leg.name, leg.amount_fen)
+        for leg in legs_by_entry
+        if leg.name in (fund, own)
+    ]
+    base: dict[str, int] = {}
+    money: defaultdict[str, dict[str, int]] = defaultdict(lambda: {fund: 0, own: 0})
+    for row in rows:
+        if row.base_fen is not None:
+            base[row.period] = row.base_fen
+        money[row.period][row.name] -= row.amount_fen
+    return [
+        PaidMonth(Month.parse(period), region, base[period], max(legs[fund], 0))
+        for period, legs in sorted(money.items())
+        if period in base and any(legs.values())
+        and (after is None or Month.parse(period) > after)
+    ]  # fmt: skip

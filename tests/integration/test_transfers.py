@@ -1,0 +1,200 @@
+"""Transfers between regions, on SQLite and PostgreSQL alike (国办发〔2009〕66号, DOMAIN.md §5).
+
+Given a member who paid pension months in Beijing, when a transfer to Shanghai is
+requested, then the whole personal balance and 12% of each year's base leave Beijing's
+pooling fund for transit; accepted, they arrive in Shanghai; returned, they go back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.clock import FixedClock
+from ledger.errors import BadInput
+from ledger.identity import check_character
+from ledger.money import round_half_up
+from ledger.operations.transfers import (
+    TransferStateError,
+    TransferStatus,
+    accept_transfer,
+    find_transfer,
+    request_transfer,
+    return_transfer,
+)
+from ledger.period import Month
+from ledger.rules.contribution import BaseChoice
+from ledger.schemes import Scheme
+from ledger.services import Ledger, NotEnrolled
+from ledger.store.queries import balance
+from ledger.store.tables import enrolments, entries, postings
+
+MEMBER = "11010519491231002X"
+OTHER = "11010519650115011" + check_character("11010519650115011")
+BEIJING, SHANGHAI = "110000", "310000"
+PENSION = Scheme.PENSION
+LEFT, ARRIVED = date(2025, 7, 10), date(2025, 7, 20)
+END = date(2025, 7, 31)
+
+
+def counts(engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (entries, postings, enrolments)
+        )
+
+
+@pytest.fixture
+def ledger(engine) -> Ledger:
+    """Paid in Beijing at 60% for all of 2024 and January to June 2025."""
+    ledger = Ledger(engine, FixedClock(datetime(2025, 8, 1, 9, tzinfo=UTC)))
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, MEMBER, BEIJING)
+        ledger.add_member(conn, OTHER, BEIJING)
+        ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1))
+        ledger.contribute(conn, MEMBER, PENSION, Month(2024, 1), Month(2024, 12),
+                          date(2024, 12, 20))  # fmt: skip
+        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6),
+                          date(2025, 6, 20))  # fmt: skip
+    return ledger
+
+
+def bal(ledger: Ledger, account: str, on: date = END) -> int:
+    with ledger.engine.connect() as conn:
+        return balance(conn, account, on)
+
+
+def twelve_percent_of_each_years_base(ledger: Ledger) -> int:
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(entries.c.period, entries.c.base_fen).where(entries.c.kind == "contribution")
+        ).all()
+    by_year: dict[str, int] = {}
+    for period, base in rows:
+        by_year[period[:4]] = by_year.get(period[:4], 0) + base
+    return sum(round_half_up(total * Fraction(12, 100)) for total in by_year.values())
+
+
+def request(ledger: Ledger, to: str = SHANGHAI, on: date = LEFT, member: str = MEMBER) -> str:
+    with ledger.unit_of_work() as conn:
+        return request_transfer(ledger, conn, member, PENSION, to, on)
+
+
+def test_a_transfer_out_moves_the_whole_personal_balance_and_twelve_percent_of_each_years_base(
+    ledger,
+):
+    """66号 Art. 4: the personal account moves whole; pooling, 12% of each year's base."""
+    personal_fen = -bal(ledger, f"personal:pension:{MEMBER}", LEFT)
+    pooling_before = bal(ledger, "pooling:pension:110000", LEFT)
+    moved = twelve_percent_of_each_years_base(ledger)
+    transfer_id = request(ledger)
+    with ledger.engine.connect() as conn:
+        found = find_transfer(conn, transfer_id)
+    assert found is not None and found.status is TransferStatus.OUT
+    assert (found.personal_fen, found.pooling_fen) == (personal_fen, moved)
+    assert (found.from_region, found.to_region) == (BEIJING, SHANGHAI)
+    assert bal(ledger, f"personal:pension:{MEMBER}") == 0
+    assert bal(ledger, "pooling:pension:110000") == pooling_before + moved
+    assert bal(ledger, "transit:pension") == -(personal_fen + moved)
+
+
+def test_an_accepted_transfer_arrives_whole_and_transit_ends_at_zero(ledger):
+    personal_before = bal(ledger, f"personal:pension:{MEMBER}", LEFT)
+    moved = twelve_percent_of_each_years_base(ledger)
+    transfer_id = request(ledger)
+    with ledger.unit_of_work() as conn:
+        done = accept_transfer(ledger, conn, transfer_id, ARRIVED)
+    assert done.status is TransferStatus.IN
+    assert bal(ledger, f"personal:pension:{MEMBER}") == personal_before
+    assert bal(ledger, "pooling:pension:310000") == -moved
+    assert bal(ledger, "transit:pension") == 0
+    with ledger.unit_of_work() as conn:
+        found = ledger.enrolments(conn, MEMBER, PENSION)
+        enrolment = ledger.enrolment_for(found, Month(2025, 8))
+    assert enrolment is not None and enrolment.region == SHANGHAI
+    assert enrolment.choice == BaseChoice.of(percent="60") and enrolment.method == "monthly"
+    assert ledger.enrolment_for(found, Month(2025, 7)).region == BEIJING  # type: ignore[union-attr]
+
+
+def test_a_returned_transfer_puts_everything_back_in_the_source(ledger):
+    personal_before = bal(ledger, f"personal:pension:{MEMBER}", LEFT)
+    pooling_before = bal(ledger, "pooling:pension:110000", LEFT)
+    transfer_id = request(ledger)
+    with ledger.unit_of_work() as conn:
+        done = return_transfer(ledger, conn, transfer_id, ARRIVED, "no reply within 15 days")
+    assert done.status is TransferStatus.RETURNED
+    assert bal(ledger, f"personal:pension:{MEMBER}") == personal_before
+    assert bal(ledger, "pooling:pension:110000") == pooling_before
+    assert bal(ledger, "transit:pension") == 0
+
+
+def test_every_step_run_twice_writes_nothing_the_second_time(ledger, engine):
+    transfer_id = request(ledger)
+    before = counts(engine)
+    assert request(ledger) == transfer_id
+    assert counts(engine) == before
+    with ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, transfer_id, ARRIVED)
+    after = counts(engine)
+    with ledger.unit_of_work() as conn:
+        again = accept_transfer(ledger, conn, transfer_id, ARRIVED)
+    assert again.status is TransferStatus.IN
+    assert counts(engine) == after
+
+
+def test_a_returned_transfer_cannot_be_accepted_naming_its_state(ledger, engine):
+    transfer_id = request(ledger)
+    with ledger.unit_of_work() as conn:
+        return_transfer(ledger, conn, transfer_id, ARRIVED, "rejected: records incomplete")
+    before = counts(engine)
+    with pytest.raises(TransferStateError) as caught, ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, transfer_id, ARRIVED)
+    assert "status is returned" in caught.value.rule
+    with ledger.unit_of_work() as conn:
+        return_transfer(ledger, conn, transfer_id, ARRIVED, "asked again")
+    assert counts(engine) == before
+
+
+def test_an_accepted_transfer_cannot_be_returned_naming_its_state(ledger, engine):
+    transfer_id = request(ledger)
+    with ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, transfer_id, ARRIVED)
+    before = counts(engine)
+    with pytest.raises(TransferStateError) as caught, ledger.unit_of_work() as conn:
+        return_transfer(ledger, conn, transfer_id, ARRIVED, "too late")
+    assert "status is in" in caught.value.rule
+    assert counts(engine) == before
+
+
+def test_a_second_transfer_while_one_is_in_transit_is_refused(ledger):
+    request(ledger)
+    with pytest.raises(TransferStateError) as caught:
+        request(ledger, to="120000")
+    assert "still in transit" in caught.value.rule
+
+
+def test_transferring_to_the_same_region_or_without_an_enrolment_is_refused(ledger, engine):
+    before = counts(engine)
+    with pytest.raises(BadInput) as same:
+        request(ledger, to=BEIJING)
+    assert same.value.field == "to"
+    with pytest.raises(NotEnrolled):
+        request(ledger, member=OTHER)
+    with pytest.raises(BadInput) as unknown, ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, "no-such-transfer", ARRIVED)
+    assert unknown.value.field == "transfer"
+    assert counts(engine) == before
+
+
+def test_a_transfer_id_says_who_moves_what_where_and_when():
+    from ledger.operations.transfers import transfer_id_for, transfer_parts
+
+    transfer_id = transfer_id_for(MEMBER, PENSION, SHANGHAI, LEFT)
+    assert transfer_id == f"{MEMBER}-pension-310000-20250710"
+    assert transfer_parts(transfer_id) == (MEMBER, PENSION, SHANGHAI, LEFT)
+    with pytest.raises(BadInput):
+        transfer_parts("not-an-id")

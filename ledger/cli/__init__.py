@@ -14,7 +14,10 @@ import click
 from ledger.cli import quote as _quote  # noqa: F401
 from ledger.cli.base import cli, run
 
-for _name in ("identity", "retirement"):
+_COMMANDS = (
+    "identity", "retirement", "journal", "store", "queries", "demo", "simulate", "report", "jobs",
+)  # fmt: skip
+for _name in _COMMANDS:
     try:
         __import__(f"ledger.cli.{_name}")
     except ModuleNotFoundError as exc:  # a command module not written yet

@@ -1,0 +1,178 @@
+"""Benchmark the main job: simulated contributions per second against a bare bulk insert.
+
+For each backend (SQLite always; PostgreSQL with ``--postgres URL``):
+1. simulate ``--members`` members over ``--years`` years into a fresh, migrated ledger,
+   through the product's own code (``ledger.simulate.Simulation``), timed;
+2. read back every row it wrote to ``entries`` and ``postings``, and insert the very same
+   rows into another fresh, migrated ledger — same indexes, same triggers — with nothing
+   but the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL, one transaction per
+   year of entries, as the simulation commits. That is the ceiling: what the database
+   itself costs for these rows;
+3. print both rates and their ratio (the issue asks for at least a third).
+
+    .venv/bin/python bench/bench_simulate.py --members 2000 --years 10
+    .venv/bin/python bench/bench_simulate.py --members 10000 --years 30 \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/flexledger_test --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine, func, select, text
+
+from ledger.clock import FixedClock
+from ledger.services import Ledger
+from ledger.simulate import Scenario, Simulation
+from ledger.store.bulk import bulk_insert
+from ledger.store.db import make_engine, upgrade
+from ledger.store.recorder import ENTRY_COLUMNS, POSTING_COLUMNS
+from ledger.store.tables import accounts, enrolments, entries, members, postings
+
+console = Console(stderr=True)
+
+
+def simulate(engine: Engine, members: int, years: int, seed: int, start: int) -> tuple[float, int]:
+    ledger = Ledger(engine, FixedClock(datetime(start, 1, 1, tzinfo=UTC)))
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("months", total=years * 12)
+        began = time.perf_counter()
+        result = Simulation(
+            ledger, Scenario(), seed=seed, members=members, years=years, start=start,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        ).run()  # fmt: skip
+        return time.perf_counter() - began, result.contributions
+
+
+def copy_rows(source: Engine, target: Engine) -> float:
+    """Insert ``source``'s entries and postings into ``target`` bare; returns seconds."""
+    with source.connect() as conn:
+        for table in (members, enrolments, accounts):
+            rows = [tuple(r) for r in conn.execute(select(table))]
+            with target.begin() as out:
+                bulk_insert(out, table, [c.name for c in table.columns], rows)
+        entry_rows = [tuple(r) for r in conn.execute(
+            select(*(entries.c[c] for c in ENTRY_COLUMNS)).order_by(entries.c.id))]  # fmt: skip
+        posting_rows = [tuple(r) for r in conn.execute(
+            select(*(postings.c[c] for c in POSTING_COLUMNS)).order_by(postings.c.id))]  # fmt: skip
+    # One transaction per calendar year of recorded time, as the simulation commits.
+    by_year: dict[int, tuple[list[tuple], list[tuple]]] = {}
+    year_of = {row[0]: row[3].year for row in entry_rows}
+    for row in entry_rows:
+        by_year.setdefault(row[3].year, ([], []))[0].append(row)
+    for row in posting_rows:
+        by_year[year_of[row[0]]][1].append(row)
+    began = time.perf_counter()
+    for year in sorted(by_year):
+        with target.begin() as out:
+            bulk_insert(out, entries, ENTRY_COLUMNS, by_year[year][0])
+            bulk_insert(out, postings, POSTING_COLUMNS, by_year[year][1])
+    return time.perf_counter() - began
+
+
+def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def postgres_engine(url: str) -> tuple[Engine, str]:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    engine = make_engine(url, schema=schema)
+    upgrade(engine)
+    return engine, schema
+
+
+def drop_schema(url: str, schema: str) -> None:
+    admin = make_engine(url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    simulated, simulated_cleanup = make("sim")
+    try:
+        seconds, contributions = simulate(simulated, args.members, args.years, args.seed,
+                                          args.start)  # fmt: skip
+        n_entries, n_postings = count(simulated, entries), count(simulated, postings)
+        bare, bare_cleanup = make("bare")
+        try:
+            console.print(f"[{name}] bare insert of the same {n_entries:,} entries …")
+            bare_seconds = copy_rows(simulated, bare)
+        finally:
+            bare.dispose()
+            bare_cleanup()
+    finally:
+        simulated.dispose()
+        simulated_cleanup()
+    sim_rate, bare_rate = n_entries / seconds, n_entries / bare_seconds
+    return {
+        "backend": name, "members": args.members, "years": args.years,
+        "contributions": contributions, "entries": n_entries, "postings": n_postings,
+        "simulate_seconds": round(seconds, 1),
+        "contributions_per_second": round(contributions / seconds),
+        "entries_per_second": round(sim_rate), "bare_insert_seconds": round(bare_seconds, 1),
+        "bare_entries_per_second": round(bare_rate), "ratio": round(sim_rate / bare_rate, 3),
+    }  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", type=int, default=2017)
+    parser.add_argument("--postgres", help="also run on this PostgreSQL URL (a fresh schema)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def sqlite(label: str):  # type: ignore[no-untyped-def]
+            engine = make_engine(f"sqlite:///{Path(tmp) / label}.db")
+            upgrade(engine)
+            return engine, lambda: None
+
+        figures.append(run_backend("sqlite", sqlite, args))
+    if args.postgres:
+
+        def postgres(label: str):  # type: ignore[no-untyped-def]
+            engine, schema = postgres_engine(args.postgres)
+            return engine, lambda: drop_schema(args.postgres, schema)
+
+        figures.append(run_backend("postgresql", postgres, args))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    table = Table(
+        title=f"Simulation vs bare bulk insert: {args.members} members × {args.years} years"
+    )
+    for column in ("backend", "contributions", "entries", "postings", "simulate s",
+                   "contrib/s", "entries/s", "bare s", "bare entries/s", "ratio"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for f in figures:
+        table.add_row(*(str(f[k]) for k in (
+            "backend", "contributions", "entries", "postings", "simulate_seconds",
+            "contributions_per_second", "entries_per_second", "bare_insert_seconds",
+            "bare_entries_per_second", "ratio")))  # fmt: skip
+    Console(width=200).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

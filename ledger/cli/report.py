@@ -1,0 +1,41 @@
+"""``flexledger report``: PNG plots and an HTML page over the configured ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ledger.cli.base import cli, json_option, print_json
+from ledger.cli.context import open_ledger
+from ledger.period import parse_date
+
+
+@cli.command("report")
+@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False))
+@click.option("--as-of", help="Date of the balances (default: the last entry's date).")
+@click.option("--member", help="Member whose personal account to plot (default: the busiest).")
+@json_option
+def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> None:
+    """Write member_account.png, pooling_by_region.png, pensions_by_base.png and index.html."""
+    from sqlalchemy import func, select
+
+    from ledger.report import draw, gather, write_page
+    from ledger.store.tables import entries
+
+    ledger = open_ledger()
+    with ledger.engine.connect() as conn:
+        day = (
+            parse_date(as_of, "as_of")
+            if as_of
+            else conn.execute(select(func.max(entries.c.effective_date))).scalar_one()
+        )
+        if day is None:
+            day = ledger.clock.now().date()
+        figures = gather(conn, ledger.policy, day, member)
+    images = draw(figures, Path(out))
+    page = write_page(figures, images, Path(out))
+    if as_json:
+        print_json({"page": str(page), "images": [str(p) for p in images]})
+    else:
+        click.echo(f"wrote {page} and {len(images)} plots")

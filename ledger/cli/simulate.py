@@ -1,0 +1,70 @@
+"""``flexledger simulate``: a population paying over decades, into the configured ledger."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+
+from ledger.cli.base import cli, json_option, print_json, print_table
+from ledger.cli.context import settings
+from ledger.errors import BadInput
+
+
+@cli.command("simulate")
+@click.option("--members", default=1000, show_default=True, type=int)
+@click.option("--years", default=10, show_default=True, type=int)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--start", "start_year", default=2017, show_default=True, type=int,
+              help="First calendar year simulated.")  # fmt: skip
+@click.option("--regions", help="Comma-separated region codes (default: the scenario's).")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False),
+              help="TOML file overriding the default behaviour.")  # fmt: skip
+@json_option
+def simulate(
+    members: int, years: int, seed: int, start_year: int, regions: str | None,
+    scenario_path: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Simulate members paying over the years, then summarise the ledger it wrote."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ledger.clock import FixedClock
+    from ledger.services import Ledger
+    from ledger.simulate import Scenario, Simulation
+    from ledger.simulate.summary import summarise
+    from ledger.store.db import make_engine, upgrade
+
+    if members <= 0:
+        raise BadInput("members", "must be at least 1")
+    if not 1 <= years <= 60:
+        raise BadInput("years", "must be 1 to 60")
+    scenario = Scenario.load(scenario_path)
+    region_list = [r.strip() for r in regions.split(",")] if regions else None
+    engine = make_engine(settings().database_url)
+    upgrade(engine)
+    ledger = Ledger(engine, FixedClock(datetime(start_year, 1, 1, tzinfo=UTC)))
+    for code in region_list or []:
+        ledger.policy.region(code)
+    started = time.perf_counter()
+    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[month]}"),
+                  TimeRemainingColumn(), transient=True, disable=as_json) as bar:  # fmt: skip
+        task = bar.add_task("months", total=years * 12, month="")
+        simulation = Simulation(
+            ledger, scenario, seed=seed, members=members, years=years, start=start_year,
+            regions=region_list,
+            progress=lambda done, total: bar.update(task, completed=done, month=f"{done}/{total}"),
+        )  # fmt: skip
+        result = simulation.run()
+    with engine.connect() as conn:
+        summary = summarise(conn, result, result.last.first_day.replace(day=28),
+                            time.perf_counter() - started)  # fmt: skip
+    data = summary.as_json()
+    if as_json:
+        print_json(data)
+        return
+    rows = [(k, v) for k, v in data.items() if not isinstance(v, dict)]
+    print_table(f"Simulation: {members} members, {years} years from {start_year}, seed {seed}",
+                ("figure", "value"), rows)  # fmt: skip
+    print_table("Pooling funds (credit balances)", ("scheme:region", "yuan"),
+                sorted(data["pooling"].items()))  # fmt: skip

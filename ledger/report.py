@@ -1,0 +1,211 @@
+"""``flexledger report``: PNG plots and one HTML page over whatever the ledger holds.
+
+Three pictures people would rather look at than read: one member's personal account over
+time, the pooling funds by region and year, and the monthly pension a base percent buys
+over a number of contribution years (an estimate by the domain rules, DOMAIN.md §6).
+Everything is read from the ledger or computed by the rules; nothing is cached.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+from sqlalchemy import Connection, String, cast, func, select
+
+from ledger.money import format_yuan
+from ledger.period import Month
+from ledger.policy import PolicySet
+from ledger.rules.contribution import BaseChoice, assess
+from ledger.rules.pension import calculation_base, estimate_pension
+from ledger.schemes import Scheme
+from ledger.store.balances import pooling_by_region, trial_balance
+from ledger.store.tables import accounts, entries, postings
+
+PERCENTS = ("60", "100", "150", "200", "300")
+YEARS = (15, 20, 25, 30, 35)
+
+
+@dataclass(frozen=True)
+class Figures:
+    member: str | None
+    member_balance: list[tuple[Month, int]]
+    pooling_by_year: dict[str, list[tuple[int, int]]]
+    pensions: dict[str, list[tuple[int, int]]]
+    pooling_now: list[tuple[str, str, int]]
+    counts: dict[str, int]
+    as_of: date
+
+
+def _busiest_member(conn: Connection) -> str | None:
+    row = conn.execute(
+        select(entries.c.member_id, func.count().label("n"))
+        .where(entries.c.member_id.is_not(None), entries.c.scheme == "pension")
+        .group_by(entries.c.member_id)
+        .order_by(func.count().desc(), entries.c.member_id)
+        .limit(1)
+    ).first()
+    return row.member_id if row else None
+
+
+def _monthly_balance(conn: Connection, account: str) -> list[tuple[Month, int]]:
+    """Credit balance at the end of every month with a posting (one grouped query)."""
+    month = func.substr(cast(postings.c.effective_date, String), 1, 7)
+    rows = conn.execute(
+        select(month.label("m"), func.sum(postings.c.amount_fen))
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(accounts.c.name == account)
+        .group_by(month)
+        .order_by(month)
+    ).all()
+    running, series = 0, []
+    for label, total in rows:
+        running -= int(total)
+        series.append((Month.parse(label), running))
+    return series
+
+
+def _pooling_by_year(conn: Connection) -> dict[str, list[tuple[int, int]]]:
+    year = func.substr(cast(postings.c.effective_date, String), 1, 4)
+    rows = conn.execute(
+        select(accounts.c.name, year.label("y"), func.sum(postings.c.amount_fen))
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(accounts.c.name.like("pooling:%"))
+        .group_by(accounts.c.name, year)
+        .order_by(accounts.c.name, year)
+    ).all()
+    series: dict[str, list[tuple[int, int]]] = {}
+    for name, label, total in rows:
+        points = series.setdefault(name.removeprefix("pooling:"), [])
+        previous = points[-1][1] if points else 0
+        points.append((int(label), previous - int(total)))
+    return series
+
+
+def projected_pensions(
+    policy: PolicySet, region: str, on: Month
+) -> dict[str, list[tuple[int, int]]]:
+    """Monthly pension (fen) by base percent and contribution years, at age 60, no interest.
+
+    The personal account is the personal share of every month at today's figures; the
+    basic pension uses the region's calculation base and an index of percent ÷ 100.
+    """
+    c_base = calculation_base(region, on.first_day, policy)
+    found: dict[str, list[tuple[int, int]]] = {}
+    for percent in PERCENTS:
+        monthly = assess(policy, region, Scheme.PENSION, on, BaseChoice.of(percent=percent))
+        for years in YEARS:
+            estimate = estimate_pension(
+                calculation_base_fen=c_base,
+                yearly_indices=[Fraction(int(percent), 100)] * years,
+                contribution_months=years * 12,
+                personal_balance_fen=monthly.personal_fen * years * 12,
+                age_years=60, extra_months=0, retirement_year=on.year, policy=policy,
+            )  # fmt: skip
+            found.setdefault(percent, []).append((years, estimate.total_fen))
+    return found
+
+
+def gather(conn: Connection, policy: PolicySet, as_of: date, member: str | None) -> Figures:
+    member = member or _busiest_member(conn)
+    count = lambda t: conn.execute(select(func.count()).select_from(t)).scalar_one()  # noqa: E731
+    lines = trial_balance(conn, as_of)
+    return Figures(
+        member=member,
+        member_balance=_monthly_balance(conn, f"personal:pension:{member}") if member else [],
+        pooling_by_year=_pooling_by_year(conn),
+        pensions=projected_pensions(policy, "110000", Month.of(as_of)),
+        pooling_now=pooling_by_region(conn, as_of),
+        counts={"entries": count(entries), "postings": count(postings),
+                "accounts": count(accounts), "trial balance total (fen)": sum(a for _, a in lines)},
+        as_of=as_of,
+    )  # fmt: skip
+
+
+def _yuan_axis(ax) -> None:  # type: ignore[no-untyped-def]
+    ax.yaxis.set_major_formatter(lambda value, _pos: f"{value / 100:,.0f}")
+    ax.grid(True, alpha=0.3)
+
+
+def draw(figures: Figures, out: Path) -> list[Path]:
+    """Write the PNG plots to ``out``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if figures.member_balance:
+        xs = [m.year + (m.month - 1) / 12 for m, _ in figures.member_balance]
+        ax.plot(xs, [v for _, v in figures.member_balance], drawstyle="steps-post")
+    ax.set_title(f"Personal pension account of {figures.member or '(no member)'} (yuan)")
+    _yuan_axis(ax)
+    written.append(out / "member_account.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for name, points in sorted(figures.pooling_by_year.items()):
+        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", label=name)
+    ax.set_title("Pooling funds by region, end of year (yuan)")
+    if figures.pooling_by_year:
+        ax.legend(fontsize=8)
+    _yuan_axis(ax)
+    written.append(out / "pooling_by_region.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for percent, points in figures.pensions.items():
+        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", label=f"{percent}%")
+    ax.set_title("Projected monthly pension by base percent, Beijing, at 60 (yuan)")
+    ax.set_xlabel("contribution years")
+    ax.legend(title="base")
+    _yuan_axis(ax)
+    written.append(out / "pensions_by_base.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
+def _table(title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def write_page(figures: Figures, images: list[Path], out: Path) -> Path:
+    pensions = [
+        (f"{p}%", *(format_yuan(v) for _, v in points)) for p, points in figures.pensions.items()
+    ]
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>flexledger report</title>",
+        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:right}img{max-width:100%}</style>",
+        f"<h1>flexledger report, as of {figures.as_of}</h1>",
+        *(f"<img src='{p.name}' alt='{p.stem}'>" for p in images),
+        _table("Ledger", ("figure", "value"), list(figures.counts.items())),
+        _table("Pooling funds", ("scheme", "region", "yuan"),
+               [(s, r, format_yuan(v)) for s, r, v in figures.pooling_now]),
+        _table("Projected monthly pension (yuan)", ("base", *(f"{y} years" for y in YEARS)),
+               pensions),
+    ]  # fmt: skip
+    page = out / "index.html"
+    page.write_text("\n".join(parts), encoding="utf-8")
+    return page
+
+
+__all__ = ["Decimal", "Figures", "draw", "gather", "projected_pensions", "write_page"]

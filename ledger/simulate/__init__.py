@@ -1,0 +1,6 @@
+"""Member payment histories, simulated through the ledger's own rules and recorder."""
+
+from ledger.simulate.engine import Paid, Simulation, SimulationResult
+from ledger.simulate.scenario import Scenario
+
+__all__ = ["Paid", "Scenario", "Simulation", "SimulationResult"]

@@ -160,3 +160,4 @@ chain_anchors = Table(
 )
 
 APPEND_ONLY_TABLES = ("entries", "postings", "members", "enrolments", "chain_anchors")
+from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

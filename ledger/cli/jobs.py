@@ -1,0 +1,366 @@
+"""``flexledger jobs …``, ``flexledger worker`` and ``flexledger scheduler``: the workers' CLI.
+
+Without ``FLEXLEDGER_REDIS_URL`` (the embedded default) ``jobs run`` writes the run's
+messages to the outbox, relays them to the in-process broker and runs an in-process
+worker until they are all done or failed. With it, ``jobs run`` only enqueues (the
+``flexledger worker`` processes do the work) unless ``--wait``. Exit code 1 when a message
+of the run failed (``jobs status`` lists it, ``jobs retry`` re-queues it).
+
+Nothing of ``workers`` is imported before a command runs: the broker is configured first.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import click
+
+from ledger.cli.base import cli, json_option, print_json, print_table
+from ledger.config import Settings
+from ledger.errors import LedgerError
+from ledger.period import Month, parse_date
+from ledger.schemes import Scheme
+
+EMBEDDED_THREADS = 4
+
+
+class NeedsRedis(LedgerError):
+    """Raised when a command that feeds or runs separate worker processes has no Redis."""
+
+
+class RunFailed(LedgerError):
+    """Raised when messages of a run ended failed (the summary was printed first)."""
+
+
+def _open(settings: Settings):
+    """The broker (configured first, then the actors) and this process's runtime."""
+    from workers.broker import configure
+
+    broker = configure(settings)
+    from workers import actors, runtime
+
+    actors.declare(broker)
+    return broker, runtime.configure(settings)
+
+
+def _report(run_key: str, total: int, written: int, engine: Any, as_json: bool) -> None:
+    from workers import outbox
+
+    state = outbox.progress(engine, run_key)
+    with engine.connect() as conn:
+        failed = outbox.messages_with_errors(conn, run_key, "failed")
+        refused = outbox.messages_with_errors(conn, run_key, "done")
+    if as_json:
+        print_json(
+            {
+                **state,
+                "messages": total,
+                "new_messages": written,
+                "failures": failed,
+                "refusals": refused,
+            }
+        )
+    else:
+        print_table(
+            f"run {run_key}",
+            ("messages", "new", "queued", "running", "done", "failed", "entries posted"),
+            [
+                (
+                    str(total),
+                    str(written),
+                    str(state["queued"]),
+                    str(state["running"]),
+                    str(state["done"]),
+                    str(state["failed"]),
+                    str(state["posted"]),
+                )
+            ],
+        )
+        _errors_table("failed messages", failed)
+        _errors_table("members refused (the rest of their batch committed)", refused)
+    if state["failed"]:
+        raise RunFailed(
+            f"{state['failed']} message(s) of run {run_key} failed: `flexledger jobs retry "
+            f"--run {run_key}` re-queues them once the cause is fixed"
+        )
+
+
+def _errors_table(title: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        print_table(
+            title,
+            ("message", "run", "job", "attempts", "last error"),
+            [
+                (r["message_id"], r["run"], r["job"], str(r["attempts"]), r["last_error"] or "")
+                for r in rows
+            ],
+        )
+
+
+def _execute(build: Callable[[Any], Any], opts: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from workers import outbox, runtime, schedule
+    from workers.broker import BrokerOptions, is_embedded
+
+    settings = Settings.from_env()
+    broker, rt = _open(settings)
+    engine = rt.engine()
+    try:
+        run, written = schedule.start(engine, build, broker)
+        total = len(run.messages)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True), disable=opts["as_json"]) as bar:
+            task = bar.add_task(run.key, total=total)
+
+            def tick() -> None:
+                state = outbox.progress(engine, run.key)
+                bar.update(task, completed=state["done"] + state["failed"])
+
+            if is_embedded(broker):
+                runtime.drain(engine, broker, opts["threads"], tick)
+            elif opts["wait"]:
+                resend_s = BrokerOptions.from_env().resend_after_ms / 1000
+                runtime.wait(engine, broker, run.key, opts["timeout"], tick, 0.5, resend_s)
+        _report(run.key, total, written, engine, opts["as_json"])
+    finally:
+        rt.dispose()
+
+
+def _run_options(func: Any) -> Any:
+    options = [
+        click.option("--batch-size", default=100, show_default=True, help="Members per message."),
+        click.option(
+            "--threads",
+            default=EMBEDDED_THREADS,
+            show_default=True,
+            help="Worker threads of the embedded worker (no FLEXLEDGER_REDIS_URL).",
+        ),
+        click.option("--wait", is_flag=True, help="With Redis: wait until the run is finished."),
+        click.option("--timeout", type=float, help="Seconds --wait waits at most."),
+        json_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _today(value: str | None) -> date:
+    return parse_date(value, "today") if value else datetime.now().date()
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Run, inspect and retry the workers' jobs."""
+
+
+@jobs_group.group("run")
+def run_group() -> None:
+    """Start a job run: one message per batch of members, processed by the workers."""
+
+
+@run_group.command("bank-deduction")
+@click.option("--year", type=int, required=True)
+@click.option("--scheme", default="pension", show_default=True)
+@click.option("--today", help="The run's day (default today): months up to it are due.")
+@click.option("--seed", type=int, help="The simulated bank's seed (default the year).")
+@click.option("--round", "round_", default=1, show_default=True, help="A further run: 2, 3 …")
+@_run_options
+def run_bank(
+    year: int, scheme: str, today: str | None, seed: int | None, round_: int, **opts: Any
+) -> None:
+    """Deduct every withholding member's unpaid months of YEAR, one bank call each."""
+    from workers.schedule import bank_deduction_run
+
+    chosen, day = Scheme.parse(scheme), _today(today)
+    _execute(
+        lambda c: bank_deduction_run(
+            c, year, chosen, day, year if seed is None else seed, opts["batch_size"], round_
+        ),
+        opts,
+    )
+
+
+@run_group.command("affiliate-fees")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--today", help="The day the company pays (default today).")
+@_run_options
+def run_fees(month: str, today: str | None, **opts: Any) -> None:
+    """Post the contributions HR companies pay for MONTH and their fees."""
+    from workers.schedule import affiliate_fees_run
+
+    period, day = Month.parse(month), _today(today)
+    _execute(lambda c: affiliate_fees_run(c, period, day, opts["batch_size"]), opts)
+
+
+@run_group.command("interest")
+@click.option("--year", type=int, required=True)
+@click.option("--scheme", default="pension", show_default=True)
+@click.option(
+    "--round",
+    "round_",
+    default=1,
+    show_default=True,
+    help="A further run (a new rate was published): 2, 3 …",
+)
+@_run_options
+def run_interest(year: int, scheme: str, round_: int, **opts: Any) -> None:
+    """Credit YEAR's interest to every personal account."""
+    from workers.schedule import interest_run
+
+    chosen = Scheme.parse(scheme)
+    _execute(lambda c: interest_run(c, year, chosen, opts["batch_size"], round_), opts)
+
+
+@run_group.command("close-year")
+@click.option("--year", type=int, required=True)
+@click.option("--scheme", default="pension", show_default=True)
+@click.option("--today", help="The run's day (default today); must be after YEAR.")
+@_run_options
+def run_close_year(year: int, scheme: str, today: str | None, **opts: Any) -> None:
+    """Record the months of YEAR no withholding member can pay any more as gaps."""
+    from workers.schedule import close_year_run
+
+    chosen, day = Scheme.parse(scheme), _today(today)
+    _execute(lambda c: close_year_run(c, year, chosen, day, opts["batch_size"]), opts)
+
+
+@run_group.command("contributions", hidden=True)
+@click.option("--scheme", default="pension", show_default=True)
+@click.option("--from", "first", required=True)
+@click.option("--to", "last", required=True)
+@click.option("--paid-on", required=True)
+@_run_options
+def run_contributions(scheme: str, first: str, last: str, paid_on: str, **opts: Any) -> None:
+    """Every enrolled member pays FROM..TO on PAID-ON (for tests and back-fills)."""
+    from workers.schedule import contributions_run
+
+    chosen, start, end = Scheme.parse(scheme), Month.parse(first), Month.parse(last)
+    day = parse_date(paid_on, "paid_on")
+    _execute(lambda c: contributions_run(c, chosen, start, end, day, opts["batch_size"]), opts)
+
+
+@jobs_group.command("status")
+@click.option("--run", "run_key", help="One run (default: all).")
+@json_option
+def status(run_key: str | None, as_json: bool) -> None:
+    """Messages by run and status (queued, running, done, failed), and the failed ones."""
+    from ledger.store.db import open_engine
+    from workers import outbox
+
+    engine = open_engine(Settings.from_env())
+    try:
+        with engine.connect() as conn:
+            runs = outbox.run_summary(conn, run_key)
+            failed = outbox.messages_with_errors(conn, run_key, "failed")
+            waiting = outbox.unsent(conn)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json({"runs": runs, "failed": failed, "unsent": waiting})
+        return
+    print_table(
+        None,
+        ("run", "queued", "running", "done", "failed", "entries posted"),
+        [
+            (
+                r["run"],
+                str(r["queued"]),
+                str(r["running"]),
+                str(r["done"]),
+                str(r["failed"]),
+                str(r["posted"]),
+            )
+            for r in runs
+        ],
+    )
+    _errors_table("failed messages (dead letters)", failed)
+    if waiting:
+        click.echo(f"{waiting} message(s) in the outbox not yet handed to the broker")
+
+
+@jobs_group.command("retry")
+@click.option("--run", "run_key", help="Only this run's failed messages.")
+@click.option("--threads", default=EMBEDDED_THREADS, show_default=True)
+@json_option
+def retry(run_key: str | None, threads: int, as_json: bool) -> None:
+    """Re-queue failed messages under their own ids (they still take effect once)."""
+    from workers import outbox, runtime
+    from workers.broker import is_embedded
+
+    broker, rt = _open(Settings.from_env())
+    engine = rt.engine()
+    try:
+        with engine.begin() as conn:
+            ids = outbox.retry(conn, run_key)
+        outbox.relay_all(engine, broker)
+        if ids and is_embedded(broker):
+            runtime.drain(engine, broker, threads)
+    finally:
+        rt.dispose()
+    if as_json:
+        print_json({"requeued": ids})
+    else:
+        click.echo(f"re-queued {len(ids)} failed message(s)")
+
+
+@cli.command("worker")
+@click.option("--processes", default=os.cpu_count() or 1, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+def worker(processes: int, threads: int) -> None:
+    """Run worker processes on Redis (the dramatiq command line on workers.actors)."""
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise NeedsRedis(
+            "flexledger worker needs FLEXLEDGER_REDIS_URL: in the embedded mode "
+            "`flexledger jobs run` runs its worker inside itself"
+        )
+    from ledger.store.db import open_engine
+
+    open_engine(settings).dispose()  # refuse a database not at the head revision, now
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.broker:configure_from_env",
+        "workers.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    sys.stdout.flush()
+    os.execvp(sys.executable, argv)
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Enqueue the periodic runs and relay the outbox, for ever (see workers.schedule)."""
+    from zoneinfo import ZoneInfo
+
+    from workers import schedule
+    from workers.broker import BrokerOptions
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise NeedsRedis(
+            "flexledger scheduler feeds Redis workers and needs FLEXLEDGER_REDIS_URL: in the "
+            "embedded mode run `flexledger jobs run …` from cron instead"
+        )
+    broker, rt = _open(settings)
+    zone = ZoneInfo(schedule.TIMEZONE)
+    resend_s = BrokerOptions.from_env().resend_after_ms / 1000
+    found = schedule.scheduler(rt.engine(), broker, lambda: datetime.now(zone).date(), resend_s)
+    for job in found.get_jobs():
+        click.echo(f"scheduled {job.name}: {job.trigger}")
+    try:
+        found.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        rt.dispose()

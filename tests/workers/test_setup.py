@@ -1,0 +1,109 @@
+"""Broker and runtime set-up: from configuration, nothing connecting at import, engines
+never inherited, transient faults told apart, the scheduler idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import date
+
+import dramatiq
+import pytest
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from ledger.config import Settings
+from ledger.errors import BadInput
+from ledger.operations.bank import BankUnavailable
+from ledger.store.worker_tables import outbox
+from workers import runtime, schedule
+from workers.broker import BrokerOptions, Transient, configure, is_transient
+from workers.outbox import progress
+
+from .conftest import enrol, free_port, join
+
+
+def test_the_broker_comes_from_configuration_and_connects_to_nothing():
+    stub = configure(Settings(), BrokerOptions())
+    assert isinstance(stub, StubBroker) and dramatiq.get_broker() is stub
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    found = configure(Settings(redis_url=nowhere), BrokerOptions(heartbeat_timeout_ms=5_000))
+    assert isinstance(found, RedisBroker) and dramatiq.get_broker() is found
+    assert found.heartbeat_timeout == 5_000
+
+
+def test_importing_the_actors_configures_the_broker_from_the_environment_without_connecting():
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    script = (
+        "import dramatiq.broker as b, workers.actors as a; "
+        "print(type(b.global_broker).__name__, len(a.declared))"
+    )
+    for url, expected in ((None, "StubBroker"), (nowhere, "RedisBroker")):
+        env = {k: v for k, v in os.environ.items() if k != "FLEXLEDGER_REDIS_URL"}
+        if url:
+            env["FLEXLEDGER_REDIS_URL"] = url
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        assert out.split() == [expected, "6"]
+
+
+def test_options_are_read_from_the_environment():
+    found = BrokerOptions.from_env(
+        {"FLEXLEDGER_MAX_RETRIES": "2", "FLEXLEDGER_REDIS_HEARTBEAT_TIMEOUT_MS": "3000"}
+    )
+    assert (found.max_retries, found.heartbeat_timeout_ms, found.min_backoff_ms) == (2, 3000, 1000)
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (Transient("x"), True),
+        (BankUnavailable("timeout"), True),
+        (OperationalError("SELECT 1", {}, Exception("server closed")), True),
+        (redis.ConnectionError("refused"), True),
+        (BadInput("year", "not ended"), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_only_transient_faults_are_retried(error, transient):
+    assert is_transient(error) is transient
+
+
+def test_an_engine_is_never_inherited_by_a_forked_process(engine, empty_database, monkeypatch):
+    found = runtime.Runtime(Settings(database_url=empty_database.url), engine=engine)
+    assert found.engine() is engine
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a child after fork
+    child = found.engine()
+    assert child is not engine and child.url.database == engine.url.database
+    assert found.engine() is child
+    found.dispose()
+
+
+def test_each_thread_has_its_own_ledger_on_the_shared_engine(engine, empty_database):
+    found = runtime.Runtime(Settings(database_url=empty_database.url), engine=engine)
+    ledgers = [found.ledger()]
+    thread = threading.Thread(target=lambda: ledgers.append(found.ledger()))
+    thread.start()
+    thread.join()
+    assert ledgers[0] is not ledgers[1]
+    assert ledgers[0].engine is ledgers[1].engine is engine
+    assert found.ledger() is ledgers[0]
+
+
+def test_a_scheduler_started_twice_does_nothing_twice(engine, broker, worker):
+    enrol(engine, 5, method="bank", signed_on=date(2025, 6, 10))
+    runs = [schedule.scheduler(engine, broker, lambda: date(2025, 12, 1)) for _ in range(2)]
+    assert [j.id for j in runs[0].get_jobs()] == [name for name, _ in schedule.PERIODIC] + ["relay"]
+    for found in runs:  # both fire the December deduction
+        job = found.get_job("bank-deduction")
+        job.func(*job.args)
+    join(broker)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 1
+    assert progress(engine, "bank-deduction:2025")["done"] == 1

@@ -1,0 +1,208 @@
+"""The broker, from configuration: Redis when ``FLEXLEDGER_REDIS_URL`` is set, else in-process.
+
+``configure(settings)`` builds the broker, sets it as dramatiq's global one and returns it.
+Call it before importing ``workers.actors`` (actors bind to the global broker when they
+are declared); ``workers.actors`` calls it itself, from the environment, when imported
+with no broker set, so ``dramatiq workers.actors`` works. Nothing connects here: the
+Redis client connects on its first command.
+
+Middleware, in order: dramatiq's defaults (age and time limits, shutdown notices,
+callbacks, pipelines), ``CurrentMessage`` (actors read their message id),
+``JobStatus`` (the ``job_messages`` rows), then ``Retries``. Hooks run in reverse order
+after a message, so ``JobStatus`` sees what ``Retries`` decided: a message it gave up on
+is ``failed`` (the dead-letter list), one it will retry goes back to ``queued``.
+
+Only transient faults are retried, with exponential backoff: ``Transient`` and its
+subclasses, the bank's ``BankUnavailable``, ``sqlalchemy.exc.OperationalError`` (the
+database went away, a serialisation failure, a deadlock), ``DatabaseUnavailable`` and
+Redis connection errors. Anything else (a refusal by a rule, a bug) fails the message at
+once: retrying cannot change the answer.
+
+Tuning, read once by ``BrokerOptions.from_env`` when ``configure`` runs:
+``FLEXLEDGER_MAX_RETRIES`` (10), ``FLEXLEDGER_RETRY_MIN_BACKOFF_MS`` (1000),
+``FLEXLEDGER_RETRY_MAX_BACKOFF_MS`` (600000), and for Redis
+``FLEXLEDGER_REDIS_HEARTBEAT_TIMEOUT_MS`` (60000: a worker silent that long is dead and
+its unacknowledged messages are redelivered) and ``FLEXLEDGER_REDIS_MAINTENANCE_PER_MILLION``
+(1000: how many broker commands in a million look for dead workers' messages), and
+``FLEXLEDGER_RESEND_AFTER_MS`` (1800000: a message sent but not started that long, with
+the broker's queue empty, is sent again by the scheduler's relay: see
+``workers.outbox.resend_stale``; it must exceed the longest retry backoff).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from sqlalchemy.exc import OperationalError
+
+from ledger.config import Settings
+from ledger.errors import LedgerError
+
+
+class Transient(LedgerError):
+    """Raised when a fault may pass by itself (a service down, a timeout): retried later."""
+
+
+@functools.cache
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes retried with backoff (see the module docstring)."""
+    import redis.exceptions
+
+    from ledger.store.db import DatabaseUnavailable
+    from workers.outbox import BROKER_CONNECTION_ERROR
+
+    found: list[type[BaseException]] = [
+        Transient,
+        OperationalError,
+        DatabaseUnavailable,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        BROKER_CONNECTION_ERROR,
+    ]
+    try:  # registered by name: the bank module may not be installed with every build
+        from ledger.operations.bank import BankUnavailable
+
+        found.append(BankUnavailable)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, transient_errors()) or isinstance(error, dramatiq.Retry)
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """Retry and Redis tuning; times in milliseconds."""
+
+    max_retries: int = 10
+    min_backoff_ms: int = 1_000
+    max_backoff_ms: int = 600_000
+    heartbeat_timeout_ms: int = 60_000
+    maintenance_per_million: int = 1_000
+    resend_after_ms: int = 1_800_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BrokerOptions:
+        env = os.environ if env is None else env
+        names = {
+            "max_retries": "FLEXLEDGER_MAX_RETRIES",
+            "min_backoff_ms": "FLEXLEDGER_RETRY_MIN_BACKOFF_MS",
+            "max_backoff_ms": "FLEXLEDGER_RETRY_MAX_BACKOFF_MS",
+            "heartbeat_timeout_ms": "FLEXLEDGER_REDIS_HEARTBEAT_TIMEOUT_MS",
+            "maintenance_per_million": "FLEXLEDGER_REDIS_MAINTENANCE_PER_MILLION",
+            "resend_after_ms": "FLEXLEDGER_RESEND_AFTER_MS",
+        }
+        found = {field: int(env[name]) for field, name in names.items() if env.get(name)}
+        return replace(cls(), **found)
+
+
+class JobStatus(Middleware):
+    """Keeps ``job_messages`` up to date: running before an attempt, and after a failed one
+    ``failed`` (given up) or ``queued`` (a retry is scheduled). ``done`` is written by the
+    actor itself, in the transaction of its effect (``workers.runtime.exactly_once``).
+
+    Best effort: if the database is down the status write is logged and skipped; the
+    message itself is unaffected (its own transaction fails and is retried).
+    """
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        from workers import outbox, runtime
+
+        with runtime.current().engine().begin() as conn:
+            outbox.mark(
+                conn,
+                message.message_id,
+                "running",
+                attempt=True,
+                run_key=str(message.kwargs.get("run_key", "")),
+                job=message.actor_name,
+            )
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if exception is None:
+            return
+        from workers import outbox, runtime
+
+        status = "failed" if message.failed else "queued"
+        with runtime.current().engine().begin() as conn:
+            outbox.mark(
+                conn,
+                message.message_id,
+                status,
+                error=f"{type(exception).__name__}: {exception}",
+                run_key=str(message.kwargs.get("run_key", "")),
+                job=message.actor_name,
+            )
+
+
+def _retry_when(max_retries: int):
+    def retry_when(retries: int, error: BaseException) -> bool:
+        return retries < max_retries and is_transient(error)
+
+    return retry_when
+
+
+def middleware(options: BrokerOptions) -> list[Middleware]:
+    return [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        CurrentMessage(),
+        JobStatus(),
+        Retries(
+            max_retries=options.max_retries,
+            min_backoff=options.min_backoff_ms,
+            max_backoff=options.max_backoff_ms,
+            retry_when=_retry_when(options.max_retries),
+        ),
+    ]
+
+
+def configure(settings: Settings, options: BrokerOptions | None = None) -> dramatiq.Broker:
+    """Build the broker ``settings`` asks for, make it dramatiq's global broker, return it."""
+    options = options or BrokerOptions.from_env()
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(
+            url=settings.redis_url,
+            middleware=middleware(options),
+            heartbeat_timeout=options.heartbeat_timeout_ms,
+            maintenance_chance=options.maintenance_per_million,
+        )
+    else:
+        broker = StubBroker(middleware=middleware(options))
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def configure_from_env() -> dramatiq.Broker:
+    """For the ``dramatiq`` command line: ``dramatiq workers.broker:configure_from_env ...``."""
+    return configure(Settings.from_env())
+
+
+def is_embedded(broker: dramatiq.Broker) -> bool:
+    return isinstance(broker, StubBroker)

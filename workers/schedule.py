@@ -1,0 +1,312 @@
+"""Job runs: what messages a run writes (fan-out), running them, and the periodic scheduler.
+
+A run has a key that derives from its period (``bank-deduction:2025``,
+``affiliate-fees:2025-07``, ``interest:2025``, ``close-year:2025``; ``#N`` appended for a
+further round of the same period). It computes its members deterministically (sorted),
+splits them into batches and writes one outbox message per batch, ids
+``uuid5(run key / batch number)``, all in one transaction (``start``); then relays. The
+same run written twice writes nothing twice, so a scheduler started twice, or a run
+started by hand after the scheduler's, does nothing twice.
+
+The scheduler (``scheduler``, APScheduler, times in Asia/Shanghai; see ``PERIODIC``):
+- affiliate fees, the 20th of each month at 02:00, for that month: the HR company pays
+  within the month, and regions without back-payment refuse a month once it has passed;
+- bank deduction, 1 December at 03:00 (round 1) and 20 December at 03:00 (round 2, for the
+  members whose bank refused round 1), for the year: still inside the calendar-year
+  back-payment window;
+- close the year, 2 January at 04:00, for the year before: its unpaid months become gaps;
+- interest, 15 January at 05:00 (round 1) and 1 July at 05:00 (round 2: the official rate
+  is usually published by then; only differences are posted), for the year before;
+- the outbox relay, every ``RELAY_SECONDS``: whatever a commit left unsent (a broker that
+  was down, a follow-up message) goes out, and messages lost in the broker are sent again
+  (``outbox.resend_stale``).
+A run that fails at its time (database or Redis down) is tried again every minute.
+A period the scheduler missed (it was down) can be run by hand with ``flexledger jobs
+run``: its key is the same, so running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dramatiq
+from sqlalchemy import Connection, Engine, select
+
+from ledger.errors import BadInput
+from ledger.period import Month
+from ledger.schemes import Scheme
+from ledger.store.tables import enrolments
+from workers import outbox
+
+DEFAULT_BATCH = 100
+RELAY_SECONDS = 5
+RETRY_SECONDS = 60
+TIMEZONE = "Asia/Shanghai"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A job run: its key, the actor, and the keyword arguments of each batch message."""
+
+    key: str
+    actor: str
+    messages: tuple[dict[str, Any], ...]
+
+
+def batches(members: Sequence[Any], size: int) -> list[list[Any]]:
+    if size < 1:
+        raise BadInput("batch_size", f"{size} is not a positive number of members")
+    return [list(members[i : i + size]) for i in range(0, len(members), size)]
+
+
+def _key(base: str, round_: int) -> str:
+    if round_ < 1:
+        raise BadInput("round", f"{round_} is not a round number (1, 2, …)")
+    return base if round_ == 1 else f"{base}#{round_}"
+
+
+def contributions_run(
+    conn: Connection, scheme: Scheme, first: Month, last: Month, paid_on: date, size: int
+) -> Run:
+    """Every member enrolled in ``scheme`` pays ``first``..``last`` (tests, back-fills)."""
+    members = sorted(
+        set(
+            conn.execute(
+                select(enrolments.c.member_id).where(enrolments.c.scheme == scheme.value)
+            ).scalars()
+        )
+    )
+    key = f"contributions:{scheme}:{first}:{last}:{paid_on}"
+    common = {
+        "scheme": scheme.value,
+        "first": str(first),
+        "last": str(last),
+        "paid_on_iso": paid_on.isoformat(),
+    }
+    return Run(
+        key,
+        "post_contributions_batch",
+        tuple({"run_key": key, **common, "member_ids": b} for b in batches(members, size)),
+    )
+
+
+def bank_deduction_run(
+    conn: Connection, year: int, scheme: Scheme, today: date, seed: int, size: int, round_: int = 1
+) -> Run:
+    from ledger.operations.bank import bank_members
+
+    key = _key(
+        f"bank-deduction:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}"), round_
+    )
+    members = sorted(bank_members(conn, scheme, year))
+    return Run(
+        key,
+        "bank_deduction_batch",
+        tuple(
+            {
+                "run_key": key,
+                "scheme": scheme.value,
+                "year": year,
+                "member_ids": b,
+                "today_iso": today.isoformat(),
+                "seed": seed,
+            }
+            for b in batches(members, size)
+        ),
+    )
+
+
+def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, size: int) -> Run:
+    from ledger.operations.bank import bank_members
+
+    if today <= date(year, 12, 31):
+        raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
+    key = f"close-year:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
+    members = sorted(bank_members(conn, scheme, year))
+    return Run(
+        key,
+        "close_year_batch",
+        tuple(
+            {
+                "run_key": key,
+                "scheme": scheme.value,
+                "year": year,
+                "member_ids": b,
+                "today_iso": today.isoformat(),
+            }
+            for b in batches(members, size)
+        ),
+    )
+
+
+def affiliate_fees_run(conn: Connection, month: Month, today: date, size: int) -> Run:
+    from ledger.operations.fees import agency_members
+
+    key = f"affiliate-fees:{month}"
+    pairs = sorted([member, scheme.value] for member, scheme in agency_members(conn, month))
+    return Run(
+        key,
+        "affiliate_fees_batch",
+        tuple(
+            {"run_key": key, "month": str(month), "pairs": b, "today_iso": today.isoformat()}
+            for b in batches(pairs, size)
+        ),
+    )
+
+
+def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_: int = 1) -> Run:
+    from ledger.operations.interest import personal_accounts
+
+    key = _key(f"interest:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}"), round_)
+    accounts = sorted(personal_accounts(conn, scheme))
+    return Run(
+        key,
+        "interest_batch",
+        tuple(
+            {"run_key": key, "scheme": scheme.value, "year": year, "accounts": b}
+            for b in batches(accounts, size)
+        ),
+    )
+
+
+def transfer_run(transfer_id: str, on: date) -> Run:
+    """The first step of a transfer; the worker chains the next through the outbox."""
+    key = f"transfer:{transfer_id}"
+    return Run(
+        key,
+        "transfer_step",
+        ({"transfer_id": transfer_id, "step": "request", "on_iso": on.isoformat()},),
+    )
+
+
+def write(conn: Connection, run: Run, now: Any = None) -> int:
+    """Write the run's messages in the caller's transaction; returns how many were new."""
+    parts = ["request"] if run.actor == "transfer_step" else range(len(run.messages))
+    return sum(
+        outbox.enqueue(
+            conn, run.actor, kwargs, outbox.message_id(run.key, part), run_key=run.key, now=now
+        )
+        for part, kwargs in zip(parts, run.messages, strict=True)
+    )
+
+
+def start(
+    engine: Engine, build: Callable[[Connection], Run], broker: dramatiq.Broker
+) -> tuple[Run, int]:
+    """Plan and write a run in one transaction, then relay the outbox; (run, new messages)."""
+    with engine.begin() as conn:
+        run = build(conn)
+        written = write(conn, run)
+    outbox.relay_all(engine, broker)
+    return run, written
+
+
+# --- the periodic scheduler -------------------------------------------------------------
+
+
+def _periodic() -> list[tuple[str, dict[str, Any], Callable[[Connection, date], Run]]]:
+    pension = Scheme.PENSION
+
+    return [
+        (
+            "affiliate-fees",
+            {"day": 20, "hour": 2},
+            lambda c, d: affiliate_fees_run(c, Month.of(d), d, DEFAULT_BATCH),
+        ),
+        (
+            "bank-deduction",
+            {"month": 12, "day": 1, "hour": 3},
+            lambda c, d: bank_deduction_run(c, d.year, pension, d, d.year, DEFAULT_BATCH),
+        ),
+        (
+            "bank-deduction#2",
+            {"month": 12, "day": 20, "hour": 3},
+            lambda c, d: bank_deduction_run(c, d.year, pension, d, d.year, DEFAULT_BATCH, 2),
+        ),
+        (
+            "close-year",
+            {"month": 1, "day": 2, "hour": 4},
+            lambda c, d: close_year_run(c, d.year - 1, pension, d, DEFAULT_BATCH),
+        ),
+        (
+            "interest",
+            {"month": 1, "day": 15, "hour": 5},
+            lambda c, d: interest_run(c, d.year - 1, pension, DEFAULT_BATCH),
+        ),
+        (
+            "interest#2",
+            {"month": 7, "day": 1, "hour": 5},
+            lambda c, d: interest_run(c, d.year - 1, pension, DEFAULT_BATCH, 2),
+        ),
+    ]
+
+
+PERIODIC = [(name, cron) for name, cron, _ in _periodic()]
+
+
+def scheduler(
+    engine: Engine,
+    broker: dramatiq.Broker,
+    today: Callable[[], date],
+    resend_after_s: float = 1800,
+):
+    """A BlockingScheduler with the periodic runs and the relay; ``.start()`` blocks.
+
+    A run that fails (the database or Redis is down at the time) is tried again every
+    ``RETRY_SECONDS`` until it succeeds: the next cron time may be a year away. The relay
+    job also hands again messages lost in the broker (``outbox.resend_stale``).
+    """
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    zone = ZoneInfo(TIMEZONE)
+    found = BlockingScheduler(timezone=zone)
+
+    def fire(name: str, build: Callable[[Connection, date], Run]) -> None:
+        try:
+            start(engine, lambda conn: build(conn, today()), broker)
+        except Exception:
+            logger.exception("run %s failed; trying again in %s s", name, RETRY_SECONDS)
+            found.add_job(
+                fire,
+                "date",
+                args=(name, build),
+                id=f"{name}:retry",
+                replace_existing=True,
+                run_date=datetime.now(zone) + timedelta(seconds=RETRY_SECONDS),
+            )
+
+    def relay() -> None:
+        outbox.relay_all(engine, broker)
+        if outbox.resend_stale(engine, broker, resend_after_s):
+            outbox.relay_all(engine, broker)
+
+    for name, cron, build in _periodic():
+        found.add_job(
+            fire,
+            "cron",
+            args=(name, build),
+            id=name,
+            name=name,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,
+            max_instances=1,
+            **cron,
+        )
+    found.add_job(
+        relay,
+        "interval",
+        seconds=RELAY_SECONDS,
+        id="relay",
+        name="relay",
+        coalesce=True,
+        max_instances=1,
+    )
+    return found

@@ -206,21 +206,31 @@ TRANSFER_STEPS = ("request", "accept", "return")
 
 @job_actor
 def transfer_step(
-    message_id: str, transfer_id: str, step: str, on_iso: str, reason: str = ""
+    message_id: str,
+    transfer_id: str,
+    step: str,
+    on_iso: str,
+    reason: str = "",
+    run_key: str | None = None,
 ) -> None:
     """One step of a transfer between regions (``ledger.operations.transfers``).
 
     ``request`` posts the money out of the source and, in the same transaction, writes the
     ``accept`` message for the destination (the outbox: the step cannot be lost between
-    the two sides); ``accept`` takes it in; ``return`` sends it back (rejected or timed
-    out, with ``reason``). Each side is idempotent: a step taken already writes nothing.
+    the two sides); ``accept`` takes it in, or, if the destination's rules refuse it (a
+    base outside its range, say), returns it in the same transaction, the refusal as the
+    reason; ``return`` sends it back (timed out, with ``reason``). Each side is
+    idempotent: a step taken already writes nothing. ``run_key`` defaults to
+    ``transfer:<id>``; a timeout sweep passes its own.
     """
+    from ledger.errors import LedgerError
     from ledger.operations import transfers
+    from workers.broker import is_transient
     from workers.outbox import message_id as message_id_for
 
     if step not in TRANSFER_STEPS:
         raise ValueError(f"transfer step {step!r} is not one of {', '.join(TRANSFER_STEPS)}")
-    run_key = f"transfer:{transfer_id}"
+    run_key = run_key or f"transfer:{transfer_id}"
     with runtime.exactly_once(message_id, "transfer_step", run_key) as batch:
         if batch is None:
             return
@@ -238,10 +248,21 @@ def transfer_step(
                     run_key=run_key,
                 )
             elif step == "accept":
-                transfers.accept_transfer(ledger, conn, tid, on)
+                try:
+                    with conn.begin_nested():
+                        transfers.accept_transfer(ledger, conn, tid, on)
+                except LedgerError as refused:
+                    if is_transient(refused):
+                        raise
+                    batch.forget_accounts()
+                    transfers.return_transfer(
+                        ledger, conn, tid, on, f"rejected by the destination: {refused}"
+                    )
+                    return "rejected", 1
+                return step, 1
             else:
                 transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
-            return step, 0
+            return step, 1
 
         batch.each([transfer_id], handle)
 

@@ -15,6 +15,8 @@ The scheduler (``scheduler``, APScheduler, times in Asia/Shanghai; see ``PERIODI
   members whose bank refused round 1), for the year: still inside the calendar-year
   back-payment window;
 - close the year, 2 January at 04:00, for the year before: its unpaid months become gaps;
+- transfer timeouts, every day at 06:00: a transfer still in transit
+  ``TRANSFER_TIMEOUT_DAYS`` after it left goes back to the source;
 - interest, 15 January at 05:00 (round 1) and 1 July at 05:00 (round 2: the official rate
   is usually published by then; only differences are posted), for the year before;
 - the outbox relay, every ``RELAY_SECONDS``: whatever a commit left unsent (a broker that
@@ -46,17 +48,31 @@ DEFAULT_BATCH = 100
 RELAY_SECONDS = 5
 RETRY_SECONDS = 60
 TIMEZONE = "Asia/Shanghai"
+# 国办发〔2009〕66号 Art. 8 gives the destination 15 working days to agree and the source
+# 15 more to send: a transfer not accepted within 45 calendar days (our choice, beyond
+# both) is returned to the source.
+TRANSFER_TIMEOUT_DAYS = 45
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Run:
-    """A job run: its key, the actor, and the keyword arguments of each batch message."""
+    """A job run: its key, the actor, and the keyword arguments of each batch message.
+
+    ``ids``: the messages' ids, when they are not ``message_id(key, n)`` (a transfer's
+    steps are named by the transfer, whichever run sends them).
+    """
 
     key: str
     actor: str
     messages: tuple[dict[str, Any], ...]
+    ids: tuple[str, ...] | None = None
+
+    def message_ids(self) -> tuple[str, ...]:
+        if self.ids is not None:
+            return self.ids
+        return tuple(outbox.message_id(self.key, n) for n in range(len(self.messages)))
 
 
 def batches(members: Sequence[Any], size: int) -> list[list[Any]]:
@@ -182,17 +198,37 @@ def transfer_run(transfer_id: str, on: date) -> Run:
         key,
         "transfer_step",
         ({"transfer_id": transfer_id, "step": "request", "on_iso": on.isoformat()},),
+        (outbox.message_id(key, "request"),),
+    )
+
+
+def transfer_timeouts_run(conn: Connection, today: date, after_days: int) -> Run:
+    """Return every transfer still in transit ``after_days`` after it left.
+
+    Each return message has the id ``message_id("transfer:<id>", "return")``: whichever
+    sweep sends it, a transfer is returned once.
+    """
+    from ledger.operations.transfers import in_transit
+
+    if after_days < 0:
+        raise BadInput("after_days", f"{after_days} is not a number of days (0 or more)")
+    key = f"transfer-timeouts:{today}"
+    late = in_transit(conn, left_by=today - timedelta(days=after_days))
+    common = {"step": "return", "on_iso": today.isoformat(), "run_key": key}
+    reason = f"not accepted within {after_days} days"
+    return Run(
+        key,
+        "transfer_step",
+        tuple({"transfer_id": t, **common, "reason": reason} for t in late),
+        tuple(outbox.message_id(f"transfer:{t}", "return") for t in late),
     )
 
 
 def write(conn: Connection, run: Run, now: Any = None) -> int:
     """Write the run's messages in the caller's transaction; returns how many were new."""
-    parts = ["request"] if run.actor == "transfer_step" else range(len(run.messages))
     return sum(
-        outbox.enqueue(
-            conn, run.actor, kwargs, outbox.message_id(run.key, part), run_key=run.key, now=now
-        )
-        for part, kwargs in zip(parts, run.messages, strict=True)
+        outbox.enqueue(conn, run.actor, kwargs, message_id, run_key=run.key, now=now)
+        for message_id, kwargs in zip(run.message_ids(), run.messages, strict=True)
     )
 
 
@@ -238,6 +274,11 @@ def _periodic() -> list[tuple[str, dict[str, Any], Callable[[Connection, date], 
             "interest",
             {"month": 1, "day": 15, "hour": 5},
             lambda c, d: interest_run(c, d.year - 1, pension, DEFAULT_BATCH),
+        ),
+        (
+            "transfer-timeouts",
+            {"hour": 6},
+            lambda c, d: transfer_timeouts_run(c, d, TRANSFER_TIMEOUT_DAYS),
         ),
         (
             "interest#2",

@@ -10,19 +10,20 @@ import sys
 
 import click
 
-# Command modules register themselves on import.
-from ledger.cli import quote as _quote  # noqa: F401
+# Command modules register themselves on ``cli`` when imported.
+from ledger.cli import (  # noqa: F401
+    demo,
+    identity,
+    jobs,
+    journal,
+    queries,
+    quote,
+    report,
+    retirement,
+    simulate,
+    store,
+)
 from ledger.cli.base import cli, run
-
-_COMMANDS = (
-    "identity", "retirement", "journal", "store", "queries", "demo", "simulate", "report", "jobs",
-)  # fmt: skip
-for _name in _COMMANDS:
-    try:
-        __import__(f"ledger.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"ledger.cli.{_name}":
-            raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,19 @@ def _errors_table(title: str, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _execute(build: Callable[[Any], Any], opts: dict[str, Any]) -> None:
+def _execute(
+    build: Callable[[Any], Any],
+    opts: dict[str, Any],
+    check: Callable[[Any, Any], Any] | None = None,
+    after: Callable[[Any], None] | None = None,
+) -> None:
+    """Write the run ``build`` plans, run it (embedded) or follow it (``--wait``), report.
+
+    ``check(ledger, conn)``, if given, first does the run's work in a transaction that is
+    rolled back: a request the rules refuse is refused here, exit code 2, before any
+    message is written (a message, once written, is done once and never again).
+    ``after(engine)`` prints what the run did, instead of the run's own report.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -112,6 +124,15 @@ def _execute(build: Callable[[Any], Any], opts: dict[str, Any]) -> None:
     broker, rt = _open(settings)
     engine = rt.engine()
     try:
+        if check is not None:
+            ledger = rt.ledger()
+            with engine.connect() as conn:
+                trial = conn.begin()
+                try:
+                    check(ledger, conn)
+                finally:
+                    trial.rollback()
+                    ledger.recorder.rolled_back()
         run, written = schedule.start(engine, build, broker)
         total = len(run.messages)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -127,7 +148,10 @@ def _execute(build: Callable[[Any], Any], opts: dict[str, Any]) -> None:
             elif opts["wait"]:
                 resend_s = BrokerOptions.from_env().resend_after_ms / 1000
                 runtime.wait(engine, broker, run.key, opts["timeout"], tick, 0.5, resend_s)
-        _report(run.key, total, written, engine, opts["as_json"])
+        if after is None:
+            _report(run.key, total, written, engine, opts["as_json"])
+        else:
+            after(engine)
     finally:
         rt.dispose()
 
@@ -243,6 +267,116 @@ def run_contributions(scheme: str, first: str, last: str, paid_on: str, **opts: 
     chosen, start, end = Scheme.parse(scheme), Month.parse(first), Month.parse(last)
     day = parse_date(paid_on, "paid_on")
     _execute(lambda c: contributions_run(c, chosen, start, end, day, opts["batch_size"]), opts)
+
+
+@run_group.command("transfer-timeouts")
+@click.option("--today", help="The sweep's day (default today).")
+@click.option(
+    "--after-days",
+    type=int,
+    help="Return transfers in transit longer than this (default 45: 国办发〔2009〕66号 "
+    "Art. 8 gives each side 15 working days).",
+)
+@_run_options
+def run_transfer_timeouts(today: str | None, after_days: int | None, **opts: Any) -> None:
+    """Return to their source the transfers the destination has not accepted in time."""
+    from workers.schedule import TRANSFER_TIMEOUT_DAYS, transfer_timeouts_run
+
+    day = _today(today)
+    days = TRANSFER_TIMEOUT_DAYS if after_days is None else after_days
+    _execute(lambda c: transfer_timeouts_run(c, day, days), opts)
+
+
+@cli.command("transfer")
+@click.option("--member", required=True, help="The member's citizen ID number.")
+@click.option("--scheme", default="pension", show_default=True, help="pension or medical")
+@click.option("--to", "to_region", required=True, help="The destination's region code.")
+@click.option("--on", "on_text", required=True, help="The day of the request (YYYY-MM-DD).")
+@click.option(
+    "--threads",
+    default=EMBEDDED_THREADS,
+    show_default=True,
+    help="Worker threads of the embedded worker (no FLEXLEDGER_REDIS_URL).",
+)
+@click.option("--wait", is_flag=True, help="With Redis: wait until the transfer is settled.")
+@click.option("--timeout", type=float, help="Seconds --wait waits at most.")
+@json_option
+def transfer(
+    member: str,
+    scheme: str,
+    to_region: str,
+    on_text: str,
+    threads: int,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Move a member's pension or medical insurance to another region (DOMAIN.md §5).
+
+    The source posts the whole personal balance and, for the pension, 12% of each year's
+    base since 1998 to transfers in transit; the destination accepts them into its pooling
+    fund and the member's personal account there and enrols the member from the next
+    month, or, if its rules refuse, the money goes back. Embedded, the workers run here
+    and the settled transfer is printed; with Redis the request is queued (``--wait``
+    follows it). The same request again changes nothing.
+    """
+    from ledger.identity import parse_citizen_id
+    from ledger.operations import transfers
+    from workers.schedule import transfer_run
+
+    chosen, on = Scheme.parse(scheme), parse_date(on_text, "on")
+    number = parse_citizen_id(member, field="member").number
+    transfer_id = transfers.transfer_id_for(number, chosen, to_region, on)
+
+    def check(ledger: Any, conn: Any) -> None:
+        if transfers.find_transfer(conn, transfer_id) is None:
+            transfers.request_transfer(ledger, conn, number, chosen, to_region, on)
+
+    def show(engine: Any) -> None:
+        from ledger.money import format_yuan
+        from workers import outbox
+
+        with engine.connect() as conn:
+            found = transfers.find_transfer(conn, transfer_id)
+            run_key = f"transfer:{transfer_id}"
+            problems = [
+                p["last_error"]
+                for status in ("failed", "done")
+                for p in outbox.messages_with_errors(conn, run_key, status)
+            ]
+        if found is not None and found.returned_because:
+            problems.insert(0, found.returned_because)
+        status = found.status.value if found else "requested"
+        row = {
+            "transfer": transfer_id,
+            "member": number,
+            "scheme": chosen.value,
+            "from": found.from_region if found else None,
+            "to": to_region,
+            "on": on.isoformat(),
+            "status": status,
+            "personal": format_yuan(found.personal_fen) if found else None,
+            "pooling": format_yuan(found.pooling_fen) if found else None,
+            "problems": problems,
+        }
+        if as_json:
+            print_json(row)
+            return
+        print_table(
+            f"transfer {transfer_id}",
+            ("from", "to", "on", "status", "personal moved", "pooling moved"),
+            [
+                tuple(
+                    "" if row[k] is None else str(row[k])
+                    for k in ("from", "to", "on", "status", "personal", "pooling")
+                )
+            ],
+        )
+        for problem in problems:
+            click.echo(problem)
+
+    opts = {"threads": threads, "wait": wait, "timeout": timeout, "as_json": as_json}
+    _execute(lambda _conn: transfer_run(transfer_id, on), opts, check, show)
 
 
 @jobs_group.command("status")

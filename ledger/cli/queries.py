@@ -201,7 +201,8 @@ def pooling_command(as_of_text: str, known_at_text: str | None, as_json: bool) -
 @click.option("--member", "member_id", help="Only this member (citizen ID number).")
 @json_option
 def months_command(member_id: str | None, as_json: bool) -> None:
-    """Paid contribution months per member, scheme and region (minimum years, 10-year rule)."""
+    """Paid contribution months per member, scheme and region paid in (minimum years,
+    10-year rule), and the region holding them now (they follow accepted transfers)."""
     with _reading() as conn:
         rows = queries.contribution_months(conn, member_id)
     if as_json:
@@ -215,14 +216,17 @@ def months_command(member_id: str | None, as_json: bool) -> None:
                         "months": r.months,
                         "first": r.first,
                         "last": r.last,
+                        "held_in": r.held_in,
                     }
                     for r in rows
                 ]
             }
         )
         return
-    table = [(r.member_id, r.scheme, r.region, str(r.months), r.first, r.last) for r in rows]
-    columns = ("member", "scheme", "region", "months", "first", "last")
+    table = [
+        (r.member_id, r.scheme, r.region, str(r.months), r.first, r.last, r.held_in) for r in rows
+    ]
+    columns = ("member", "scheme", "paid in", "months", "first", "last", "held in")
     print_table("contribution months", columns, table)
 
 

@@ -68,6 +68,7 @@ class Transfer:
     personal_fen: int
     pooling_fen: int
     out_entry_id: int
+    returned_because: str | None = None
 
 
 def transfer_id_for(member_id: str, scheme: Scheme, to_region: str, on: date) -> str:
@@ -97,7 +98,7 @@ def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
     keys = {f"{kind}:{transfer_id}": kind for kind in kinds}
     rows = conn.execute(
         select(entries.c.idempotency_key, entries.c.id, entries.c.member_id, entries.c.scheme,
-               entries.c.region, entries.c.effective_date)
+               entries.c.region, entries.c.effective_date, entries.c.reason)
         .where(entries.c.idempotency_key.in_(keys))
     ).all()  # fmt: skip
     steps = {keys[r.idempotency_key]: r for r in rows}
@@ -125,6 +126,7 @@ def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
         personal_fen=sum(a for n, a in legs if n.startswith("personal:")),
         pooling_fen=sum(a for n, a in legs if n.startswith("pooling:")),
         out_entry_id=out.id,
+        returned_because=steps["transfer-return"].reason if "transfer-return" in steps else None,
     )
 
 
@@ -138,6 +140,23 @@ def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[T
     ).scalars().all()  # fmt: skip
     found = [find_transfer(conn, key.removeprefix("transfer-out:")) for key in keys]
     return [t for t in found if t is not None]
+
+
+def in_transit(conn: Connection, left_by: date | None = None) -> list[str]:
+    """Ids of the transfers still in transit (status ``out``) that left on or before
+    ``left_by`` (default: any day), sorted."""
+    query = select(entries.c.idempotency_key).where(entries.c.kind == EntryKind.TRANSFER_OUT.value)
+    if left_by is not None:
+        query = query.where(entries.c.effective_date <= left_by)
+    out = {key.removeprefix("transfer-out:") for key in conn.execute(query).scalars()}
+    settled = conn.execute(
+        select(entries.c.idempotency_key).where(
+            entries.c.kind.in_([EntryKind.TRANSFER_IN.value, EntryKind.TRANSFER_RETURN.value])
+        )
+    ).scalars()
+    for key in settled:
+        out.discard(key.split(":", 1)[1])
+    return sorted(out)
 
 
 def request_transfer(

@@ -168,7 +168,12 @@ def _is_member(conn: Connection, member_id: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ContributionMonths:
-    """How many distinct months a member has paid into a scheme in a region, and the span."""
+    """How many distinct months a member has paid into a scheme in a region, and the span.
+
+    ``region`` is where the months were paid (the 10-year rule counts there); ``held_in``
+    is the region whose books carry them now: the months follow the member through every
+    accepted transfer (a transfer returned or still in transit moves nothing).
+    """
 
     member_id: str
     scheme: str
@@ -176,6 +181,7 @@ class ContributionMonths:
     months: int
     first: str
     last: str
+    held_in: str
 
 
 def contribution_months(conn: Connection, member_id: str | None = None) -> list[ContributionMonths]:
@@ -200,7 +206,43 @@ def contribution_months(conn: Connection, member_id: str | None = None) -> list[
     )
     if member_id is not None:
         query = query.where(entries.c.member_id == member_id)
-    return [ContributionMonths(*row) for row in conn.execute(query)]
+    moves = _accepted_moves(conn, member_id)
+    found = []
+    for member, scheme, region, count, first, last in conn.execute(query):
+        holder = region
+        for from_region, to_region in moves.get((member, scheme), ()):
+            if from_region == holder:
+                holder = to_region
+        found.append(ContributionMonths(member, scheme, region, count, first, last, holder))
+    return found
+
+
+def _accepted_moves(
+    conn: Connection, member_id: str | None
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(from, to) of each member's accepted transfers per scheme, in the order they left.
+
+    A transfer's steps share the transfer id after the kind in their idempotency keys
+    (``transfer-out:<id>``, ``transfer-in:<id>``); the out step's region is the source,
+    the in step's the destination.
+    """
+    query = (
+        select(entries.c.kind, entries.c.idempotency_key, entries.c.member_id,
+               entries.c.scheme, entries.c.region)
+        .where(entries.c.kind.in_([EntryKind.TRANSFER_OUT.value, EntryKind.TRANSFER_IN.value]))
+        .order_by(entries.c.effective_date, entries.c.id)
+    )  # fmt: skip
+    if member_id is not None:
+        query = query.where(entries.c.member_id == member_id)
+    sources: dict[str, str] = {}
+    moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for kind, key, member, scheme, region in conn.execute(query):
+        transfer_id = key.split(":", 1)[1]
+        if kind == EntryKind.TRANSFER_OUT.value:
+            sources[transfer_id] = region
+        elif transfer_id in sources:
+            moves.setdefault((member, scheme), []).append((sources[transfer_id], region))
+    return moves
 
 
 @dataclass(frozen=True, slots=True)

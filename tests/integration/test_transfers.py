@@ -29,7 +29,7 @@ from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
 from ledger.services import Ledger, NotEnrolled
-from ledger.store.queries import balance
+from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 
 MEMBER = "11010519491231002X"
@@ -198,3 +198,26 @@ def test_a_transfer_id_says_who_moves_what_where_and_when():
     assert transfer_parts(transfer_id) == (MEMBER, PENSION, SHANGHAI, LEFT)
     with pytest.raises(BadInput):
         transfer_parts("not-an-id")
+
+
+def test_contribution_months_follow_the_member_through_an_accepted_transfer_only(ledger):
+    """DOMAIN.md §5: the years add up where the member goes; the 10-year rule still counts
+    them where they were paid."""
+
+    def months() -> list[tuple[str, int, str]]:
+        with ledger.engine.connect() as conn:
+            return [(r.region, r.months, r.held_in) for r in contribution_months(conn, MEMBER)]
+
+    assert months() == [(BEIJING, 18, BEIJING)]
+    returned = request(ledger, on=LEFT)
+    assert months() == [(BEIJING, 18, BEIJING)]  # in transit: not moved yet
+    with ledger.unit_of_work() as conn:
+        return_transfer(ledger, conn, returned, ARRIVED, "rejected")
+    assert months() == [(BEIJING, 18, BEIJING)]
+
+    moved = request(ledger, on=date(2025, 7, 21))
+    with ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, moved, date(2025, 7, 25))
+        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8),
+                          date(2025, 8, 1))  # fmt: skip
+    assert months() == [(BEIJING, 18, SHANGHAI), (SHANGHAI, 1, SHANGHAI)]

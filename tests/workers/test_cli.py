@@ -10,12 +10,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 import redis
 from sqlalchemy import func, select, update
 
 from ledger.cli import main
+from ledger.money import parse_yuan
+from ledger.store.balances import balance
 from ledger.store.tables import entries
 from ledger.store.worker_tables import outbox as outbox_table
 from workers import outbox
@@ -204,3 +207,105 @@ def test_a_fresh_process_runs_a_job_embedded(env, engine, empty_database):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["posted"] == 9
+
+
+def _transfer(member: str, *extra: str) -> list[str]:
+    return ["transfer", "--member", member, "--to", "310000", "--on", "2025-11-03", *extra]
+
+
+def test_flexledger_transfer_moves_the_money_embedded_and_prints_what_moved(env, engine, capsys):
+    [member] = enrol(engine, 1)
+    assert main(RUN) == 0
+    capsys.readouterr()
+    with engine.connect() as conn:
+        personal_before = -balance(conn, f"personal:pension:{member}", date(2025, 11, 3))
+
+    code, shown = run_json(capsys, [*_transfer(member), "--json"])
+    assert code == 0
+    assert {k: shown[k] for k in ("member", "from", "to", "on", "status", "problems")} == {
+        "member": member,
+        "from": "110000",
+        "to": "310000",
+        "on": "2025-11-03",
+        "status": "in",
+        "problems": [],
+    }
+    assert parse_yuan(shown["personal"]) == personal_before > 0
+    # 12% of three months at Beijing's 2025 floor, 7,162 yuan (DOMAIN.md §2, §5).
+    assert shown["pooling"] == "2578.32"
+    with engine.connect() as conn:
+        assert -balance(conn, f"personal:pension:{member}", date(2025, 11, 3)) == personal_before
+        assert balance(conn, "transit:pension", date(2025, 11, 3)) == 0
+
+    code, again = run_json(capsys, [*_transfer(member), "--json"])  # the same request
+    assert (code, again) == (0, shown)
+    with engine.connect() as conn:
+        kinds = dict(
+            conn.execute(select(entries.c.kind, func.count()).group_by(entries.c.kind)).all()
+        )
+    assert kinds == {"contribution": 3, "transfer-out": 1, "transfer-in": 1}
+
+    assert main(_transfer(member)) == 0
+    assert "transfer " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv_for", "message"),
+    [
+        (lambda m: ["transfer", "--member", m, "--to", "999999", "--on", "2025-11-03"], "999999"),
+        (lambda m: _transfer(m[:-1] + ("0" if m[-1] != "0" else "1")), "error: member: "),
+        (lambda m: _transfer(m, "--scheme", "resident-pension"), "scheme: "),
+        (lambda m: ["transfer", "--member", m, "--to", "110000", "--on", "2025-11-03"],
+         "already enrolled in 110000"),
+        (lambda m: ["transfer", "--member", m, "--to", "310000", "--on", "2025-05-01"],
+         "no pension enrolment in force"),
+    ],
+)  # fmt: skip
+def test_flexledger_transfer_refuses_bad_input_and_writes_nothing(
+    env, engine, capsys, argv_for, message
+):
+    [member] = enrol(engine, 1)
+    assert main(RUN) == 0
+    capsys.readouterr()
+    with engine.connect() as conn:
+        entries_before = conn.execute(select(func.count()).select_from(entries)).scalar_one()
+        outbox_before = conn.execute(select(func.count()).select_from(outbox_table)).scalar_one()
+    assert main(argv_for(member)) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(entries)).scalar_one() == (
+            entries_before
+        )
+        assert conn.execute(select(func.count()).select_from(outbox_table)).scalar_one() == (
+            outbox_before
+        )
+
+
+def test_jobs_run_transfer_timeouts_returns_what_was_not_accepted(env, engine, capsys):
+    from ledger.operations.transfers import request_transfer
+    from ledger.schemes import Scheme
+
+    from .conftest import ledger_for
+
+    [member] = enrol(engine, 1)
+    assert main(RUN) == 0
+    ledger = ledger_for(engine)
+    with ledger.unit_of_work() as conn:
+        transfer_id = request_transfer(
+            ledger, conn, member, Scheme.PENSION, "310000", date(2025, 11, 3)
+        )
+    capsys.readouterr()
+    sweep = ["jobs", "run", "transfer-timeouts", "--today", "2026-01-10", "--json"]
+    code, summary = run_json(capsys, sweep)
+    assert (code, summary["run"], summary["done"], summary["posted"]) == (
+        0,
+        "transfer-timeouts:2026-01-10",
+        1,
+        1,
+    )
+    code, shown = run_json(capsys, [*_transfer(member), "--json"])
+    assert (code, shown["status"]) == (0, "returned")
+    assert shown["problems"] == [
+        f"transfer {transfer_id} returned to 110000: not accepted within 45 days"
+    ]

@@ -8,21 +8,29 @@ function of the seed and the reference).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from ledger.config import Settings
 from ledger.operations.bank import BankOutcome, SimulatedBank
-from ledger.operations.transfers import TransferStatus, find_transfer, transfer_id_for
+from ledger.operations.transfers import (
+    TransferStatus,
+    find_transfer,
+    in_transit,
+    request_transfer,
+    transfer_id_for,
+)
 from ledger.period import Month
+from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
+from ledger.store.balances import UnknownAccount, balance
 from ledger.store.tables import entries
 from workers import runtime, schedule
 from workers.outbox import progress
 
-from .conftest import enrol, join
+from .conftest import enrol, join, ledger_for, member_id
 
 PENSION = Scheme.PENSION
 SEED, RATE = 7, "0.3"
@@ -118,3 +126,109 @@ def test_a_transfer_chains_its_steps_through_the_outbox(engine, broker, worker):
     assert found is not None and found.status is TransferStatus.IN
     state = progress(engine, f"transfer:{transfer_id}")
     assert (state["done"], state["failed"]) == (2, 0)
+
+
+def _pay_three_months(engine, broker, member: str) -> None:
+    schedule.start(
+        engine,
+        lambda c: schedule.contributions_run(
+            c, PENSION, Month(2025, 7), Month(2025, 9), date(2025, 10, 10), 1
+        ),
+        broker,
+    )
+    join(broker)
+
+
+def _balances(engine, member: str) -> dict[str, int]:
+    """Balances at mid-2026 (0 for an account never opened)."""
+
+    def of(conn, name: str) -> int:
+        try:
+            return balance(conn, name, date(2026, 6, 30))
+        except UnknownAccount:
+            return 0
+
+    with engine.connect() as conn:
+        return {
+            name: of(conn, name)
+            for name in (
+                f"personal:pension:{member}",
+                "pooling:pension:110000",
+                "transit:pension",
+            )
+        }
+
+
+def test_a_transfer_the_destination_refuses_goes_back_to_the_source(engine, broker, worker):
+    """A base of 7,200 yuan is inside Beijing's 2025 range (7,162–35,811) and below
+    Shanghai's floor (7,460, DOMAIN.md §8): Shanghai cannot enrol the member, so the
+    money returns, in the accept step's own transaction."""
+    ledger = ledger_for(engine)
+    member = member_id(500)
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, member, "110000")
+        ledger.enroll(
+            conn, member, PENSION, "110000", BaseChoice(amount_fen=720_000), Month(2025, 7)
+        )
+    _pay_three_months(engine, broker, member)
+    before = _balances(engine, member)
+    assert before["transit:pension"] == 0 and before[f"personal:pension:{member}"] < 0
+
+    transfer_id = transfer_id_for(member, PENSION, "310000", date(2025, 11, 3))
+    schedule.start(engine, lambda c: schedule.transfer_run(transfer_id, date(2025, 11, 3)), broker)
+    join(broker)
+
+    with engine.connect() as conn:
+        found = find_transfer(conn, transfer_id)
+    assert found is not None and found.status is TransferStatus.RETURNED
+    assert found.returned_because is not None
+    assert "rejected by the destination" in found.returned_because
+    assert "7460" in found.returned_because.replace(",", "")
+    assert _balances(engine, member) == before
+    assert kinds(engine) == {"contribution": 3, "transfer-out": 1, "transfer-return": 1}
+    state = progress(engine, f"transfer:{transfer_id}")
+    assert (state["done"], state["failed"]) == (2, 0)
+
+
+def test_a_transfer_not_accepted_in_time_is_returned_once_by_the_timeout_sweep(
+    engine, broker, worker
+):
+    [member] = enrol(engine, 1)
+    _pay_three_months(engine, broker, member)
+    before = _balances(engine, member)
+    left = date(2025, 11, 3)
+    ledger = ledger_for(engine)
+    with ledger.unit_of_work() as conn:  # the source sends; no accept message is written
+        transfer_id = request_transfer(ledger, conn, member, PENSION, "310000", left)
+    assert _balances(engine, member)["transit:pension"] < 0  # credited: money in transit
+
+    def sweep(days_later: int) -> tuple[int, list[str]]:
+        today = left + timedelta(days=days_later)
+        run, written = schedule.start(
+            engine, lambda c: schedule.transfer_timeouts_run(c, today, 45), broker
+        )
+        join(broker)
+        return written, [m["transfer_id"] for m in run.messages]
+
+    assert sweep(44) == (0, [])  # still inside the 45 days
+    assert sweep(46) == (1, [transfer_id])
+    with engine.connect() as conn:
+        found = find_transfer(conn, transfer_id)
+        assert in_transit(conn) == []
+    assert found is not None and found.status is TransferStatus.RETURNED
+    assert found.returned_because is not None
+    assert "not accepted within 45 days" in found.returned_because
+    assert _balances(engine, member) == before
+    assert sweep(47) == (0, [])  # nothing left in transit: nothing sent again
+    assert kinds(engine)["transfer-return"] == 1
+
+
+def test_the_timeout_sweep_leaves_accepted_transfers_alone(engine, broker, worker):
+    [member] = enrol(engine, 1)
+    _pay_three_months(engine, broker, member)
+    transfer_id = transfer_id_for(member, PENSION, "310000", date(2025, 11, 3))
+    schedule.start(engine, lambda c: schedule.transfer_run(transfer_id, date(2025, 11, 3)), broker)
+    join(broker)
+    with engine.connect() as conn:
+        run = schedule.transfer_timeouts_run(conn, date(2026, 6, 1), 45)
+    assert run.messages == ()

@@ -104,6 +104,7 @@ def trial_balance_command(as_of_text: str, known_at_text: str | None, as_json: b
         print_json(
             {
                 "as_of": as_of.isoformat(),
+                "known_at": _iso(known_at),
                 "accounts": [
                     {"account": name, "balance": format_yuan(amount)} for name, amount in rows
                 ],

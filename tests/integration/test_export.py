@@ -171,13 +171,19 @@ def test_the_query_commands_print_json_for_programs(database_url, capsys):
         "balance": "-1145.92",
     }  # fmt: skip
     trial = run("trial-balance", "--as-of", "2025-12-31")
-    assert set(trial) == {"as_of", "accounts", "total"} and trial["total"] == "0.00"
+    assert set(trial) == {"as_of", "known_at", "accounts", "total"} and trial["total"] == "0.00"
+    assert trial["known_at"] is None
     assert {"account": account, "balance": "-1718.88"} in trial["accounts"]
+    earlier = run("trial-balance", "--as-of", "2025-12-31", "--known-at", "2025-04-01")
+    assert earlier["known_at"] == "2025-04-01T23:59:59.999999+00:00"
+    assert earlier["total"] == "0.00"
+    assert {"account": account, "balance": "-1145.92"} in earlier["accounts"]
     lines = run("statement", "--member", MEMBER)["lines"]
     assert len(lines) == 3 * 3 + 2 and lines[-1]["balance"] == "-200.00"
     pools = run("pooling", "--as-of", "2025-12-31")
     assert pools["pools"] == [{"scheme": "pension", "region": "110000", "balance": "2578.31"}]
-    assert run("months", "--member", MEMBER)["months"][0]["months"] == 3
+    [months] = run("months", "--member", MEMBER)["months"]
+    assert (months["months"], months["region"], months["held_in"]) == (3, "110000", "110000")
     assert run("arrangements") == {"arrangements": []}
 
 

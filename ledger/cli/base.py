@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -48,16 +49,35 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+FREE_TEXT_WIDTH = 28
+
+
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print rows as a table for people; numbers are right-aligned."""
+    """Print rows as a table for people; numbers are right-aligned.
+
+    Amounts, dates, ids and account names (cells without spaces) are never cut or wrapped:
+    an auditor reading a statement piped to a file must see every figure whole. Free text
+    (a reason, a note) wraps at word boundaries, and is never narrower than
+    FREE_TEXT_WIDTH: when that does not fit the terminal, the table is printed wider.
+    """
     table = Table(title=title, show_header=True, header_style="bold")
     first = rows[0] if rows else [""] * len(columns)
-    for name, sample in zip(columns, first, strict=True):
+    needed = 1  # the left border; each column adds its padding and a border
+    for index, (name, sample) in enumerate(zip(columns, first, strict=True)):
         numeric = isinstance(sample, str) and sample.replace(".", "").replace("-", "").isdigit()
-        table.add_column(name, justify="right" if numeric else "left")
+        cells = [str(row[index]) for row in rows]
+        free_text = any(any(c.isspace() for c in cell) for cell in cells)
+        widest = max([cell_len(name), *map(cell_len, cells)])
+        width = min(widest, max(FREE_TEXT_WIDTH, cell_len(name))) if free_text else widest
+        table.add_column(name, justify="right" if numeric else "left", min_width=width,
+                         no_wrap=not free_text, overflow="fold")  # fmt: skip
+        needed += width + 3
+    console = Console(file=sys.stdout, soft_wrap=True)
+    if needed > console.width:
+        console = Console(file=sys.stdout, soft_wrap=True, width=needed)
     for row in rows:
         table.add_row(*(str(v) for v in row))
-    Console(file=sys.stdout, soft_wrap=True).print(table)
+    console.print(table)
 
 
 def json_option(func: Any) -> Any:

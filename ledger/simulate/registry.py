@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from ledger.errors import BadInput
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
@@ -56,7 +57,19 @@ def _load(sim: Simulation, conn: Connection, ids: list[str]) -> None:
 
 
 def register(sim: Simulation, conn: Connection) -> None:
-    """Register and enrol every simulated member from the first month."""
+    """Register and enrol every simulated member from the first month.
+
+    A simulation writes into an empty ledger: its members' ids come from the seed, and
+    "the same seed gives the same ledger" holds only for a ledger that was empty.
+    """
+    held = conn.execute(select(func.count()).select_from(members)).scalar_one()
+    if held:
+        url = conn.engine.url.render_as_string(hide_password=True)
+        raise BadInput(
+            "database",
+            f"a simulation writes into an empty ledger; {url} already holds {held} members "
+            "(set FLEXLEDGER_DATABASE_URL to a new database)",
+        )
     now = sim.clock.now()
     bulk_insert(conn, members, MEMBER_COLUMNS, [
         (m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population

@@ -126,3 +126,37 @@ def test_simulate_prints_a_summary_for_programs(tmp_path, monkeypatch, capsys):
     assert summary["members"] == 12
     assert summary["trial_balance_total"] == "0.00"
     assert summary["entries"] >= summary["contributions"] > 0
+
+
+def test_simulating_into_a_ledger_that_holds_members_exits_2_and_changes_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    from ledger.cli import main
+    from ledger.cli.context import settings
+
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", f"sqlite:///{path}")
+    settings.cache_clear()
+    try:
+        assert main(["simulate", "--members", "5", "--years", "1", "--seed", "3", "--json"]) == 0
+        capsys.readouterr()
+        engine = make_engine(f"sqlite:///{path}")
+        before = _table_counts(engine)
+        assert main(["simulate", "--members", "5", "--years", "1", "--seed", "4", "--json"]) == 2
+        err = capsys.readouterr().err
+        assert "database: a simulation writes into an empty ledger" in err
+        assert "already holds 5 members" in err
+        assert _table_counts(engine) == before
+        engine.dispose()
+    finally:
+        settings.cache_clear()
+
+
+def _table_counts(engine) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from ledger.store.tables import enrolments, entries, members, postings
+
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (members, enrolments, entries, postings)}  # fmt: skip

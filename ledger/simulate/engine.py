@@ -38,6 +38,7 @@ from ledger.services import Enrolment, Ledger, contribution_draft
 from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import reenrol, register
 from ledger.simulate.scenario import Scenario
+from ledger.store.db import refresh_statistics
 
 PAY_DAY, AGENCY_DAY, BANK_DAY, BACK_PAY_DAY, RESIDENT_DAY = 15, 20, 25, 28, 15
 
@@ -112,6 +113,7 @@ class Simulation:
         self._at(self.first.first_day)
         with self.ledger.unit_of_work() as conn:
             register(self, conn)
+        refresh_statistics(self.ledger.engine)
         months = list(self.first.until(self.last))
         for year in range(self.first.year, self.last.year + 1):
             # One transaction a year: each event still records at its own time, but an index
@@ -123,6 +125,7 @@ class Simulation:
                     self._month(month)
                     if self.progress:
                         self.progress(months.index(month) + 1, len(months))
+            refresh_statistics(self.ledger.engine)
         return self.result
 
     def _month(self, month: Month) -> None:

@@ -163,6 +163,26 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
     return engine
 
 
+JOURNAL_TABLES = ("members", "enrolments", "accounts", "entries", "postings")
+
+
+def refresh_statistics(engine: Engine) -> bool:
+    """ANALYZE the journal's tables on PostgreSQL, after a bulk load; True if it ran.
+
+    PostgreSQL chooses between an index and a sequential scan from its table statistics. A
+    ledger that grew from nothing in one run (a simulation) has none until autovacuum gets
+    to it, which lags a bulk load and may be off: without them, looking up a member's 60
+    postings by entry id became a 0.3 s parallel scan of all postings, and a simulation's
+    yearly step grew from 5 to 16 s within four simulated years. SQLite plans these queries
+    by rule; nothing to do there.
+    """
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.begin() as conn:
+        conn.execute(text(f"ANALYZE {', '.join(JOURNAL_TABLES)}"))
+    return True
+
+
 def display_url(url: str | URL) -> str:
     """The URL as it may be printed: the password, if any, replaced by ``***``."""
     return make_url(url).render_as_string(hide_password=True)

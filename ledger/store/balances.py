@@ -217,15 +217,28 @@ def account_balances(
     account with 100 postings is checkpointed too); on PostgreSQL it gains only when the
     checkpoints cover most postings (0.5 s against 0.9 s with ``min_postings=100``, about
     even with the default 1000, and slower for a ``known_at`` far from any checkpoint).
+    On a simulated ledger (13.2 million postings, 15,000 accounts, most of them personal
+    accounts too small to checkpoint), with yearly checkpoints: PostgreSQL took 7.2 s with
+    ``checkpoints`` against 1.2 s with ``group``, SQLite 0.3 s against 1.7 s (warm cache):
+    ``auto`` is ``chosen_strategy``.
     """
     if strategy == "auto":
-        strategy = "checkpoints" if _any_usable(conn, as_of, cutoff) else "group"
+        strategy = chosen_strategy(conn, as_of, cutoff)
     where = [] if name_like is None else [accounts.c.name.like(name_like)]
     if strategy == "group":
         query = _grouped(as_of, cutoff, *where)
     else:
         query = _per_account(as_of, cutoff, *where)
     return [(name, int(total)) for name, total in conn.execute(query) if total]
+
+
+def chosen_strategy(conn: Connection, as_of: date, cutoff: int | None) -> Strategy:
+    """``checkpoints`` on SQLite when any checkpoint is usable; ``group`` otherwise, and
+    always on PostgreSQL, whose single GROUP BY pass beats one correlated lookup per account
+    (see ``account_balances`` for the figures)."""
+    if conn.dialect.name == "sqlite" and _any_usable(conn, as_of, cutoff):
+        return "checkpoints"
+    return "group"
 
 
 def _any_usable(conn: Connection, as_of: date, cutoff: int | None) -> bool:

@@ -12,6 +12,7 @@ from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
 from ledger.services import Enrolment, _enrolment
 from ledger.store.bulk import bulk_insert
+from ledger.store.db import display_url
 from ledger.store.tables import enrolments, members
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def register(sim: Simulation, conn: Connection) -> None:
     """
     held = conn.execute(select(func.count()).select_from(members)).scalar_one()
     if held:
-        url = conn.engine.url.render_as_string(hide_password=True)
+        url = display_url(conn.engine.url)
         raise BadInput(
             "database",
             f"a simulation writes into an empty ledger; {url} already holds {held} members "

@@ -82,11 +82,21 @@ def _yuan(amount_fen: int | None) -> str:
     return "none" if amount_fen is None else format_yuan(amount_fen)
 
 
-def post_adjustments(ledger: Ledger, conn: Connection) -> list[RecordedEntry]:
-    """Adjust every month paid before a late publication that the ledger now knows of."""
+def post_adjustments(
+    ledger: Ledger, conn: Connection, published_on: date | None = None
+) -> list[RecordedEntry]:
+    """Adjust every month paid before a late publication that the ledger now knows of.
+
+    ``published_on``: only the publications of that day. A window once adjusted after its
+    publication stays complete (every entry recorded since has ``recorded_at`` after it, so
+    the window never gains a month), so a caller that runs on each publication day — the
+    simulation — need not read the earlier windows again.
+    """
     now = ledger.clock.now()
     drafts: list[EntryDraft] = []
     for window in late_windows(ledger, now.date()):
+        if published_on is not None and window.published != published_on:
+            continue
         published_at = datetime.combine(window.published, time.min, tzinfo=UTC)
         drafts.extend(_window_drafts(ledger, conn, window, published_at, now.date()))
     unique = {d.idempotency_key: d for d in drafts}

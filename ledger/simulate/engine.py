@@ -306,7 +306,7 @@ class Simulation:
         self.result.interest_entries += sum(1 for r in credited if r.created)
 
     def _adjust(self) -> None:
-        recorded = post_adjustments(self.ledger, self.conn)
+        recorded = post_adjustments(self.ledger, self.conn, self.clock.now().date())
         self.result.adjustments += sum(1 for r in recorded if r.created)
 
     def _residents(self, month: Month) -> None:

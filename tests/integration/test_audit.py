@@ -59,7 +59,9 @@ def test_a_late_base_is_adjusted_by_new_entries_and_the_old_view_stays(engine):
 
     clock.advance_to(at(2025, 10, 1, 9))
     with ledger.unit_of_work() as conn:
-        adjusted = post_adjustments(ledger, conn)
+        # limited to another day's publications, the run finds nothing to adjust
+        assert post_adjustments(ledger, conn, published_on=date(2025, 9, 17)) == []
+        adjusted = post_adjustments(ledger, conn, published_on=date(2025, 9, 18))
     assert [r.draft.kind for r in adjusted] == [EntryKind.ADJUSTMENT] * 2
     assert all(r.draft.corrects is None and r.draft.base_fen == new.base_fen for r in adjusted)
 

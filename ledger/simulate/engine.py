@@ -175,7 +175,8 @@ class Simulation:
         """The contribution draft for one period; ``traced`` collects what it paid."""
         enrolment = self.enrolled[(member.id, scheme)]
         today = self.clock.now().date()
-        traced.append(Paid(member.id, scheme, month, enrolment.region, enrolment.choice, today))
+        if self.result.trace is not None:
+            traced.append(Paid(member.id, scheme, month, enrolment.region, enrolment.choice, today))
         return contribution_draft(member.id, enrolment, self._assessment(enrolment, scheme, month),
                                   today)  # fmt: skip
 

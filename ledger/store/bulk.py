@@ -11,13 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, exc
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the open transaction."""
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table`` in the open transaction.
+
+    The driver's errors are raised as SQLAlchemy's (``sqlalchemy.exc.IntegrityError`` for a
+    unique index that refuses a row, ``OperationalError`` for a lost connection), as any
+    other statement's would be, so that callers and the workers' retry policy see one kind.
+    """
     if not rows:
         return
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        _insert(conn, table, columns, rows)
+    except dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            f"bulk insert into {table.name}", None, error, dbapi.Error, dialect=conn.dialect
+        ) from error
+
+
+def _insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
     names = ", ".join(columns)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, Row, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import Clock
@@ -141,7 +141,13 @@ class Recorder:
     # ------------------------------------------------------------------ entries
 
     def append(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
-        """Record ``drafts`` in order; returns one ``RecordedEntry`` per draft."""
+        """Record ``drafts`` in order; returns one ``RecordedEntry`` per draft.
+
+        Optimistic: the drafts are inserted as if all were new (the bulk case: a simulated
+        day, a job's batch), and the unique index on ``idempotency_key`` refuses a replayed
+        one. Only then are the keys looked up, replays matched to their originals (or
+        refused for different content) and the rest inserted.
+        """
         if not drafts:
             return []
         self._lock(conn)
@@ -152,15 +158,11 @@ class Recorder:
                 if key in seen:
                     raise IdempotencyConflict(key)
                 seen.add(key)
-        existing = self._existing(conn, drafts)
-        fresh = [d for d in drafts if d.idempotency_key not in existing]
-
         head = conn.execute(
             select(entries.c.id, entries.c.hash, entries.c.recorded_at)
             .order_by(entries.c.id.desc())
             .limit(1)
         ).first()
-        next_id, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
         # UTC always: SQLite stores no offset, so a local time would be read back as UTC.
         now = _aware(self.clock.now()).astimezone(UTC)
         if head is not None and now < _aware(head.recorded_at):
@@ -168,8 +170,36 @@ class Recorder:
                 f"clock reads {now.isoformat()}, before the last entry's "
                 f"{_aware(head.recorded_at).isoformat()}"
             )
-        ids = self.account_ids(conn, {p.account for d in fresh for p in d.postings})
+        ids = self.account_ids(conn, {p.account for d in drafts for p in d.postings})
+        try:
+            with conn.begin_nested():
+                recorded = self._insert(conn, drafts, head, now, ids)
+            return [recorded[k] for k in keys]
+        except IntegrityError:
+            pass  # a replayed key or a month already paid: look the keys up
+        existing = self._existing(conn, drafts)
+        fresh = [d for d in drafts if d.idempotency_key not in existing]
+        recorded = {}
+        if fresh:
+            try:
+                with conn.begin_nested():
+                    recorded = self._insert(conn, fresh, head, now, ids)
+            except IntegrityError:
+                self._refuse_paid_months(conn, fresh)
+                raise
+        recorded.update(existing)
+        return [recorded[k] for k in keys]
 
+    def _insert(
+        self,
+        conn: Connection,
+        fresh: Sequence[EntryDraft],
+        head: Row | None,
+        now: datetime,
+        ids: dict[str, int],
+    ) -> dict[str, RecordedEntry]:
+        """Chain and bulk-insert ``fresh`` after ``head`` (COPY on PostgreSQL)."""
+        next_id, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
         stamp = format_recorded_at(now)
         entry_rows: list[tuple] = []
         posting_rows: list[tuple] = []
@@ -189,27 +219,9 @@ class Recorder:
             )
             recorded[draft.idempotency_key] = RecordedEntry(next_id, now, digest, draft, True)
             prev_hash, next_id = digest, next_id + 1
-        if entry_rows:
-            self._insert(conn, fresh, entry_rows, posting_rows)
-        recorded.update(existing)
-        return [recorded[k] for k in keys]
-
-    def _insert(
-        self,
-        conn: Connection,
-        fresh: Sequence[EntryDraft],
-        entry_rows: list[tuple],
-        posting_rows: list[tuple],
-    ) -> None:
-        """Bulk insert through the driver (COPY on PostgreSQL), in a savepoint so that a
-        month already paid can be named after the unique index refuses it."""
-        try:
-            with conn.begin_nested():
-                bulk_insert(conn, entries, ENTRY_COLUMNS, entry_rows)
-                bulk_insert(conn, postings, POSTING_COLUMNS, posting_rows)
-        except IntegrityError:
-            self._refuse_paid_months(conn, fresh)
-            raise
+        bulk_insert(conn, entries, ENTRY_COLUMNS, entry_rows)
+        bulk_insert(conn, postings, POSTING_COLUMNS, posting_rows)
+        return recorded
 
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":

@@ -37,7 +37,7 @@ from ledger.policy.records import InterestRate
 from ledger.rules.interest import Deposit, InterestCredit, rate_for
 from ledger.rules.interest import credit_year as credit_rule
 from ledger.schemes import Scheme
-from ledger.services import Ledger, _enrolment
+from ledger.services import Ledger
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 
@@ -184,17 +184,19 @@ def _regions(conn: Connection, member_ids: list[str], scheme: Scheme, year: int)
             select(members.c.id, members.c.region).where(members.c.id.in_(chunk))
         ):
             found[row.id] = row.region
-        enrolled = defaultdict(list)
+        # Ledger.enrolment_for in SQL and a loop: the latest enrolment starting by December
+        # (months are YYYY-MM text, so they compare as strings), unless it ended before.
+        latest: dict[str, tuple[str, str | None]] = {}
         for row in conn.execute(
-            select(enrolments)
-            .where(enrolments.c.member_id.in_(chunk), enrolments.c.scheme == scheme.value)
+            select(enrolments.c.member_id, enrolments.c.region, enrolments.c.to_month)
+            .where(enrolments.c.member_id.in_(chunk), enrolments.c.scheme == scheme.value,
+                   enrolments.c.from_month <= str(december))
             .order_by(enrolments.c.from_month, enrolments.c.id)
-        ):
-            enrolled[row.member_id].append(_enrolment(row))
-        for member_id, rows in enrolled.items():
-            enrolment = Ledger.enrolment_for(rows, december)
-            if enrolment is not None:
-                found[member_id] = enrolment.region
+        ):  # fmt: skip
+            latest[row.member_id] = (row.region, row.to_month)
+        for member_id, (region, to_month) in latest.items():
+            if to_month is None or str(december) <= to_month:
+                found[member_id] = region
     return found
 
 

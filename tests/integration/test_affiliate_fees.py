@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.identity import check_character
@@ -21,6 +21,7 @@ from ledger.schemes import Scheme
 from ledger.services import Ledger
 from ledger.store.queries import affiliated_arrangements, trial_balance
 from ledger.store.tables import accounts, entries, postings
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 OTHER = "11010519650115011" + check_character("11010519650115011")
@@ -28,12 +29,8 @@ BEIJING = "110000"
 JULY = Month(2025, 7)
 
 
-def counts(engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (entries, postings)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, entries, postings)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ledger.schemes import Scheme
 from ledger.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from ledger.store.verify import anchor, verify
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 BEIJING = "110000"
@@ -85,12 +86,8 @@ def valid_id(first17: str) -> str:
     return first17 + check_character(first17)
 
 
-def table_counts(engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (members, enrolments)
-        )
+def table_counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, members, enrolments)
 
 
 def test_an_import_registers_and_enrols_every_row(engine, tmp_path):

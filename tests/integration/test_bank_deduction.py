@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.config import Settings
@@ -33,6 +33,7 @@ from ledger.schemes import Scheme
 from ledger.services import BackPaymentWindowClosed, Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import entries, postings
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 BEIJING = "110000"
@@ -48,12 +49,8 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def counts(engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (entries, postings)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, entries, postings)
 
 
 class ScriptedBank:

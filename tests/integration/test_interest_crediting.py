@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.errors import BadInput
@@ -30,6 +30,7 @@ from ledger.schemes import Scheme
 from ledger.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import accounts, entries, postings
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 OTHER = "11010519650115011" + check_character("11010519650115011")
@@ -42,12 +43,8 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def counts(engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (entries, postings)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, entries, postings)
 
 
 def make_ledger(engine, clock: FixedClock, policy=None) -> Ledger:

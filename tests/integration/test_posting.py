@@ -7,7 +7,7 @@ balanced entry; replays write nothing; every refusal leaves the ledger as it was
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.errors import BadInput, BaseOutsideRange, InvalidCitizenId
@@ -19,6 +19,7 @@ from ledger.schemes import Scheme
 from ledger.services import BackPaymentWindowClosed, Ledger, NotEnrolled, UnknownMember
 from ledger.store.recorder import MonthAlreadyPaid
 from ledger.store.tables import accounts, enrolments, entries, members, postings
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 OTHER = "11010519650115011" + check_character("11010519650115011")
@@ -29,12 +30,8 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def counts(engine) -> tuple[int, int, int, int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (members, enrolments, accounts, entries, postings)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, members, enrolments, accounts, entries, postings)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import FixedClock
@@ -15,6 +14,7 @@ from ledger.store.bulk import bulk_insert
 from ledger.store.recorder import IdempotencyConflict, MonthAlreadyPaid, Recorder
 from ledger.store.tables import accounts, entries, postings
 from ledger.store.verify import verify
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 
@@ -36,12 +36,8 @@ def draft(period: str, total: int = 100_00, key: str | None = None) -> EntryDraf
     )
 
 
-def counts(engine) -> tuple[int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (entries, postings)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, entries, postings)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from ledger.store.balances import balance, trial_balance
 from ledger.store.db import make_engine, upgrade
 from ledger.store.export import export_ledger
 from ledger.store.verify import verify
+from tests.rows import row_counts
 
 START = 2017
 
@@ -152,14 +153,10 @@ def test_simulating_into_a_ledger_that_holds_members_exits_2_and_changes_nothing
         settings.cache_clear()
 
 
-def _table_counts(engine) -> dict[str, int]:
-    from sqlalchemy import func, select
-
+def _table_counts(engine) -> tuple[int, ...]:
     from ledger.store.tables import enrolments, entries, members, postings
 
-    with engine.connect() as conn:
-        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in (members, enrolments, entries, postings)}  # fmt: skip
+    return row_counts(engine, members, enrolments, entries, postings)
 
 
 def test_a_simulation_leaves_postgresql_with_planner_statistics_and_sqlite_untouched(engine):

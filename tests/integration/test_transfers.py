@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.errors import BadInput
@@ -31,6 +31,7 @@ from ledger.schemes import Scheme
 from ledger.services import Ledger, NotEnrolled
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
+from tests.rows import row_counts
 
 MEMBER = "11010519491231002X"
 OTHER = "11010519650115011" + check_character("11010519650115011")
@@ -40,12 +41,8 @@ LEFT, ARRIVED = date(2025, 7, 10), date(2025, 7, 20)
 END = date(2025, 7, 31)
 
 
-def counts(engine) -> tuple[int, int, int]:
-    with engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (entries, postings, enrolments)
-        )
+def counts(engine) -> tuple[int, ...]:
+    return row_counts(engine, entries, postings, enrolments)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -75,24 +76,31 @@ class Enrolment:
 
 
 def _enrolment(row) -> Enrolment:
-    from decimal import Decimal
-
     return Enrolment(
         id=row.id,
         member_id=row.member_id,
         scheme=Scheme(row.scheme),
         region=row.region,
-        choice=BaseChoice(
-            percent=Decimal(row.base_percent) if row.base_percent is not None else None,
-            amount_fen=row.base_fen,
-            grade=row.grade,
-        ),
+        choice=_choice(row.base_percent, row.base_fen, row.grade),
         method=row.method,
         agency=row.agency,
-        from_month=Month.parse(row.from_month),
-        to_month=Month.parse(row.to_month) if row.to_month else None,
+        from_month=_month(row.from_month),
+        to_month=_month(row.to_month) if row.to_month else None,
         signed_on=row.signed_on,
     )
+
+
+@lru_cache(maxsize=4096)
+def _choice(percent: str | None, amount_fen: int | None, grade: str | None) -> BaseChoice:
+    """A stored choice (few distinct ones: batches read thousands of the same)."""
+    from decimal import Decimal
+
+    return BaseChoice(Decimal(percent) if percent is not None else None, amount_fen, grade)
+
+
+@lru_cache(maxsize=4096)
+def _month(text: str) -> Month:
+    return Month.parse(text)
 
 
 class Ledger:
@@ -222,15 +230,22 @@ class Ledger:
 
     def contribution_drafts(
         self,
-        member: Member,
+        member: Member | str,
         found: Sequence[Enrolment],
         scheme: Scheme,
         first: Month,
         last: Month,
         paid_on: date,
         known_at: datetime | None = None,
+        cache: dict | None = None,
     ) -> list[EntryDraft]:
-        """The entries that paying ``first``..``last`` on ``paid_on`` would post (no I/O)."""
+        """The entries that paying ``first``..``last`` on ``paid_on`` would post (no I/O).
+
+        ``cache``: a dict kept by a caller drafting many members at one ``known_at`` and
+        ``paid_on`` (a batch): assessments and window checks are computed once per region,
+        scheme, month and choice, not once per member.
+        """
+        member_id = member if isinstance(member, str) else member.id
         if last < first:
             raise BadInput("to", f"{last} is before --from {first}")
         if paid_on > self.clock.now().date():
@@ -244,15 +259,20 @@ class Ledger:
             if enrolment is None:
                 starts = ", ".join(str(e.from_month) for e in found) or "none"
                 raise NotEnrolled(
-                    "from", f"{month} is outside every {scheme} enrolment of {member.id} "
+                    "from", f"{month} is outside every {scheme} enrolment of {member_id} "
                     f"(enrolments from: {starts})"
                 )  # fmt: skip
-            self._check_window(enrolment.region, month, paid_on)
-            assessment = assess(
-                self.policy, enrolment.region, scheme, month, enrolment.choice,
-                known_at=known_at or self.clock.now(),
-            )  # fmt: skip
-            drafts.append(contribution_draft(member.id, enrolment, assessment, paid_on))
+            key = (enrolment.region, scheme, month, enrolment.choice, paid_on, known_at)
+            assessment = cache.get(key) if cache is not None else None
+            if assessment is None:
+                self._check_window(enrolment.region, month, paid_on)
+                assessment = assess(
+                    self.policy, enrolment.region, scheme, month, enrolment.choice,
+                    known_at=known_at or self.clock.now(),
+                )  # fmt: skip
+                if cache is not None:
+                    cache[key] = assessment
+            drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
         return drafts
 
     def _check_window(self, region: str, month: Month, paid_on: date) -> None:

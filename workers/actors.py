@@ -22,13 +22,15 @@ twice), then raised, so that the whole message is retried later with backoff.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from ledger.errors import LedgerError
 from ledger.period import Month
 from ledger.schemes import Scheme
 from ledger.store.recorder import MonthAlreadyPaid
@@ -85,20 +87,104 @@ def post_contributions_batch(
     first: str,
     last: str,
     paid_on_iso: str,
+    at_iso: str | None = None,
 ) -> None:
-    """Pay ``first``..``last`` for each member (``Ledger.contribute``): tests and back-fills."""
-    with runtime.exactly_once(message_id, "post_contributions_batch", run_key) as batch:
+    """Pay ``first``..``last`` for each member in one scheme (``Ledger.contribute``):
+    back-fills, tests; ``post_payments_batch`` for several schemes."""
+    _pay("post_contributions_batch", message_id, run_key, member_ids, first, last,
+         paid_on_iso, at_iso, scheme)  # fmt: skip
+
+
+@job_actor
+def post_payments_batch(
+    message_id: str,
+    run_key: str,
+    pairs: list[list[str]],
+    first: str,
+    last: str,
+    paid_on_iso: str,
+    at_iso: str | None = None,
+) -> None:
+    """Pay ``first``..``last`` for each ``[member, scheme]`` (``Ledger.contribute``):
+    members paying themselves, as a day's payments reported by the tax bureau, or a
+    simulation's monthly payers. A member's schemes in one message write the member's
+    index pages once, not once per scheme."""
+    keys = [f"{member}/{scheme}" for member, scheme in pairs]
+    _pay("post_payments_batch", message_id, run_key, keys, first, last, paid_on_iso, at_iso)
+
+
+def _pay(
+    actor: str, message_id: str, run_key: str, keys: list[str], first: str, last: str,
+    paid_on_iso: str, at_iso: str | None, scheme: str | None = None,
+) -> None:  # fmt: skip
+    """Pay for each key: ``member/scheme``, or a member when ``scheme`` is given (the
+    key is what a refusal is reported under)."""
+    from ledger.operations.bulk import enrolments_of
+
+    with runtime.exactly_once(message_id, actor, run_key, at_iso) as batch:
         if batch is None:
             return
-        chosen, start, end = Scheme.parse(scheme), Month.parse(first), Month.parse(last)
+        start, end = Month.parse(first), Month.parse(last)
         paid_on = date.fromisoformat(paid_on_iso)
+        ledger, conn = batch.ledger, batch.conn
 
-        def handle(member: str) -> tuple[str, int]:
-            recorded = batch.ledger.contribute(batch.conn, member, chosen, start, end, paid_on)
+        def split(key: str) -> tuple[str, str]:
+            if scheme is not None:
+                return key, scheme
+            member, _, named = key.partition("/")
+            return member, named
+
+        def fast(keys: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+            by_scheme: dict[str, list[str]] = {}
+            for key in keys:
+                member, named = split(key)
+                by_scheme.setdefault(named, []).append(member)
+            found = {}  # a member without an enrolment goes to handle, which says why
+            for named, ids in by_scheme.items():
+                if named in Scheme._value2member_map_:
+                    for member, rows in enrolments_of(conn, ids, Scheme(named)).items():
+                        found[(member, named)] = rows
+            cache: dict = {}
+            drafts, owners, left = [], [], []
+            for key in keys:
+                member, named = split(key)
+                try:
+                    if (member, named) not in found:
+                        raise LookupError(key)
+                    drafted = ledger.contribution_drafts(
+                        member, found[(member, named)], Scheme(named), start, end, paid_on,
+                        cache=cache,
+                    )  # fmt: skip
+                except (LedgerError, LookupError):
+                    left.append(key)
+                    continue
+                drafts.extend(drafted)
+                owners.extend([key] * len(drafted))
+            return _outcomes(ledger, conn, drafts, owners, "posted", "replayed"), left
+
+        def handle(key: str) -> tuple[str, int]:
+            member, named = split(key)
+            recorded = ledger.contribute(conn, member, Scheme.parse(named), start, end, paid_on)
             created = sum(1 for r in recorded if r.created)
             return ("posted" if created else "replayed"), created
 
-        batch.each(member_ids, handle, {MonthAlreadyPaid: "already-paid"})
+        batch.bulk(keys, fast, handle, {MonthAlreadyPaid: "already-paid"})
+
+
+def _outcomes(
+    ledger: Any, conn: Any, drafts: list, owners: list[str], done: str, again: str,
+    nothing: str | None = None, members: Sequence[str] = (),
+) -> dict[str, tuple[str, int]]:  # fmt: skip
+    """Append ``drafts`` at once; each owner's outcome: ``done`` with the entries it
+    created, ``again`` if all were recorded before; ``nothing`` for ``members`` with no
+    draft at all."""
+    recorded = ledger.recorder.append(conn, drafts)
+    created: Counter[str] = Counter(o for o, r in zip(owners, recorded, strict=True) if r.created)
+    outcomes = {o: ((done if created[o] else again), created[o]) for o in owners}
+    for member in members:
+        if member not in outcomes and nothing is not None:
+            outcomes[member] = (nothing, 0)
+    return outcomes
 
 
 @job_actor
@@ -110,95 +196,197 @@ def bank_deduction_batch(
     member_ids: list[str],
     today_iso: str,
     seed: int,
+    failure_rate: str | None = None,
+    at_iso: str | None = None,
 ) -> None:
-    """Deduct each member's unpaid months of ``year`` in one bank call (DOMAIN.md §9)."""
-    from ledger.operations.bank import BankUnavailable, deduct_member_year
+    """Deduct each member's unpaid months of ``year`` in one bank call (DOMAIN.md §9).
 
-    with runtime.exactly_once(message_id, "bank_deduction_batch", run_key) as batch:
+    ``seed`` and ``failure_rate`` choose the simulated bank (``Runtime.bank``).
+    """
+    from ledger.operations.bank import (
+        BankOutcome,
+        BankUnavailable,
+        charge,
+        deduct_member_year,
+        plan_batch,
+    )
+
+    with runtime.exactly_once(message_id, "bank_deduction_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         chosen, today = Scheme.parse(scheme), date.fromisoformat(today_iso)
-        bank = runtime.current().bank(seed)
+        bank = runtime.current().bank(seed, failure_rate)
+        ledger, conn = batch.ledger, batch.conn
 
-        def handle(member: str) -> tuple[str, int]:
+        def patiently(call: Callable[[], Any]) -> Any:
             for attempt in range(1, BANK_ATTEMPTS + 1):
                 try:
-                    with batch.conn.begin_nested():
-                        result = deduct_member_year(
-                            batch.ledger, batch.conn, member, chosen, year, bank, today
-                        )
-                    break
+                    return call()
                 except BankUnavailable:
-                    batch.forget_accounts()
                     if attempt == BANK_ATTEMPTS:
                         raise
+                    batch.forget_accounts()
+
+        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+            plans, left = plan_batch(ledger, conn, ids, chosen, year, today)
+            drafts, owners, outcome = [], [], {}
+            for member in ids:
+                plan = plans.get(member)
+                if plan is None:
+                    continue
+                result = patiently(lambda p=plan, m=member: charge(m, chosen, year, p, bank))
+                outcome[member] = result.outcome.value if result.outcome else "nothing-due"
+                taken = plan.gaps + (plan.due if result.outcome is BankOutcome.OK else [])
+                drafts.extend(taken)
+                owners.extend([member] * len(taken))
+            recorded = ledger.recorder.append(conn, drafts)
+            created = Counter(o for o, r in zip(owners, recorded, strict=True) if r.created)
+            return {m: (o, created[m]) for m, o in outcome.items()}, left
+
+        def handle(member: str) -> tuple[str, int]:
+            def once() -> Any:
+                with conn.begin_nested():
+                    return deduct_member_year(ledger, conn, member, chosen, year, bank, today)
+
+            result = patiently(once)
             outcome = result.outcome.value if result.outcome is not None else "nothing-due"
             return outcome, len(result.posted) + len(result.gaps)
 
-        batch.each(member_ids, handle, {MonthAlreadyPaid: "already-paid"})
+        batch.bulk(member_ids, fast, handle, {MonthAlreadyPaid: "already-paid"})
 
 
 @job_actor
 def close_year_batch(
-    message_id: str, run_key: str, scheme: str, year: int, member_ids: list[str], today_iso: str
+    message_id: str,
+    run_key: str,
+    scheme: str,
+    year: int,
+    member_ids: list[str],
+    today_iso: str,
+    at_iso: str | None = None,
 ) -> None:
     """Record as gaps the months of ``year`` each member can no longer pay (arrears)."""
-    from ledger.operations.bank import record_gaps
+    from ledger.operations.bank import plan_batch, record_gaps
 
-    with runtime.exactly_once(message_id, "close_year_batch", run_key) as batch:
+    with runtime.exactly_once(message_id, "close_year_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         chosen, today = Scheme.parse(scheme), date.fromisoformat(today_iso)
+        ledger, conn = batch.ledger, batch.conn
+
+        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+            plans, left = plan_batch(ledger, conn, ids, chosen, year, today)
+            drafts = [g for m in ids if m in plans for g in plans[m].gaps]
+            owners = [m for m in ids if m in plans for _ in plans[m].gaps]
+            members = [m for m in ids if m in plans]
+            return _outcomes(ledger, conn, drafts, owners, "gaps", "nothing-due",
+                             "nothing-due", members), left  # fmt: skip
 
         def handle(member: str) -> tuple[str, int]:
-            recorded = record_gaps(batch.ledger, batch.conn, member, chosen, year, today)
+            recorded = record_gaps(ledger, conn, member, chosen, year, today)
             created = sum(1 for r in recorded if r.created)
             return ("gaps" if created else "nothing-due"), created
 
-        batch.each(member_ids, handle)
+        batch.bulk(member_ids, fast, handle)
 
 
 @job_actor
 def affiliate_fees_batch(
-    message_id: str, run_key: str, month: str, pairs: list[list[str]], today_iso: str
+    message_id: str,
+    run_key: str,
+    month: str,
+    pairs: list[list[str]],
+    today_iso: str,
+    at_iso: str | None = None,
 ) -> None:
     """Charge ``month`` for each ``[member, scheme]`` paying through an HR company: the
     contribution the company pays and its fee (``ledger.operations.fees.charge_month``)."""
-    from ledger.operations.fees import charge_month
+    from ledger.operations.fees import charge_batch, charge_month
 
-    with runtime.exactly_once(message_id, "affiliate_fees_batch", run_key) as batch:
+    with runtime.exactly_once(message_id, "affiliate_fees_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         period, today = Month.parse(month), date.fromisoformat(today_iso)
+        ledger, conn = batch.ledger, batch.conn
+
+        def fast(keys: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+            drafts, owners, left = charge_batch(ledger, conn, keys, period, today)
+            return _outcomes(ledger, conn, drafts, owners, "charged", "replayed", "replayed",
+                             [k for k in keys if k not in left]), left  # fmt: skip
 
         def handle(key: str) -> tuple[str, int]:
             member, _, scheme = key.partition("/")
-            created = charge_month(
-                batch.ledger, batch.conn, member, Scheme.parse(scheme), period, today
-            )
+            created = charge_month(ledger, conn, member, Scheme.parse(scheme), period, today)
             return ("charged" if created else "replayed"), len(created)
 
-        batch.each([f"{member}/{scheme}" for member, scheme in pairs], handle)
+        batch.bulk([f"{member}/{scheme}" for member, scheme in pairs], fast, handle)
 
 
 @job_actor
 def interest_batch(
-    message_id: str, run_key: str, scheme: str, year: int, accounts: list[str]
+    message_id: str,
+    run_key: str,
+    scheme: str,
+    year: int,
+    accounts: list[str],
+    assumed_rate: str | None = None,
+    at_iso: str | None = None,
 ) -> None:
     """Credit ``year``'s interest to each personal account (``interest.credit_year``); a
-    run after a new rate was published posts only the corrections."""
-    from ledger.operations.interest import credit_year
+    run after a new rate was published posts only the corrections.
 
-    with runtime.exactly_once(message_id, "interest_batch", run_key) as batch:
+    ``assumed_rate``: a projection's provisional rate for the years with no rate
+    published yet (a simulation's scenario), recorded as such in the entries' reasons.
+    """
+    from decimal import Decimal
+
+    from ledger.operations.interest import credit_year
+    from ledger.policy.assumed import with_assumed_interest
+
+    with runtime.exactly_once(message_id, "interest_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         chosen = Scheme.parse(scheme)
+        ledger, conn = batch.ledger, batch.conn
+        policy = ledger.policy
+        if assumed_rate is not None:
+            ledger.policy = with_assumed_interest(policy, Decimal(assumed_rate), year)
+        try:
 
-        def handle(account: str) -> tuple[str, int]:
-            created = credit_year(batch.ledger, batch.conn, year, chosen, accounts=[account])
-            return ("credited" if created else "unchanged"), len(created)
+            def fast(names: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+                created = credit_year(ledger, conn, year, chosen, accounts=names)
+                credited = Counter(f"personal:{chosen}:{r.draft.member_id}" for r in created)
+                return {a: (("credited" if credited[a] else "unchanged"), credited[a])
+                        for a in names}, []  # fmt: skip
 
-        batch.each(accounts, handle)
+            def handle(account: str) -> tuple[str, int]:
+                created = credit_year(ledger, conn, year, chosen, accounts=[account])
+                return ("credited" if created else "unchanged"), len(created)
+
+            batch.bulk(accounts, fast, handle)
+        finally:
+            ledger.policy = policy
+
+
+@job_actor
+def late_adjustments(
+    message_id: str, run_key: str, today_iso: str, at_iso: str | None = None
+) -> None:
+    """Adjust the months paid before a late announcement to the figures announced
+    (``ledger.adjustments.post_adjustments``: only windows published on ``today``)."""
+    from ledger.adjustments import post_adjustments
+
+    with runtime.exactly_once(message_id, "late_adjustments", run_key, at_iso) as batch:
+        if batch is None:
+            return
+        today = date.fromisoformat(today_iso)
+
+        def handle(_: str) -> tuple[str, int]:
+            recorded = post_adjustments(batch.ledger, batch.conn, today)
+            created = sum(1 for r in recorded if r.created)
+            return ("adjusted" if created else "unchanged"), created
+
+        batch.each([today_iso], handle)
 
 
 TRANSFER_STEPS = ("request", "accept", "return")
@@ -212,6 +400,7 @@ def transfer_step(
     on_iso: str,
     reason: str = "",
     run_key: str | None = None,
+    at_iso: str | None = None,
 ) -> None:
     """One step of a transfer between regions (``ledger.operations.transfers``).
 
@@ -221,32 +410,53 @@ def transfer_step(
     base outside its range, say), returns it in the same transaction, the refusal as the
     reason; ``return`` sends it back (timed out, with ``reason``). Each side is
     idempotent: a step taken already writes nothing. ``run_key`` defaults to
-    ``transfer:<id>``; a timeout sweep passes its own.
+    ``transfer:<id>``; a timeout sweep passes its own. ``at_iso`` (a simulation's story
+    time) goes on to the chained ``accept``.
     """
-    from ledger.errors import LedgerError
+    run_key = run_key or f"transfer:{transfer_id}"
+    _transfers("transfer_step", message_id, run_key, step, [transfer_id], on_iso, reason,
+               at_iso, lambda ids: {"transfer_id": ids[0]})  # fmt: skip
+
+
+@job_actor
+def transfers_batch(
+    message_id: str,
+    run_key: str,
+    step: str,
+    transfer_ids: list[str],
+    on_iso: str,
+    reason: str = "",
+    at_iso: str | None = None,
+) -> None:
+    """``transfer_step`` for many transfers of one day (members moving together, a
+    simulation's July): each transfer in its own SAVEPOINT, and one ``accept`` message
+    chained for all the requests that went out."""
+    _transfers("transfers_batch", message_id, run_key, step, transfer_ids, on_iso, reason,
+               at_iso, lambda ids: {"transfer_ids": ids})  # fmt: skip
+
+
+def _transfers(
+    actor: str, message_id: str, run_key: str, step: str, transfer_ids: list[str],
+    on_iso: str, reason: str, at_iso: str | None, naming: Callable[[list[str]], dict],
+) -> None:  # fmt: skip
     from ledger.operations import transfers
     from workers.broker import is_transient
     from workers.outbox import message_id as message_id_for
 
     if step not in TRANSFER_STEPS:
         raise ValueError(f"transfer step {step!r} is not one of {', '.join(TRANSFER_STEPS)}")
-    run_key = run_key or f"transfer:{transfer_id}"
-    with runtime.exactly_once(message_id, "transfer_step", run_key) as batch:
+    with runtime.exactly_once(message_id, actor, run_key, at_iso) as batch:
         if batch is None:
             return
         on = date.fromisoformat(on_iso)
+        requested: list[str] = []
 
         def handle(tid: str) -> tuple[str, int]:
             ledger, conn = batch.ledger, batch.conn
             if step == "request":
                 member, scheme, to = _transfer_parts(tid)
                 transfers.request_transfer(ledger, conn, member, Scheme.parse(scheme), to, on)
-                batch.enqueue(
-                    "transfer_step",
-                    {"transfer_id": tid, "step": "accept", "on_iso": on_iso},
-                    message_id_for(run_key, "accept"),
-                    run_key=run_key,
-                )
+                requested.append(tid)
             elif step == "accept":
                 try:
                     with conn.begin_nested():
@@ -259,12 +469,20 @@ def transfer_step(
                         ledger, conn, tid, on, f"rejected by the destination: {refused}"
                     )
                     return "rejected", 1
-                return step, 1
             else:
                 transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
             return step, 1
 
-        batch.each([transfer_id], handle)
+        batch.each(transfer_ids, handle)
+        if requested:
+            batch.enqueue(
+                actor,
+                {**naming(requested), "step": "accept", "on_iso": on_iso}
+                | ({"at_iso": at_iso} if at_iso else {})
+                | ({"run_key": run_key} if actor == "transfers_batch" else {}),
+                message_id_for(run_key, "accept"),
+                run_key=run_key,
+            )
 
 
 def _transfer_parts(transfer_id: str) -> tuple[str, str, str]:

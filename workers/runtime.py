@@ -29,9 +29,10 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -48,6 +49,23 @@ from workers import outbox
 from workers.broker import is_transient
 
 
+class MessageClock:
+    """The runtime's clock, except while a message that carries its own time runs.
+
+    A simulation's messages carry the story's time (``at_iso``): the entries they post are
+    recorded when they happened in the story, as the simulation's own clock would record
+    them. Production schedules never set it. The recorder refuses a time before the last
+    entry's either way, so a message can never record into the past.
+    """
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.at if self.at is not None else self.base.now()
+
+
 class Runtime:
     """One process's engine and per-thread ledgers, created lazily in the process using them."""
 
@@ -61,7 +79,7 @@ class Runtime:
         self._pid = os.getpid() if engine is not None else None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._banks: dict[int, Any] = {}
+        self._banks: dict[tuple[int, str | None], Any] = {}
 
     def engine(self) -> Engine:
         with self._lock:
@@ -80,18 +98,29 @@ class Runtime:
         engine = self.engine()
         ledger = getattr(self._local, "ledger", None)
         if ledger is None or ledger.engine is not engine:
-            ledger = self._local.ledger = Ledger(engine, self.clock)
+            ledger = self._local.ledger = Ledger(engine, MessageClock(self.clock))
         return ledger
 
-    def bank(self, seed: int):
-        """The simulated bank for ``seed``, one per process (it remembers settled references)."""
+    def bank(self, seed: int, failure_rate: str | None = None):
+        """The simulated bank for ``seed``, one per process (it remembers settled references).
+
+        ``failure_rate``: the bank a simulation's scenario describes (no timeouts: in a
+        story a timeout only delays); None: the one this process's settings describe.
+        """
+        from decimal import Decimal
+
         from ledger.operations.bank import SimulatedBank
 
         self.engine()  # resets the banks after a fork
         with self._lock:
-            if seed not in self._banks:
-                self._banks[seed] = SimulatedBank.from_settings(self.settings, seed)
-            return self._banks[seed]
+            key = (seed, failure_rate)
+            if key not in self._banks:
+                self._banks[key] = (
+                    SimulatedBank.from_settings(self.settings, seed)
+                    if failure_rate is None
+                    else SimulatedBank(seed, Decimal(failure_rate), Decimal(0))
+                )
+            return self._banks[key]
 
     def dispose(self) -> None:
         with self._lock:
@@ -165,6 +194,35 @@ class Batch:
                 self.counts[outcome] += 1
                 self.posted += posted
 
+    def bulk(
+        self,
+        members: Sequence[str],
+        fast: Callable[[Sequence[str]], tuple[dict[str, tuple[str, int]], list[str]]],
+        handle: Callable[[str], tuple[str, int]],
+        answers: Mapping[type[LedgerError], str] | None = None,
+    ) -> None:
+        """The batch in one pass if it can be, else member by member (``each``).
+
+        ``fast(members)`` reads and drafts for the whole batch and appends once, returning
+        ``{member: (outcome, entries posted)}`` and the members it left to ``handle`` (one
+        its planning refused, say). It runs in a SAVEPOINT: if its append is refused (a
+        month paid meanwhile under another key, a rule), it is rolled back and every
+        member goes through ``handle`` in its own SAVEPOINT, so one member's refusal is
+        reported for that member alone, exactly as if there were no fast path.
+        """
+        try:
+            with self.conn.begin_nested():
+                done, left = fast(members)
+        except LedgerError as error:
+            if is_transient(error):
+                raise
+            self.forget_accounts()
+            done, left = {}, list(members)
+        for outcome, posted in done.values():
+            self.counts[outcome] += 1
+            self.posted += posted
+        self.each(left, handle, answers)
+
     def forget_accounts(self) -> None:
         """After a savepoint rolled back: accounts opened inside it are gone, so their
         cached ids must not survive the commit of the outer transaction."""
@@ -192,6 +250,10 @@ class Batch:
         )
 
 
+def _aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
 def _claim(conn: Connection, message_id: str, actor_name: str, runtime: Runtime) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # RETURNING, not rowcount: drivers need not report a row count for an INSERT.
@@ -205,8 +267,13 @@ def _claim(conn: Connection, message_id: str, actor_name: str, runtime: Runtime)
 
 
 @contextmanager
-def exactly_once(message_id: str, actor_name: str, run_key: str) -> Iterator[Batch | None]:
+def exactly_once(
+    message_id: str, actor_name: str, run_key: str, at_iso: str | None = None
+) -> Iterator[Batch | None]:
     """One transaction for one message; yields None if the message was already processed.
+
+    ``at_iso``: the time the message's entries are recorded at (a simulation's story
+    time, see ``MessageClock``); None: now.
 
     On leaving the block without an error the outcome, the processed row and the ``done``
     status commit with the work; follow-up messages are then relayed (best effort: the
@@ -214,6 +281,21 @@ def exactly_once(message_id: str, actor_name: str, run_key: str) -> Iterator[Bat
     """
     runtime = current()
     ledger = runtime.ledger()
+    clock = ledger.clock
+    if isinstance(clock, MessageClock):
+        clock.at = _aware(datetime.fromisoformat(at_iso)) if at_iso else None
+    try:
+        with _unit(runtime, ledger, message_id, actor_name, run_key) as batch:
+            yield batch
+    finally:
+        if isinstance(clock, MessageClock):
+            clock.at = None
+
+
+@contextmanager
+def _unit(
+    runtime: Runtime, ledger: Ledger, message_id: str, actor_name: str, run_key: str
+) -> Iterator[Batch | None]:
     batch: Batch | None = None
     with ledger.unit_of_work() as conn:
         if not _claim(conn, message_id, actor_name, runtime):

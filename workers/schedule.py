@@ -14,7 +14,8 @@ The scheduler (``scheduler``, APScheduler, times in Asia/Shanghai; see ``PERIODI
 - bank deduction, 1 December at 03:00 (round 1) and 20 December at 03:00 (round 2, for the
   members whose bank refused round 1), for the year: still inside the calendar-year
   back-payment window;
-- close the year, 2 January at 04:00, for the year before: its unpaid months become gaps;
+- close the year, 2 January at 04:00, for the year before: its unpaid months become gaps
+  (every member enrolled that year, whatever the method);
 - transfer timeouts, every day at 06:00: a transfer still in transit
   ``TRANSFER_TIMEOUT_DAYS`` after it left goes back to the source;
 - interest, 15 January at 05:00 (round 1) and 1 July at 05:00 (round 2: the official rate
@@ -139,12 +140,14 @@ def bank_deduction_run(
 
 
 def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, size: int) -> Run:
-    from ledger.operations.bank import bank_members
+    """Every member enrolled in ``scheme`` during ``year``: their unpaid months whose window
+    has closed become gaps, whatever the method."""
+    from ledger.operations.bank import enrolled_members
 
     if today <= date(year, 12, 31):
         raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
     key = f"close-year:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
-    members = sorted(bank_members(conn, scheme, year))
+    members = enrolled_members(conn, scheme, year)
     return Run(
         key,
         "close_year_batch",
@@ -199,6 +202,23 @@ def transfer_run(transfer_id: str, on: date) -> Run:
         "transfer_step",
         ({"transfer_id": transfer_id, "step": "request", "on_iso": on.isoformat()},),
         (outbox.message_id(key, "request"),),
+    )
+
+
+def transfers_run(key: str, transfer_ids: Sequence[str], on: date) -> Run:
+    """Many transfers of one day in one message (``transfers_batch``); the worker chains
+    one ``accept`` message for all that went out."""
+    return Run(
+        key,
+        "transfers_batch",
+        (
+            {
+                "run_key": key,
+                "step": "request",
+                "transfer_ids": list(transfer_ids),
+                "on_iso": on.isoformat(),
+            },
+        ),
     )
 
 

@@ -15,12 +15,14 @@ Invariants and idempotency:
   answers a reference it has settled with its first result, never charging twice; the next
   run (a later last month) is a new deduction, so months refused for insufficient funds are
   tried again there;
-- a month still unpaid when its region's back-payment window closes (``payment.back_payment``:
-  a month of year Y cannot be paid after Y) is not charged but recorded as a gap: one
-  ``arrears`` entry, key ``gap:<period>:<member>:<scheme>``, dated the day the window closed,
-  debit ``arrears:<scheme>:<member>``, credit ``gaps:<scheme>:<region>`` (months never
-  collected: the contra of the arrears, so no fund is credited with money that never came;
-  the same debit, not a fund, so nothing reaches a personal account). A later payment
+- a month (paid by any method) still unpaid when its region's back-payment window closes
+  (``payment.back_payment``: a month of year Y cannot be paid after Y) is not charged but
+  recorded as a gap: one ``arrears`` entry, key ``gap:<period>:<member>:<scheme>``, dated
+  the day the window closed, debit ``arrears:<scheme>:<member>``, credit
+  ``gaps:<scheme>:<region>`` (months never collected: the contra of the arrears, so no fund
+  is credited with money that never came; the same debit, not a fund, so nothing reaches
+  a personal account). A run of the bank pays only bank months; closing the year
+  (``close_year``, ``plan_year``) records the gaps of every method. A later payment
   for the month is refused by ``Ledger.contribute``'s window check, naming the reason.
 """
 
@@ -31,7 +33,7 @@ import hashlib
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -45,11 +47,12 @@ from ledger.errors import BadInput, LedgerError
 from ledger.journal import EntryDraft, EntryKind, arrears
 from ledger.journal import gaps as gaps_account
 from ledger.operations import paid_periods, recorded_keys
+from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import BackPayment, BankAgreement
 from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
-from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, _enrolment
+from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, Member, _enrolment
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import enrolments
 
@@ -185,22 +188,86 @@ def _plan(
     member = ledger.member(conn, member_id)
     if today.year < year:
         return _Plan([], [])
-    last = Month(year, 12) if today.year > year else Month.of(today)
     found = ledger.enrolments(conn, member.id, scheme)
-    paid = paid_periods(conn, member.id, scheme.value, f"{year}-01", str(last))
+    paid = paid_periods(conn, member.id, scheme.value, f"{year}-01", str(_last(year, today)))
+    plan = plan_year(ledger, member, found, paid, scheme, year, today)
+    done = recorded_keys(conn, [g.idempotency_key for g in plan.gaps])
+    return _Plan(plan.due, [g for g in plan.gaps if g.idempotency_key not in done])
+
+
+def _last(year: int, today: date) -> Month:
+    return Month(year, 12) if today.year > year else Month.of(today)
+
+
+def plan_year(
+    ledger: Ledger,
+    member: Member | str,
+    found: Sequence[Enrolment],
+    paid: set[str],
+    scheme: Scheme,
+    year: int,
+    today: date,
+    cache: dict | None = None,
+) -> _Plan:
+    """What a run on ``today`` finds for the member's ``year`` (no I/O): the bank months
+    still collectable (``due``), and every enrolled month still unpaid whose back-payment
+    window has closed (``gaps``), whatever the method: a month paid monthly or through a
+    company and never paid is as much a gap as one the bank could not collect. Bank
+    months before the withholding agreement took effect are the member's to pay: they
+    are neither due nor, while their window is open, gaps."""
+    member_id = member if isinstance(member, str) else member.id
     due, gaps = [], []
-    for month in Month(year, 1).until(last):
+    for month in Month(year, 1).until(_last(year, today)):
         enrolment = ledger.enrolment_for(found, month)
-        if enrolment is None or enrolment.method != "bank" or str(month) in paid:
+        if enrolment is None or str(month) in paid:
             continue
-        if month < agreement_starts(ledger, enrolment):
+        bank = enrolment.method == "bank"
+        if bank and month < agreement_starts(ledger, enrolment):
             continue
         try:
-            due.extend(ledger.contribution_drafts(member, found, scheme, month, month, today))
+            drafts = ledger.contribution_drafts(member, found, scheme, month, month, today,
+                                                cache=cache)  # fmt: skip
         except BackPaymentWindowClosed:
-            gaps.append(gap_draft(ledger, member.id, enrolment, scheme, month))
-    done = recorded_keys(conn, [g.idempotency_key for g in gaps])
-    return _Plan(due, [g for g in gaps if g.idempotency_key not in done])
+            gaps.append(gap_draft(ledger, member_id, enrolment, scheme, month))
+            continue
+        if bank:
+            due.extend(drafts)
+    return _Plan(due, gaps)
+
+
+def plan_batch(
+    ledger: Ledger, conn: Connection, member_ids: Sequence[str], scheme: Scheme, year: int,
+    today: date,
+) -> tuple[dict[str, _Plan], list[str]]:  # fmt: skip
+    """``_plan`` for a batch in a few queries: (plans by member, members left out).
+
+    A member with no enrolment in ``scheme`` (not registered, say), or whose planning a
+    rule refuses, is left out for the caller's per-member path, which reports the refusal
+    for that member.
+    """
+    if scheme.is_yearly:
+        raise BadInput("scheme", f"{scheme} is collected once a year, not by bank months")
+    found = enrolments_of(conn, member_ids, scheme)
+    left = [m for m in member_ids if m not in found]
+    ids = [m for m in member_ids if m in found]
+    if today.year < year:
+        return {m: _Plan([], []) for m in ids}, left
+    paid = paid_of(conn, ids, scheme, f"{year}-01", str(_last(year, today)))
+    cache: dict = {}
+    plans: dict[str, _Plan] = {}
+    for member_id in ids:
+        try:
+            paid_months = paid.get(member_id, set())
+            plans[member_id] = plan_year(
+                ledger, member_id, found[member_id], paid_months, scheme, year, today, cache
+            )
+        except LedgerError:
+            left.append(member_id)
+    done = recorded_keys(conn, [g.idempotency_key for p in plans.values() for g in p.gaps])
+    return {
+        m: _Plan(p.due, [g for g in p.gaps if g.idempotency_key not in done])
+        for m, p in plans.items()
+    }, left
 
 
 def gap_draft(
@@ -250,19 +317,27 @@ def deduct_member_year(
     """
     plan = _plan(ledger, conn, member_id, scheme, year, today)
     gaps = [r for r in ledger.recorder.append(conn, plan.gaps) if r.created]
+    charged = charge(member_id, scheme, year, plan, bank)
+    posted = ledger.recorder.append(conn, plan.due) if charged.outcome is BankOutcome.OK else []
+    return replace(charged, posted=tuple(r for r in posted if r.created), gaps=tuple(gaps))
+
+
+def charge(
+    member_id: str, scheme: Scheme, year: int, plan: _Plan, bank: BankGateway
+) -> DeductionResult:
+    """Ask the bank for the plan's due months in one call (none due: no call); nothing
+    is recorded here. The reference names the months, so asking again is answered with
+    the first result."""
     if not plan.due:
-        return DeductionResult(member_id, scheme.value, year, gaps=tuple(gaps))
+        return DeductionResult(member_id, scheme.value, year)
     months = tuple(d.period or "" for d in plan.due)
     amount_fen = sum(
         p.amount_fen for d in plan.due for p in d.postings if p.account.startswith("collection:")
     )
     reference = f"bank:{member_id}:{scheme}:{months[0]}:{months[-1]}"
     result = bank.deduct(reference, member_id, amount_fen)
-    posted = ledger.recorder.append(conn, plan.due) if result.outcome is BankOutcome.OK else []
-    return DeductionResult(
-        member_id, scheme.value, year, result.outcome, reference, result.bank_ref, amount_fen,
-        months, tuple(r for r in posted if r.created), tuple(gaps),
-    )  # fmt: skip
+    return DeductionResult(member_id, scheme.value, year, result.outcome, reference,
+                           result.bank_ref, amount_fen, months)  # fmt: skip
 
 
 def record_gaps(
@@ -275,33 +350,45 @@ def record_gaps(
 def close_year(
     ledger: Ledger, conn: Connection, scheme: Scheme, year: int, today: date
 ) -> list[RecordedEntry]:
-    """Record the gaps of every bank member for ``year``, once it has ended."""
+    """Record the gaps of every member enrolled in ``scheme`` during ``year``, once it has
+    ended (``plan_year``: any method)."""
     if today <= date(year, 12, 31):
         raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
     recorded: list[RecordedEntry] = []
-    for member_id in bank_members(conn, scheme, year):
+    for member_id in enrolled_members(conn, scheme, year):
         recorded.extend(record_gaps(ledger, conn, member_id, scheme, year, today))
     return recorded
 
 
 def bank_members(conn: Connection, scheme: Scheme, year: int) -> list[str]:
     """Members with a ``bank`` enrolment in ``scheme`` in force some month of ``year``."""
-    with_bank = select(enrolments.c.member_id).where(
-        enrolments.c.method == "bank", enrolments.c.scheme == scheme.value
-    )
+    return enrolled_members(conn, scheme, year, method="bank")
+
+
+def enrolled_members(
+    conn: Connection, scheme: Scheme, year: int, method: str | None = None
+) -> list[str]:
+    """Members with an enrolment in ``scheme`` (paid by ``method``, if given) in force some
+    month of ``year``, sorted."""
+    query = select(enrolments).where(enrolments.c.scheme == scheme.value)
+    if method is not None:
+        with_method = select(enrolments.c.member_id).where(
+            enrolments.c.method == method, enrolments.c.scheme == scheme.value
+        )
+        query = query.where(enrolments.c.member_id.in_(with_method))
     by_member: defaultdict[str, list[Enrolment]] = defaultdict(list)
     for row in conn.execute(
-        select(enrolments)
-        .where(enrolments.c.member_id.in_(with_bank), enrolments.c.scheme == scheme.value)
-        .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
+        query.where(enrolments.c.from_month <= f"{year}-12").order_by(
+            enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id
+        )
     ):
         by_member[row.member_id].append(_enrolment(row))
-    return [m for m, found in by_member.items() if _bank_in(found, year)]
+    return sorted(m for m, found in by_member.items() if _enrolled_in(found, year, method))
 
 
-def _bank_in(found: Sequence[Enrolment], year: int) -> bool:
+def _enrolled_in(found: Sequence[Enrolment], year: int, method: str | None) -> bool:
     for month in Month(year, 1).until(Month(year, 12)):
         enrolment = Ledger.enrolment_for(found, month)
-        if enrolment is not None and enrolment.method == "bank":
+        if enrolment is not None and (method is None or enrolment.method == method):
             return True
     return False

@@ -19,6 +19,7 @@ Invariants and idempotency:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Connection, select
@@ -27,6 +28,7 @@ from ledger.errors import BadInput
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
 from ledger.money import format_yuan
 from ledger.operations import paid_periods, recorded_keys
+from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import AffiliateFee
 from ledger.schemes import Scheme
@@ -61,6 +63,61 @@ def charge_month(
     if not recorded_keys(conn, [key]):
         drafts.extend(fee_draft(ledger, member.id, enrolment, month, today))
     return [r for r in ledger.recorder.append(conn, drafts) if r.created]
+
+
+def charge_batch(
+    ledger: Ledger, conn: Connection, keys: Sequence[str], month: Month, today: date
+) -> tuple[list[EntryDraft], list[str], list[str]]:
+    """``charge_month`` for many ``member/scheme`` keys in a few queries, without appending:
+    (drafts, the key each draft belongs to, keys left for the per-member path: a member
+    not enrolled (or not registered) or not paying through a company, whose refusal that
+    path reports)."""
+    by_scheme: defaultdict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        member, _, scheme = key.partition("/")
+        by_scheme[scheme].append(member)
+    found: dict[tuple[str, str], list[Enrolment]] = {}
+    paid: dict[tuple[str, str], set[str]] = {}
+    for scheme_text, ids in by_scheme.items():
+        try:
+            scheme = Scheme.parse(scheme_text)
+        except BadInput:
+            continue
+        for member, rows in enrolments_of(conn, ids, scheme).items():
+            found[(member, scheme_text)] = rows
+        for member, periods in paid_of(conn, ids, scheme, str(month), str(month)).items():
+            paid[(member, scheme_text)] = periods
+    fees_done = recorded_keys(conn, [f"fee:{month}:{k.partition('/')[0]}" for k in keys])
+    cache: dict = {}
+    drafts: list[EntryDraft] = []
+    owners: list[str] = []
+    left: list[str] = []
+    for key in keys:
+        member, _, scheme_text = key.partition("/")
+        rows = found.get((member, scheme_text), [])
+        enrolment = Ledger.enrolment_for(rows, month)
+        if enrolment is None or enrolment.method != "agency" \
+                or not enrolment.agency or enrolment.scheme.is_yearly:  # fmt: skip
+            left.append(key)
+            continue
+        mine: list[EntryDraft] = []
+        try:
+            if str(month) not in paid.get((member, scheme_text), set()):
+                mine.extend(
+                    ledger.contribution_drafts(
+                        member, rows, enrolment.scheme, month, month, today, cache=cache
+                    )
+                )
+        except BadInput:
+            left.append(key)
+            continue
+        fee_key = f"fee:{month}:{member}"
+        if fee_key not in fees_done:
+            mine.extend(fee_draft(ledger, member, enrolment, month, today))
+            fees_done[fee_key] = 0  # one fee per member and month, whichever scheme comes first
+        drafts.extend(mine)
+        owners.extend([key] * len(mine))
+    return drafts, owners, left
 
 
 def fee_draft(

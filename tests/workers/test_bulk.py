@@ -1,0 +1,206 @@
+"""The batch actors do a whole batch in one pass, and say so in the database's own terms.
+
+Given a batch of members, when an actor runs it, then it reads and appends with a number
+of SQL statements that does not grow with the batch (a few ``IN`` queries and one insert;
+only the chunking of long ``IN`` lists and inserts adds one per 500 rows or so), where a
+query per member would add hundreds; a message that carries the story's time records its entries at
+that time; members paying in several schemes are paid in one message; closing a year
+records every enrolled month left unpaid, whatever the method; many transfers go in one
+message and the accepts follow in one more. Refusals inside a batch are covered in
+``test_delivery`` (one member refused, the rest commit), which now goes through the same
+fast path and its per-member fallback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from ledger.clock import SystemClock
+from ledger.config import Settings
+from ledger.period import Month
+from ledger.schemes import Scheme
+from ledger.store.tables import enrolments, entries
+from ledger.store.worker_tables import processed_messages
+from workers import actors, runtime
+from workers.outbox import message_id
+
+from .conftest import BEIJING, enrol, ledger_for
+
+PENSION = Scheme.PENSION
+by_kind = select(entries.c.kind, func.count()).group_by(entries.c.kind)
+
+
+@pytest.fixture
+def rt(engine, empty_database) -> Iterator[runtime.Runtime]:
+    yield runtime.configure(
+        Settings(database_url=empty_database.url), engine=engine, clock=SystemClock()
+    )
+    runtime.configure(Settings())
+
+
+@contextmanager
+def statements(engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _pay(members: list[str], key: str, at_iso: str | None = None) -> None:
+    actors.post_payments_batch(
+        message_id(key, 0), key, [[m, "pension"] for m in members], "2025-07", "2025-09",
+        "2025-10-10", at_iso,
+    )  # fmt: skip
+
+
+def _contributions(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(entries).where(entries.c.kind == "contribution")
+        ).scalar_one()
+
+
+def test_a_payments_batch_of_400_members_takes_a_few_more_statements_than_of_4_not_400(engine, rt):
+    small, large = enrol(engine, 4), enrol(engine, 400, start=10)
+    with statements(engine) as for_small:
+        _pay(small, "test:small")
+    with statements(engine) as for_large:
+        _pay(large, "test:large")
+    assert _contributions(engine) == 3 * 404
+    assert len(for_large) - len(for_small) < 400 / 20
+
+
+def test_bank_and_close_year_batches_of_300_take_a_few_more_statements_than_of_3_not_300(
+    engine, rt
+):
+    small = enrol(engine, 3, method="bank", from_month="2025-01")
+    large = enrol(engine, 300, start=10, method="bank", from_month="2025-01")
+    counts = []
+    for members, tag in ((small, "small"), (large, "large")):
+        with statements(engine) as seen:
+            actors.bank_deduction_batch(message_id(f"bank:{tag}", 0), f"bank:{tag}", "pension",
+                                        2025, members, "2025-06-25", 7, "0.5")  # fmt: skip
+            actors.close_year_batch(message_id(f"close:{tag}", 0), f"close:{tag}", "pension",
+                                    2025, members, "2026-01-02")  # fmt: skip
+        counts.append(len(seen))
+    assert counts[1] - counts[0] < 300 / 20
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(by_kind).all())
+    # Half the members' banks refuse (rate 0.5): their 12 months are gaps, the others'
+    # six months to June were paid and July to December are gaps.
+    assert kinds["contribution"] % 6 == 0 and kinds["contribution"] > 0
+    assert kinds["contribution"] + kinds["arrears"] == 12 * 303
+
+
+def test_a_fees_batch_of_200_takes_a_few_more_statements_than_of_2_not_200(engine, rt):
+    small = enrol(engine, 2, method="agency", agency="hr-co")
+    large = enrol(engine, 200, start=10, method="agency", agency="hr-co")
+    counts = []
+    for members, tag in ((small, "small"), (large, "large")):
+        with statements(engine) as seen:
+            pairs = [[m, "pension"] for m in members]
+            actors.affiliate_fees_batch(message_id(f"fees:{tag}", 0), f"fees:{tag}", "2025-10",
+                                        pairs, "2025-10-20")  # fmt: skip
+        counts.append(len(seen))
+    assert counts[1] - counts[0] < 200 / 20
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(by_kind).all())
+    assert kinds == {"contribution": 202, "fee": 202}
+
+
+def test_a_message_with_the_storys_time_records_its_entries_then(engine, rt):
+    first, second = enrol(engine, 1), enrol(engine, 1, start=5)
+    _pay(first, "test:story", "2025-10-10T12:00:00+00:00")
+    before = datetime.now(UTC)
+    _pay(second, "test:now")
+    with engine.connect() as conn:
+        times = dict(conn.execute(select(entries.c.member_id, entries.c.recorded_at)).all())
+    story = times[first[0]].replace(tzinfo=UTC)
+    assert story == datetime(2025, 10, 10, 12, tzinfo=UTC)
+    assert times[second[0]].replace(tzinfo=UTC) >= before.replace(microsecond=0)
+    assert ledger_for(engine).clock.now() >= before  # the runtime's clock is untouched
+
+
+def test_a_payments_batch_pays_each_member_in_each_scheme_it_names(engine, rt):
+    members = enrol(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(insert(enrolments), [
+            {"member_id": m, "scheme": "medical", "region": BEIJING, "base_percent": "60",
+             "method": "monthly", "from_month": "2025-07", "recorded_at": datetime.now(UTC)}
+            for m in members[:2]
+        ])  # fmt: skip
+    pairs = [[m, s] for m in members for s in ("pension", "medical")]
+    key = "test:schemes"
+    actors.post_payments_batch(message_id(key, 0), key, pairs, "2025-07", "2025-07",
+                               "2025-07-15")  # fmt: skip
+    with engine.connect() as conn:
+        paid = set(conn.execute(select(entries.c.member_id, entries.c.scheme)).all())
+        outcome = json.loads(conn.execute(select(processed_messages.c.outcome)).scalar_one())
+    assert paid == {(m, "pension") for m in members} | {(m, "medical") for m in members[:2]}
+    assert outcome["counts"] == {"posted": 5, "refused": 1}  # the third has no medical
+    assert list(outcome["problems"]) == [f"{members[2]}/medical"]
+
+
+def test_closing_a_year_records_the_unpaid_months_of_members_paying_monthly_too(engine, rt):
+    members = enrol(engine, 2, from_month="2025-01")
+    ledger = ledger_for(engine)
+    with ledger.unit_of_work() as conn:
+        ledger.contribute(conn, members[0], PENSION, Month(2025, 1), Month(2025, 12),
+                          date(2025, 12, 20))  # fmt: skip
+        ledger.contribute(conn, members[1], PENSION, Month(2025, 1), Month(2025, 9),
+                          date(2025, 12, 20))  # fmt: skip
+    actors.close_year_batch(message_id("close", 0), "close", "pension", 2025, members,
+                            "2026-01-02")  # fmt: skip
+    with engine.connect() as conn:
+        gaps = conn.execute(
+            select(entries.c.member_id, entries.c.period).where(entries.c.kind == "arrears")
+        ).all()
+    assert sorted(gaps) == [(members[1], "2025-10"), (members[1], "2025-11"),
+                            (members[1], "2025-12")]  # fmt: skip
+
+
+def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine, rt, broker):
+    from ledger.operations.transfers import find_transfer, transfer_id_for
+
+    members = enrol(engine, 3, from_month="2025-01")
+    ledger = ledger_for(engine)
+    with ledger.unit_of_work() as conn:
+        for m in members[:2]:  # the third has paid nothing: nothing to move
+            ledger.contribute(conn, m, PENSION, Month(2025, 1), Month(2025, 6),
+                              date(2025, 6, 20))  # fmt: skip
+    on = date(2025, 7, 1)
+    ids = [transfer_id_for(m, PENSION, "310000", on) for m in members]
+    actors.transfers_batch(message_id("moves", 0), "moves", "request", ids, on.isoformat())
+    with engine.connect() as conn:
+        chained = conn.execute(select(processed_messages)).all()
+        from ledger.store.worker_tables import outbox
+
+        follow = conn.execute(select(outbox.c.actor_name, outbox.c.args)).all()
+    assert len(chained) == 1 and len(follow) == 1
+    assert json.loads(follow[0].args)["transfer_ids"] == ids[:2]
+    actors.transfers_batch(message_id("moves", "accept"), "moves", "accept", ids[:2],
+                           on.isoformat())  # fmt: skip
+    with engine.connect() as conn:
+        states = [find_transfer(conn, t) for t in ids]
+    assert [s.status.value for s in states[:2]] == ["in", "in"]
+    assert states[2] is None
+
+
+def test_a_simulations_bank_is_the_scenarios_without_timeouts(rt):
+    bank = rt.bank(7, "0.25")
+    assert bank.failure_rate == Decimal("0.25") and bank.timeout_rate == 0
+    assert rt.bank(7, "0.25") is bank  # one per process: it remembers settled references
+    assert rt.bank(7) is not bank  # the settings' bank, with timeouts

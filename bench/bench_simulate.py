@@ -6,8 +6,9 @@ For each backend (SQLite always; PostgreSQL with ``--postgres URL``):
 2. read back every row it wrote to ``entries`` and ``postings``, and insert the very same
    rows into another fresh, migrated ledger — same indexes, same triggers — with nothing
    but the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL, one transaction per
-   year of entries, as the simulation commits. That is the ceiling: what the database
-   itself costs for these rows;
+   year of entries. That is the ceiling: what the database itself costs for these rows
+   (the simulation commits once per worker message, a few dozen times a year, so the
+   ratio prices those commits too);
 3. print both rates and their ratio (the issue asks for at least a third).
 
     .venv/bin/python bench/bench_simulate.py --members 2000 --years 10

@@ -35,6 +35,7 @@ def demo() -> None:
     from ledger.store.db import display_url, make_engine, upgrade
     from ledger.store.tables import entries, postings
     from ledger.store.verify import verify
+    from workers.sequence import Sequencer
 
     url = settings().database_url
     engine = make_engine(url)
@@ -49,10 +50,12 @@ def demo() -> None:
         with Progress(TextColumn(f"simulating {MEMBERS} members, {START}–{START + YEARS - 1}"),
                       BarColumn(), TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
             task = bar.add_task("months", total=YEARS * 12)
-            Simulation(
-                ledger, Scenario(), seed=SEED, members=MEMBERS, years=YEARS, start=START,
-                progress=lambda done, _t: bar.update(task, completed=done),
-            ).run()  # fmt: skip
+            with Sequencer(settings(), engine) as sequencer:
+                Simulation(
+                    ledger, Scenario(), seed=SEED, members=MEMBERS, years=YEARS, start=START,
+                    progress=lambda done, _t: bar.update(task, completed=done),
+                    sequencer=sequencer,
+                ).run()  # fmt: skip
     else:
         click.echo("the ledger already has entries: nothing simulated, showing what it holds\n")
     with engine.connect() as conn:

@@ -41,18 +41,22 @@ def simulate(
         raise BadInput("years", "must be 1 to 60")
     scenario = Scenario.load(scenario_path)
     region_list = [r.strip() for r in regions.split(",")] if regions else None
+    from workers.sequence import Sequencer
+
     engine = make_engine(settings().database_url)
     upgrade(engine)
     ledger = Ledger(engine, FixedClock(datetime(start_year, 1, 1, tzinfo=UTC)))
     for code in region_list or []:
         ledger.policy.region(code)
     started = time.perf_counter()
-    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[month]}"),
-                  TimeRemainingColumn(), transient=True, disable=as_json) as bar:  # fmt: skip
+    with Sequencer(settings(), engine) as sequencer, Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[month]}"),
+        TimeRemainingColumn(), transient=True, disable=as_json,
+    ) as bar:  # fmt: skip
         task = bar.add_task("months", total=years * 12, month="")
         simulation = Simulation(
             ledger, scenario, seed=seed, members=members, years=years, start=start_year,
-            regions=region_list,
+            regions=region_list, sequencer=sequencer,
             progress=lambda done, total: bar.update(task, completed=done, month=f"{done}/{total}"),
         )  # fmt: skip
         result = simulation.run()

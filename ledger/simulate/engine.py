@@ -1,45 +1,54 @@
-"""Simulating member payment histories through the ledger's own rules and recorder.
+"""Simulating member payment histories through the ledger's own services and workers.
 
 The simulation walks the calendar month by month and, inside a month, day by day through
 the events that happen then (publications, base changes and moves on 1 July, monthly
 payments on the 15th, HR companies on the 20th, bank runs on 25 June and 25 December,
-back-payments on 28 December, residents' yearly payments on 15 March, interest and gaps
-in January). The ledger's clock is the simulated one, so every entry is recorded when it
-happened in the story and ``--known-at`` questions get the answers the story implies.
+back-payments on 28 December, residents' yearly payments on 15 March, interest and the
+closing of the year in January).
 
-What is shared with production: assessment (``rules.contribution.assess``), the
-contribution, fee and gap drafts of ``services`` and ``operations``, late-announcement
-adjustments, interest crediting, transfers, and the recorder. What is the simulation's
-own: deciding who pays what and when, and batching a whole population's day into one
-append (the workers batch by member; the simulation batches by day, which is what makes
-millions of months fast).
+What the simulation decides is the story: who the members are, what base they choose,
+who pays on time, misses a month or pays it back, who moves where, when they retire. It
+records members and their enrolments as the services do (in bulk rows). Everything that
+posts money goes through the production workers, as messages of the production actors,
+through the outbox: members' own payments (``post_payments_batch``), the HR
+companies' month (``affiliate_fees_run``), the bank runs (``bank_deduction_run``, the
+scenario's bank), the closing of the year (``close_year_run``), interest
+(``interest_run``, with the scenario's assumed rate where none is published), late
+announcements (``late_adjustments``) and transfers (``transfers_run``: the requests, then
+the accepts the worker chains). ``workers.sequence.Sequencer`` sends them one at a time in the
+story's order, each carrying the story's time, so the same seed gives the same ledger
+entry for entry whichever worker processes take them; a message carries a whole batch,
+which the worker drafts and appends in one pass.
 """
 
 from __future__ import annotations
 
-import bisect
+import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 
-from ledger.adjustments import LATE_PATHS, post_adjustments
+from sqlalchemy import Connection
+
+from ledger.adjustments import LATE_PATHS
 from ledger.clock import FixedClock
-from ledger.errors import BadInput
-from ledger.journal import EntryDraft
+from ledger.config import Settings
 from ledger.period import Month
 from ledger.policy import PolicySet
-from ledger.policy.loader import NATIONAL
-from ledger.policy.records import InterestRate
-from ledger.rules.contribution import Assessment, BaseChoice, assess
+from ledger.policy.assumed import with_assumed_interest
+from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, contribution_draft
+from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger
 from ledger.simulate.population import Member, chance, draw_members, pick
-from ledger.simulate.registry import reenrol, register
+from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
 from ledger.store.db import refresh_statistics
+from workers.schedule import Run, batches
+from workers.sequence import Sequencer
 
+# Members per message: the worker drafts and appends a batch in one pass.
+BATCH = 2000
 PAY_DAY, AGENCY_DAY, BANK_DAY, BACK_PAY_DAY, RESIDENT_DAY = 15, 20, 25, 28, 15
 
 
@@ -70,6 +79,8 @@ class SimulationResult:
     interest_entries: int = 0
     bank_failures: int = 0
     retirees: list[tuple[str, Month]] = field(default_factory=list)
+    messages: int = 0
+    workers: str = ""
     trace: list[Paid] | None = None
 
 
@@ -88,6 +99,7 @@ class Simulation:
         regions: list[str] | None = None,
         trace: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        sequencer: Sequencer | None = None,
     ) -> None:
         if not isinstance(ledger.clock, FixedClock):
             raise TypeError("a simulation runs on a FixedClock: its time is the story's")
@@ -100,32 +112,36 @@ class Simulation:
         self.result = SimulationResult(seed, members, self.first, self.last,
                                        trace=[] if trace else None)  # fmt: skip
         self.progress = progress
+        self.sequencer = sequencer
         self.enrolled: dict[tuple[str, Scheme], Enrolment] = {}
-        self._assessed: dict[tuple, Assessment] = {}
         self._publications = sorted(_publications(ledger.policy))
-        self._pending_gaps: list[tuple[Member, Month]] = []
-        self._bank_gaps: list[tuple[Member, Month]] = []
-        self._bank_gateway = None
 
     # ------------------------------------------------------------------ the calendar
 
     def run(self) -> SimulationResult:
-        self._at(self.first.first_day)
-        with self.ledger.unit_of_work() as conn:
-            register(self, conn)
-        refresh_statistics(self.ledger.engine)
-        months = list(self.first.until(self.last))
-        for year in range(self.first.year, self.last.year + 1):
-            # One transaction a year: each event still records at its own time, but an index
-            # page touched by every member each month is written once a year, not twelve
-            # times (member-keyed indexes are what bulk posting spends its time on).
+        own = self.sequencer is None
+        sequencer = self.sequencer = self.sequencer or Sequencer(
+            Settings(database_url=self.ledger.engine.url.render_as_string(False)),
+            self.ledger.engine,
+        )
+        try:
+            self._at(self.first.first_day)
             with self.ledger.unit_of_work() as conn:
-                self.conn = conn
+                register(self, conn)
+            refresh_statistics(self.ledger.engine)
+            months = list(self.first.until(self.last))
+            for year in range(self.first.year, self.last.year + 1):
                 for month in Month(year, 1).until(Month(year, 12)):
                     self._month(month)
                     if self.progress:
                         self.progress(months.index(month) + 1, len(months))
-            refresh_statistics(self.ledger.engine)
+                refresh_statistics(self.ledger.engine)
+        finally:
+            if own:
+                sequencer.close()
+        self.result.messages = sequencer.messages
+        self.result.workers = "embedded" if sequencer.embedded else "redis"
+        tally(self)
         return self.result
 
     def _month(self, month: Month) -> None:
@@ -159,39 +175,39 @@ class Simulation:
 
     # ------------------------------------------------------------------ helpers
 
-    def _assessment(self, enrolment: Enrolment, scheme: Scheme, month: Month) -> Assessment:
-        today = self.clock.now().date()
-        epoch = bisect.bisect_right(self._publications, today)
-        choice = enrolment.choice
-        key = (enrolment.region, scheme, month, choice.percent, choice.grade, epoch)
-        found = self._assessed.get(key)
-        if found is None:
-            found = assess(self.ledger.policy, enrolment.region, scheme, month, choice,
-                           known_at=self.clock.now())  # fmt: skip
-            self._assessed[key] = found
-        return found
+    def _send(self, build: Callable[[Connection], Run]) -> None:
+        """Plan a production run on the ledger as it is now, and have the workers do it."""
+        with self.ledger.engine.connect() as conn:
+            run = build(conn)
+        assert self.sequencer is not None
+        self.sequencer.send(run, self.clock.now())
 
-    def _pay(self, member: Member, scheme: Scheme, month: Month, traced: list[Paid]) -> EntryDraft:
-        """The contribution draft for one period; ``traced`` collects what it paid."""
-        enrolment = self.enrolled[(member.id, scheme)]
-        today = self.clock.now().date()
+    def _today(self) -> date:
+        return self.clock.now().date()
+
+    def _pay(self, label: str, pairs: list[tuple[Member, Scheme]], month: Month) -> None:
+        """Members paying ``month`` themselves today: one ``post_payments_batch`` run."""
+        if not pairs:
+            return
+        today = self._today()
         if self.result.trace is not None:
-            traced.append(Paid(member.id, scheme, month, enrolment.region, enrolment.choice, today))
-        return contribution_draft(member.id, enrolment, self._assessment(enrolment, scheme, month),
-                                  today)  # fmt: skip
+            self.result.trace.extend(self._paid(m, s, month, today) for m, s in pairs)
+        key = f"simulation:{label}:{month}:{today}"
+        common = {"run_key": key, "first": str(month), "last": str(month),
+                  "paid_on_iso": today.isoformat()}  # fmt: skip
+        listed = [[m.id, s.value] for m, s in pairs]
+        self._send(lambda _: Run(key, "post_payments_batch", tuple(
+            {**common, "pairs": b} for b in batches(listed, BATCH)
+        )))  # fmt: skip
+
+    def _paid(self, member: Member, scheme: Scheme, month: Month, today: date) -> Paid:
+        enrolment = self.enrolled[(member.id, scheme)]
+        return Paid(member.id, scheme, month, enrolment.region, enrolment.choice, today)
 
     def _schemes(self, member: Member) -> list[Scheme]:
         if member.resident:
             return [Scheme.RESIDENT_PENSION, Scheme.RESIDENT_MEDICAL]
         return [Scheme.PENSION, Scheme.MEDICAL] if member.medical else [Scheme.PENSION]
-
-    def _append(self, drafts: list[EntryDraft], traced: list[Paid] | None = None) -> list:
-        if not drafts:
-            return []
-        recorded = self.ledger.recorder.append(self.conn, drafts)
-        if traced and self.result.trace is not None:
-            self.result.trace.extend(traced)
-        return recorded
 
     def _active(self, method: str | None = None, resident: bool = False) -> list[Member]:
         return [
@@ -202,122 +218,103 @@ class Simulation:
     # ------------------------------------------------------------------ events
 
     def _retire(self, month: Month) -> None:
+        """Members reaching the legal age stop paying: their enrolments end the month before."""
+        retiring: list[tuple[Member, Scheme]] = []
         for member in self.population:
             if not member.retired and month >= member.retire_month:
                 member.retired = True
                 self.result.retirees.append((member.id, member.retire_month))
+                retiring.extend((member, s) for s in self._schemes(member))
+        if retiring:
+            with self.ledger.unit_of_work() as conn:
+                end_enrolments(self, conn, retiring, month - 1)
 
     def _monthly(self, month: Month) -> None:
-        drafts, traced = [], []
         miss = self.scenario.payment.miss_month
+        paying = []
         for member in self._active("monthly"):
             if chance(member.rng, miss):
                 member.missed.append(month)
-                continue
-            drafts.extend(self._pay(member, s, month, traced) for s in self._schemes(member))
-        self.result.contributions += len(self._append(drafts, traced))
+            else:
+                paying.append(member)
+        self._pay("monthly", [(m, s) for m in paying for s in self._schemes(m)], month)
 
     def _back_pay(self, month: Month) -> None:
-        drafts, traced, gaps = [], [], []
+        """December: members pay back some of the months they missed, where the window is
+        still open; the rest become gaps when the year is closed."""
+        back: dict[Month, list[tuple[Member, Scheme]]] = {}
         for member in self._active("monthly"):
             for missed in member.missed:
-                if chance(member.rng, self.scenario.payment.back_pay):
-                    drafts.extend(
-                        self._pay(member, s, missed, traced) for s in self._schemes(member)
-                    )
-                else:
-                    gaps.append((member, missed))
+                if chance(member.rng, self.scenario.payment.back_pay) and self._open(
+                    member, missed
+                ):
+                    back.setdefault(missed, []).extend((member, s) for s in self._schemes(member))
             member.missed = []
-        self.result.contributions += len(self._append(drafts, traced))
-        self._pending_gaps = gaps
+        for missed in sorted(back):
+            self._pay("back-pay", back[missed], missed)
+
+    def _open(self, member: Member, missed: Month) -> bool:
+        try:
+            self.ledger._check_window(member.region, missed, self._today())
+        except BackPaymentWindowClosed:
+            return False
+        return True
 
     def _agency(self, month: Month) -> None:
-        from ledger.operations.fees import fee_draft
+        from workers.schedule import affiliate_fees_run
 
-        drafts: list[EntryDraft] = []
-        traced: list[Paid] = []
-        today = self.clock.now().date()
-        for member in self._active("agency"):
-            for scheme in self._schemes(member):
-                drafts.append(self._pay(member, scheme, month, traced))
-            enrolment = self.enrolled[(member.id, Scheme.PENSION)]
-            drafts.extend(fee_draft(self.ledger, member.id, enrolment, month, today))
-        recorded = self._append(drafts, traced)
-        self.result.fees += sum(1 for r in recorded if r.draft.kind.value == "fee")
-        self.result.contributions += sum(1 for r in recorded if r.draft.kind.value != "fee")
+        today = self._today()
+        if self.result.trace is not None:
+            agency = self._active("agency")
+            self.result.trace.extend(
+                self._paid(m, s, month, today) for m in agency for s in self._schemes(m)
+            )
+        self._send(lambda conn: affiliate_fees_run(conn, month, today, BATCH))
 
     def _bank(self, month: Month) -> None:
-        """Pull everything unpaid this year to date in one call per member (DOMAIN §9)."""
-        from ledger.operations.bank import BankOutcome, SimulatedBank
+        """The bank pulls everything unpaid this year to date, one call per member and
+        scheme (DOMAIN.md §9): June is the year's first round, December the second."""
+        from workers.schedule import bank_deduction_run
 
-        if self._bank_gateway is None:
-            # No timeouts in a simulation: a timeout only delays, and the story is the same.
-            self._bank_gateway = SimulatedBank(self.seed, self.scenario.payment.bank_failure,
-                                               Decimal(0))  # fmt: skip
-        bank = self._bank_gateway
-        drafts: list[EntryDraft] = []
-        traced: list[Paid] = []
-        failed = []
-        start = max(Month(month.year, 1), self.first)
-        for member in self._active("bank"):
-            due = [m for m in start.until(month) if m not in member.bank_paid]
-            if not due:
-                continue
-            tried: list[Paid] = []
-            batch = [self._pay(member, s, m, tried) for m in due for s in self._schemes(member)]
-            amount = sum(p.amount_fen for d in batch for p in d.postings if p.amount_fen > 0)
-            outcome = bank.deduct(f"bank:{member.id}:{due[0]}:{due[-1]}", member.id, amount).outcome
-            if outcome is BankOutcome.OK:
-                drafts.extend(batch)
-                traced.extend(tried)
-                member.bank_paid |= set(due)
-            else:
-                failed.append(member)
-        self.result.bank_failures += len(failed)
-        self.result.contributions += len(self._append(drafts, traced))
-        if month.month == 12:
-            self._bank_gaps = [(m, x) for m in failed for x in start.until(month)
-                               if x not in m.bank_paid]  # fmt: skip
+        today, rate = self._today(), str(self.scenario.payment.bank_failure)
+        for scheme in (Scheme.PENSION, Scheme.MEDICAL):
+            self._send(lambda conn, s=scheme: _with(
+                bank_deduction_run(conn, month.year, s, today, self.seed, BATCH,
+                                   1 if month.month == 6 else 2),
+                failure_rate=rate,
+            ))  # fmt: skip
 
     def _close_year(self, year: int) -> None:
-        """January: last year's unpaid months become gaps; interest is credited."""
-        from ledger.operations.bank import gap_draft
+        """January: last year's months still unpaid whose window closed become gaps."""
+        from workers.schedule import close_year_run
 
-        gaps = self._pending_gaps + self._bank_gaps
-        self._pending_gaps, self._bank_gaps = [], []
-        drafts = []
-        for member, month in gaps:
-            for scheme in self._schemes(member):
-                enrolment = self.enrolled[(member.id, scheme)]
-                drafts.append(gap_draft(self.ledger, member.id, enrolment, scheme, month))
-            self.result.gap_members.add(member.id)
-        self.result.gaps += len(self._append(drafts))
-        for member in self.population:
-            member.bank_paid.clear()
+        today = self._today()
+        for scheme in (Scheme.PENSION, Scheme.MEDICAL):
+            self._send(lambda conn, s=scheme: close_year_run(conn, year, s, today, BATCH))
 
     def _interest(self, year: int) -> None:
         from ledger.errors import NoPolicyInForce
-        from ledger.operations.interest import credit_year
+        from ledger.rules.interest import rate_for
+        from workers.schedule import interest_run
 
         try:
-            with self.conn.begin_nested():
-                credited = credit_year(self.ledger, self.conn, year)
+            rate_for(year, self.ledger.policy, self.clock.now())
         except NoPolicyInForce:
             return  # no published or provisional rate for the year: nothing to credit
-        self.result.interest_entries += sum(1 for r in credited if r.created)
+        assumed = str(self.scenario.interest.assumed_rate)
+        self._send(lambda conn: _with(interest_run(conn, year, Scheme.PENSION, BATCH),
+                                      assumed_rate=assumed))  # fmt: skip
 
     def _adjust(self) -> None:
-        recorded = post_adjustments(self.ledger, self.conn, self.clock.now().date())
-        self.result.adjustments += sum(1 for r in recorded if r.created)
+        today = self._today()
+        key = f"late-adjustments:{today}"
+        self._send(lambda _: Run(key, "late_adjustments",
+                                 ({"run_key": key, "today_iso": today.isoformat()},)))  # fmt: skip
 
     def _residents(self, month: Month) -> None:
-        traced: list[Paid] = []
-        drafts = [
-            self._pay(member, scheme, Month(month.year, 1), traced)
-            for member in self._active(resident=True)
-            for scheme in self._schemes(member)
-        ]
-        self.result.contributions += len(self._append(drafts, traced))
+        residents = self._active(resident=True)
+        self._pay("residents", [(m, s) for m in residents for s in self._schemes(m)],
+                  Month(month.year, 1))  # fmt: skip
 
     def _july(self, month: Month) -> None:
         """A new contribution year: some members change base, some move region."""
@@ -330,59 +327,84 @@ class Simulation:
                 for scheme in self._schemes(member):
                     old = self.enrolled[(member.id, scheme)]
                     changes.append((member, scheme, old))
-        reenrol(self, self.conn, changes, month)
+        if changes:
+            with self.ledger.unit_of_work() as conn:
+                reenrol(self, conn, changes, month)
         self._moves(month)
 
     def _moves(self, month: Month) -> None:
-        from ledger.operations.transfers import accept_transfer, request_transfer
+        """Members moving region ask for a transfer (the workers request and accept it);
+        where there is nothing to move, or the destination refuses, they simply enrol
+        where they now live: their months still add up."""
+        from ledger.operations.transfers import transfer_id_for
+        from workers.schedule import transfers_run
 
         regions = [r for r in self.scenario.population.regions if r in self.ledger.policy.regions]
+        today = self._today()
+        moving: list[tuple[Member, str]] = []
         for member in self._active():
             if member.resident or not chance(member.rng, self.scenario.moves.per_year):
                 continue
             targets = [r for r in regions if r != member.region]
             if not targets:
                 continue
-            to = targets[member.rng.randrange(len(targets))]
-            today = self.clock.now().date()
-            conn = self.conn
-            for scheme in self._schemes(member):
-                old = self.enrolled[(member.id, scheme)]
-                try:
-                    with conn.begin_nested():
-                        transfer = request_transfer(self.ledger, conn, member.id, scheme, to,
-                                                    today)  # fmt: skip
-                        accept_transfer(self.ledger, conn, transfer, today)
-                except BadInput:
-                    # Nothing to move (no personal account, nothing paid yet): the
-                    # member simply enrols where they now live; months still add up.
-                    self.ledger.enroll(conn, member.id, scheme, to, old.choice, month + 1,
-                                       old.method, old.agency)  # fmt: skip
-                found = self.ledger.enrolment_for(
-                    self.ledger.enrolments(conn, member.id, scheme), month + 1
-                )
-                assert found is not None
-                self.enrolled[(member.id, scheme)] = found
+            moving.append((member, targets[member.rng.randrange(len(targets))]))
+        if not moving:
+            return
+        ids = [transfer_id_for(m.id, s, to, today) for m, to in moving for s in self._schemes(m)]
+        self._send(lambda _: transfers_run(f"transfers:{today}", ids, today))
+        with self.ledger.unit_of_work() as conn:
+            load_enrolments(self, conn, sorted(m.id for m, _ in moving))
+            for member, to in moving:
+                for scheme in self._schemes(member):
+                    old = self.enrolled[(member.id, scheme)]
+                    found = self.ledger.enrolment_for(
+                        self.ledger.enrolments(conn, member.id, scheme), month + 1
+                    )
+                    if found is None or found.region != to:
+                        self.ledger.enroll(conn, member.id, scheme, to, old.choice, month + 1,
+                                           old.method, old.agency)  # fmt: skip
+            load_enrolments(self, conn, sorted(m.id for m, _ in moving))
+        for member, to in moving:
             member.region = to
             member.moves += 1
             self.result.transfers += 1
 
 
-def with_assumed_interest(policy: PolicySet, rate: Decimal, through: int) -> PolicySet:
-    """A copy of ``policy`` with a provisional crediting rate for every year up to ``through``
-    that has none: a projection needs one, and saying so in the record keeps it honest."""
-    national = dict(policy.records.get(NATIONAL, {}))
-    rates = list(national.get(InterestRate.path, []))
-    have = {r.year for r in rates if isinstance(r, InterestRate)}
-    first = max(have, default=through) + 1
-    for year in range(first, through + 1):
-        rates.append(InterestRate(
-            year=year, effective=date(year, 1, 1), published=date(year, 1, 1),
-            rate=rate, status="provisional", source="simulation scenario: assumed rate",
-            note="no published or provisional rate for this year: the scenario's assumption",
-        ))  # fmt: skip
-    national[InterestRate.path] = rates
-    return PolicySet(regions=policy.regions, records={**policy.records, NATIONAL: national})
+def _with(run: Run, **extra: str) -> Run:
+    """``run`` with ``extra`` in every message (a simulation's scenario for the worker)."""
+    return replace(run, messages=tuple({**m, **extra} for m in run.messages))
+
+
+def tally(sim: Simulation) -> None:
+    """The result's counts, read from the ledger the workers wrote."""
+    from sqlalchemy import func, select
+
+    from ledger.store.tables import entries
+    from ledger.store.worker_tables import processed_messages
+
+    result = sim.result
+    with sim.ledger.engine.connect() as conn:
+        kinds: dict[str, int] = dict(conn.execute(
+            select(entries.c.kind, func.count()).group_by(entries.c.kind)
+        ).all())  # fmt: skip
+        result.gap_members = set(conn.execute(
+            select(entries.c.member_id).where(entries.c.kind == "arrears").distinct()
+        ).scalars())  # fmt: skip
+        failures = 0
+        for (outcome,) in conn.execute(
+            select(processed_messages.c.outcome).where(
+                processed_messages.c.actor_name == "bank_deduction_batch"
+            )
+        ):
+            counts = json.loads(outcome or "{}").get("counts", {})
+            failures += counts.get("insufficient-funds", 0) + counts.get("account-closed", 0)
+    result.contributions = kinds.get("contribution", 0)
+    result.fees = kinds.get("fee", 0)
+    result.gaps = kinds.get("arrears", 0)
+    result.adjustments = kinds.get("adjustment", 0)
+    result.interest_entries = kinds.get("interest", 0)
+    result.bank_failures = failures
 
 
 def _publications(policy: PolicySet) -> set[date]:

@@ -44,7 +44,7 @@ def _rows(sim: Simulation, pairs: list[tuple[Member, Scheme]], month: Month) -> 
     ]  # fmt: skip
 
 
-def _load(sim: Simulation, conn: Connection, ids: list[str]) -> None:
+def load_enrolments(sim: Simulation, conn: Connection, ids: list[str]) -> None:
     """Read back the enrolments in force, so drafts use exactly what the ledger holds."""
     for start in range(0, len(ids), 500):
         rows = conn.execute(
@@ -77,7 +77,7 @@ def register(sim: Simulation, conn: Connection) -> None:
     ])  # fmt: skip
     pairs = [(m, s) for m in sim.population for s in sim._schemes(m)]
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, pairs, sim.first))
-    _load(sim, conn, [m.id for m in sim.population])
+    load_enrolments(sim, conn, [m.id for m in sim.population])
 
 
 def reenrol(
@@ -88,7 +88,25 @@ def reenrol(
         return
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS,
                 _rows(sim, [(m, s) for m, s, _ in changes], month))  # fmt: skip
-    _load(sim, conn, sorted({m.id for m, _, _ in changes}))
+    load_enrolments(sim, conn, sorted({m.id for m, _, _ in changes}))
 
 
-__all__ = ["BaseChoice", "reenrol", "register"]
+def end_enrolments(
+    sim: Simulation, conn: Connection, ending: list[tuple[Member, Scheme]], last: Month
+) -> None:
+    """Members retiring: each enrolment in force is recorded again, ending with ``last``
+    (a later row supersedes an earlier one: ``Ledger.enrolment_for``), so no run charges
+    or counts as a gap a month after retirement."""
+    now = sim.clock.now()
+    rows = []
+    for member, scheme in ending:
+        e = sim.enrolled[(member.id, scheme)]
+        rows.append((e.member_id, e.scheme.value, e.region,
+                     str(e.choice.percent) if e.choice.percent is not None else None,
+                     e.choice.amount_fen, e.choice.grade, e.method, e.agency, str(e.from_month),
+                     str(last), e.signed_on, now))  # fmt: skip
+    bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, rows)
+    load_enrolments(sim, conn, sorted({m.id for m, _ in ending}))
+
+
+__all__ = ["BaseChoice", "end_enrolments", "load_enrolments", "reenrol", "register"]

@@ -27,6 +27,8 @@ class Summary:
     transfers: int
     bank_failures: int
     retirees: int
+    messages: int
+    workers: str
     pooling_fen: dict[str, int]
     personal_fen: int
     trial_balance_fen: int
@@ -39,7 +41,8 @@ class Summary:
             "adjustments": self.adjustments, "interest_entries": self.interest_entries,
             "gaps": self.gaps, "members_with_gaps": self.members_with_gaps,
             "transfers": self.transfers, "bank_failures": self.bank_failures,
-            "retirees": self.retirees,
+            "retirees": self.retirees, "worker_messages": self.messages,
+            "workers": self.workers,
             "pooling": {k: format_yuan(v) for k, v in self.pooling_fen.items()},
             "personal_total": format_yuan(self.personal_fen),
             "trial_balance_total": format_yuan(self.trial_balance_fen),
@@ -61,6 +64,7 @@ def summarise(conn: Connection, result: SimulationResult, as_of: date, seconds: 
         interest_entries=result.interest_entries, gaps=result.gaps,
         members_with_gaps=len(result.gap_members), transfers=result.transfers,
         bank_failures=result.bank_failures, retirees=len(result.retirees),
+        messages=result.messages, workers=result.workers,
         pooling_fen=pooling, personal_fen=personal,
         trial_balance_fen=sum(a for _, a in lines), seconds=seconds,
     )  # fmt: skip

@@ -40,6 +40,11 @@ MIGRATIONS_DIR = Path(ledger.__file__).parent.parent / "migrations"
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 262_144  # 256 MiB per connection, allocated only as pages are used
+# Checkpoint the WAL into the database file every 64 MiB, not every 4 MiB (the default):
+# each checkpoint syncs, and a worker commits once per message, so the default made a
+# simulation checkpoint far more often than it wrote anything new (5 years at 2,000
+# members: 21.4 s at the default, 18.4 s at 16,384 pages).
+SQLITE_WAL_PAGES = 16_384
 CONNECT_TIMEOUT_S = 10
 
 # One migration at a time per schema: a transaction-level lock, released at COMMIT.
@@ -126,6 +131,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # page cache, and random inserts into them then read from disk: give it room.
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA temp_store = MEMORY")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WAL_PAGES}")
         finally:
             cursor.close()
 

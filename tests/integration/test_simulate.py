@@ -31,10 +31,10 @@ START = 2017
 
 
 def simulate(engine, seed: int, members: int = 30, years: int = 2, trace: bool = False,
-             scenario: Scenario | None = None):  # fmt: skip
-    ledger = Ledger(engine, FixedClock(datetime(START, 1, 1, tzinfo=UTC)))
+             scenario: Scenario | None = None, start: int = START):  # fmt: skip
+    ledger = Ledger(engine, FixedClock(datetime(start, 1, 1, tzinfo=UTC)))
     result = Simulation(ledger, scenario or Scenario(), seed=seed, members=members, years=years,
-                        start=START, trace=trace).run()  # fmt: skip
+                        start=start, trace=trace).run()  # fmt: skip
     return ledger, result
 
 
@@ -178,3 +178,53 @@ def test_a_simulation_leaves_postgresql_with_planner_statistics_and_sqlite_untou
                 "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
             )).scalar_one()  # fmt: skip
             assert stat_tables == 0
+
+
+def test_every_entry_of_a_simulation_is_posted_by_a_production_worker_message(engine):
+    """The simulation decides the story; the workers post it. Every entry is accounted for
+    by the outcome of a processed message of a production actor, and every kind of job a
+    member's history needs ran: own payments, HR companies, bank runs, closing the year,
+    interest, late announcements (2025 and 2026 have some) and transfers (requested, then
+    accepted, a day's transfers in one message: ``transfers_batch``, not ``transfer_step``)."""
+    from sqlalchemy import func, select
+
+    from ledger.store.tables import entries
+    from ledger.store.worker_tables import job_messages, outbox, processed_messages
+    from workers.actors import ACTORS
+
+    _, result = simulate(engine, seed=7, members=60, years=2, start=2025)
+    with engine.connect() as conn:
+        outcomes = conn.execute(
+            select(processed_messages.c.actor_name, processed_messages.c.outcome)
+        ).all()
+        n_entries = conn.execute(select(func.count()).select_from(entries)).scalar_one()
+        statuses = set(conn.execute(select(job_messages.c.status).distinct()).scalars())
+        n_outbox = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    posted = sum(json.loads(outcome)["posted"] for _, outcome in outcomes)
+    assert posted == n_entries > 0
+    unused = {"transfer_step", "post_contributions_batch"}  # the batch forms are used
+    assert {name for name, _ in outcomes} == set(ACTORS) - unused
+    assert statuses == {"done"}
+    assert n_outbox == len(outcomes) > result.messages > 0  # + the accepts transfers chained
+    assert result.workers == "embedded"
+
+
+def test_no_entry_is_posted_for_a_month_after_the_members_retirement(engine):
+    """A retiring member's enrolments end the month before the legal age (DOMAIN.md §6), so
+    no run charges them or records a gap for them afterwards."""
+    from sqlalchemy import select
+
+    from ledger.store.tables import entries
+
+    _, result = simulate(engine, seed=3, members=150, years=2, start=2028)
+    retired = {member: str(month) for member, month in result.retirees}
+    assert retired
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(entries.c.member_id, entries.c.period, entries.c.kind).where(
+                entries.c.member_id.in_(list(retired)),
+                entries.c.kind.in_(["contribution", "arrears", "fee"]),
+            )
+        ).all()
+    assert rows
+    assert [r for r in rows if r.period >= retired[r.member_id]] == []

@@ -1,0 +1,71 @@
+"""A simulation through Redis and separate worker processes writes the ledger the embedded
+run writes, byte for byte.
+
+``flexledger simulate`` with ``FLEXLEDGER_REDIS_URL`` set sends its messages to Redis; here
+two ``dramatiq`` worker processes of two threads each (what ``flexledger worker`` execs)
+take them, on the test's database (SQLite file or PostgreSQL schema). The same seed run
+with the embedded in-process worker into another SQLite file must export the same journal:
+the sequencer keeps the story's order whichever worker takes a message.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.clock import FixedClock
+from ledger.config import Settings
+from ledger.services import Ledger
+from ledger.simulate import Scenario, Simulation
+from ledger.store.db import make_engine, upgrade
+from ledger.store.export import export_ledger
+from ledger.store.worker_tables import processed_messages
+from workers import runtime
+from workers.sequence import Sequencer
+
+from .test_crash import stop, worker_process
+
+START, MEMBERS, YEARS, SEED = 2025, 40, 2, 13
+
+
+def _journal(engine) -> str:
+    out = io.StringIO()
+    with engine.connect() as conn:
+        export_ledger(conn, out)
+    return out.getvalue()
+
+
+def _simulation(engine) -> Simulation:
+    ledger = Ledger(engine, FixedClock(datetime(START, 1, 1, tzinfo=UTC)))
+    return Simulation(ledger, Scenario(), seed=SEED, members=MEMBERS, years=YEARS, start=START)
+
+
+@pytest.mark.redis
+def test_a_simulation_through_redis_workers_writes_the_embedded_ledger_byte_for_byte(
+    engine, empty_database, redis_server, tmp_path
+):
+    redis_server.client().flushall()
+    embedded = make_engine(f"sqlite:///{tmp_path / 'embedded.db'}")
+    upgrade(embedded)
+    _simulation(embedded).run()
+
+    workers = worker_process(empty_database.url, redis_server.url, tmp_path / "workers.log")
+    try:
+        settings = Settings(database_url=empty_database.url, redis_url=redis_server.url)
+        with Sequencer(settings, engine) as sequencer:
+            assert not sequencer.embedded
+            simulation = _simulation(engine)
+            simulation.sequencer = sequencer
+            result = simulation.run()
+    finally:
+        stop(workers, signal.SIGTERM)
+        runtime.configure(Settings())
+    assert result.workers == "redis" and result.messages >= 2 * 12 * YEARS  # payments, fees…
+    with engine.connect() as conn:
+        processed = conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()
+    assert processed > result.messages  # + the accepts the workers chained for transfers
+    assert _journal(engine) == _journal(embedded), (tmp_path / "workers.log").read_text()[-3000:]

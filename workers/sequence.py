@@ -69,12 +69,15 @@ class Sequencer:
         """Every message of ``run``, in order, each done (with its follow-ups) before the next."""
         for message_id, kwargs in zip(run.message_ids(), run.messages, strict=True):
             with self.engine.begin() as conn:
-                outbox.enqueue(conn, run.actor, {**kwargs, "at_iso": at.isoformat()},
-                               message_id, run_key=run.key)  # fmt: skip
+                new = outbox.enqueue(conn, run.actor, {**kwargs, "at_iso": at.isoformat()},
+                                     message_id, run_key=run.key)  # fmt: skip
+            if not new:
+                # Its id was written before: it would be skipped, and the story with it.
+                raise SimulationStepFailed(f"message {message_id} of run {run.key} exists already")
             outbox.relay_all(self.engine, self.broker)
             self._wait(run.key)
             self.messages += 1
-        self._check(run.key)
+            self._check(run.key)
 
     def _wait(self, run_key: str) -> None:
         if self.embedded:

@@ -48,7 +48,7 @@ from workers.schedule import Run, batches
 from workers.sequence import Sequencer
 
 # Members per message: the worker drafts and appends a batch in one pass.
-BATCH = 2000
+BATCH = 10_000
 PAY_DAY, AGENCY_DAY, BANK_DAY, BACK_PAY_DAY, RESIDENT_DAY = 15, 20, 25, 28, 15
 
 

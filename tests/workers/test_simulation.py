@@ -25,7 +25,8 @@ from ledger.store.db import make_engine, upgrade
 from ledger.store.export import export_ledger
 from ledger.store.worker_tables import processed_messages
 from workers import runtime
-from workers.sequence import Sequencer
+from workers.schedule import Run
+from workers.sequence import Sequencer, SimulationStepFailed
 
 from .test_crash import stop, worker_process
 
@@ -69,3 +70,70 @@ def test_a_simulation_through_redis_workers_writes_the_embedded_ledger_byte_for_
         processed = conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()
     assert processed > result.messages  # + the accepts the workers chained for transfers
     assert _journal(engine) == _journal(embedded), (tmp_path / "workers.log").read_text()[-3000:]
+
+
+@pytest.mark.redis
+def test_a_simulation_waiting_for_a_worker_says_so_and_goes_on_when_one_comes(
+    engine, empty_database, redis_server, caplog, monkeypatch
+):
+    import threading
+
+    import dramatiq
+
+    from workers import sequence
+
+    from .conftest import enrol
+
+    redis_server.client().flushall()
+    monkeypatch.setattr(sequence, "STALL_SECONDS", 0.2)
+    members = enrol(engine, 2)
+    key = "test:waiting"
+    run = Run(key, "post_payments_batch", ({
+        "run_key": key, "pairs": [[m, "pension"] for m in members], "first": "2025-07",
+        "last": "2025-07", "paid_on_iso": "2025-07-15",
+    },))  # fmt: skip
+    settings = Settings(database_url=empty_database.url, redis_url=redis_server.url)
+    try:
+        with Sequencer(settings, engine) as sequencer:
+            sender = threading.Thread(
+                target=sequencer.send, args=(run, datetime(2025, 7, 15, 12, tzinfo=UTC))
+            )
+            sender.start()
+            sender.join(1.0)
+            assert sender.is_alive()  # nobody has taken the message: still waiting
+            assert "is `flexledger worker` running" in caplog.text
+            worker = dramatiq.Worker(sequencer.broker, worker_threads=1, worker_timeout=50)
+            worker.start()
+            sender.join(30)
+            worker.stop()
+            assert not sender.is_alive()
+    finally:
+        runtime.configure(Settings())
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(processed_messages)).scalar_one() == 1
+
+
+def _one_payment(key: str, members: list[str], first: str = "2025-07") -> Run:
+    return Run(key, "post_payments_batch", ({
+        "run_key": key, "pairs": [[m, "pension"] for m in members], "first": first,
+        "last": "2025-07", "paid_on_iso": "2025-07-15",
+    },))  # fmt: skip
+
+
+def test_a_simulation_step_that_fails_stops_the_simulation_with_the_workers_error(
+    engine, empty_database
+):
+    from .conftest import enrol
+
+    members = enrol(engine, 2)
+    at = datetime(2025, 7, 15, 12, tzinfo=UTC)
+    try:
+        with Sequencer(Settings(database_url=empty_database.url), engine) as sequencer:
+            assert sequencer.embedded
+            sequencer.send(_one_payment("test:ok", members), at)
+            with pytest.raises(SimulationStepFailed, match="exists already"):
+                sequencer.send(_one_payment("test:ok", members), at)  # would be skipped
+            with pytest.raises(SimulationStepFailed, match="InvalidPeriod"):
+                sequencer.send(_one_payment("test:bad", members, first="2025-13"), at)
+    finally:
+        runtime.configure(Settings())

@@ -137,6 +137,7 @@ def draw(figures: Figures, out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -152,12 +153,19 @@ def draw(figures: Figures, out: Path) -> list[Path]:
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    # One colour per region, one line style per scheme: 15 lines stay tellable apart.
+    regions = sorted({name.rpartition(":")[2] for name in figures.pooling_by_year})
+    colours = {r: plt.get_cmap("tab10")(i % 10) for i, r in enumerate(regions)}
+    styles = {"pension": "-", "medical": "--"}
     for name, points in sorted(figures.pooling_by_year.items()):
-        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", label=name)
+        scheme, _, region = name.rpartition(":")
+        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", markersize=3,
+                label=name, color=colours[region], linestyle=styles.get(scheme, ":"))  # fmt: skip
     ax.set_title("Pooling funds by region, end of year (yuan)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if figures.pooling_by_year:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     _yuan_axis(ax)
     written.append(out / "pooling_by_region.png")
     fig.tight_layout()

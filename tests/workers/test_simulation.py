@@ -137,3 +137,47 @@ def test_a_simulation_step_that_fails_stops_the_simulation_with_the_workers_erro
                 sequencer.send(_one_payment("test:bad", members, first="2025-13"), at)
     finally:
         runtime.configure(Settings())
+
+
+@pytest.mark.redis
+def test_flexledger_simulate_with_a_redis_url_is_done_by_the_worker_processes(
+    empty_database, redis_server, tmp_path
+):
+    """The command a user runs: with ``FLEXLEDGER_REDIS_URL`` set, ``flexledger simulate``
+    hands every message to Redis and the separate workers post them."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ledger.store.verify import verify
+
+    redis_server.client().flushall()
+    env = {**os.environ, "FLEXLEDGER_DATABASE_URL": empty_database.url,
+           "FLEXLEDGER_REDIS_URL": redis_server.url}  # fmt: skip
+    flexledger = str(Path(sys.executable).parent / "flexledger")  # the installed command
+    subprocess.run([flexledger, "init"], env=env, check=True, capture_output=True)
+    workers = worker_process(empty_database.url, redis_server.url, tmp_path / "workers.log")
+    try:
+        done = subprocess.run(
+            [flexledger, "simulate", "--members", "20", "--years", "1", "--start", "2025",
+             "--json"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        stop(workers, signal.SIGTERM)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert summary["workers"] == "redis" and summary["worker_messages"] > 12
+    assert summary["trial_balance_total"] == "0.00"
+    engine = make_engine(empty_database.url)
+    try:
+        with engine.connect() as conn:
+            assert verify(conn).ok
+            processed = conn.execute(
+                select(func.count()).select_from(processed_messages)
+            ).scalar_one()
+        assert processed >= summary["worker_messages"]
+    finally:
+        engine.dispose()

@@ -25,15 +25,15 @@ class FixedClock:
     """A clock that stands still until moved; for tests and deterministic simulations."""
 
     def __init__(self, at: datetime) -> None:
-        self.at = _utc(at)
+        self.at = as_utc(at)
 
     def now(self) -> datetime:
         return self.at
 
     def advance_to(self, at: datetime) -> None:
-        self.at = _utc(at)
+        self.at = as_utc(at)
 
 
-def _utc(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
     """Naive times are taken as UTC; aware ones converted (SQLite keeps no offset)."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -32,14 +32,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dramatiq
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.clock import Clock, SystemClock
+from ledger.clock import Clock, SystemClock, as_utc
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.services import Ledger
@@ -250,10 +250,6 @@ class Batch:
         )
 
 
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
 def _claim(conn: Connection, message_id: str, actor_name: str, runtime: Runtime) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # RETURNING, not rowcount: drivers need not report a row count for an INSERT.
@@ -283,7 +279,7 @@ def exactly_once(
     ledger = runtime.ledger()
     clock = ledger.clock
     if isinstance(clock, MessageClock):
-        clock.at = _aware(datetime.fromisoformat(at_iso)) if at_iso else None
+        clock.at = as_utc(datetime.fromisoformat(at_iso)) if at_iso else None
     try:
         with _unit(runtime, ledger, message_id, actor_name, run_key) as batch:
             yield batch

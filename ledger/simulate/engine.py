@@ -24,7 +24,6 @@ which the worker drafts and appends in one pass.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -416,7 +415,3 @@ def _publications(policy: PolicySet) -> set[date]:
                 if record.published and record.published > record.effective and not record.variant:
                     found.add(record.published)
     return found
-
-
-def count_by_scheme(trace: list[Paid]) -> Counter[str]:
-    return Counter(p.scheme.value for p in trace)

@@ -60,7 +60,6 @@ class Member:
     rng: random.Random = field(repr=False)
     retired: bool = False
     missed: list[Month] = field(default_factory=list)
-    bank_paid: set[Month] = field(default_factory=set)
     moves: int = 0
 
 

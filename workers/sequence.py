@@ -35,7 +35,8 @@ from ledger.store.worker_tables import job_messages
 from workers import outbox
 from workers.schedule import Run
 
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.002
+MAX_POLL_SECONDS = 0.1
 STALL_SECONDS = 30
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Sequencer:
         if self.embedded:
             self.broker.join(outbox.QUEUE, fail_fast=False)  # type: ignore[call-arg]
             return
-        began, warned = time.monotonic(), False
+        began, warned, pause = time.monotonic(), False, POLL_SECONDS
         while True:
             outbox.relay_all(self.engine, self.broker)
             state = outbox.progress(self.engine, run_key)
@@ -95,7 +96,9 @@ class Sequencer:
                     "running on this Redis and database? (waiting)", run_key, STALL_SECONDS,
                 )  # fmt: skip
                 warned = True
-            time.sleep(POLL_SECONDS)
+            time.sleep(pause)
+            # Quick for a small message, not hundreds of polls a second for a long batch.
+            pause = min(pause * 2, MAX_POLL_SECONDS)
 
     def _check(self, run_key: str) -> None:
         with self.engine.connect() as conn:

@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 import dramatiq
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.clock import Clock, SystemClock, as_utc
@@ -54,7 +54,8 @@ class MessageClock:
 
     A simulation's messages carry the story's time (``at_iso``): the entries they post are
     recorded when they happened in the story, as the simulation's own clock would record
-    them. Production schedules never set it. The recorder refuses a time before the last
+    them. Production schedules never set it, and a ledger without a ``simulations`` row
+    refuses such a message (``exactly_once``); the recorder refuses a time before the last
     entry's either way, so a message can never record into the past.
     """
 
@@ -250,6 +251,18 @@ class Batch:
         )
 
 
+def _story_time_allowed(conn: Connection) -> None:
+    """Only a simulation's ledger takes a message that carries its own time."""
+    from ledger.errors import BadInput
+    from ledger.store.tables import simulations
+
+    if conn.execute(select(simulations.c.id).limit(1)).first() is None:
+        raise BadInput(
+            "at_iso", "a message may carry its own time only on a simulation's ledger; this "
+            "ledger records at the time of its writes",
+        )  # fmt: skip
+
+
 def _claim(conn: Connection, message_id: str, actor_name: str, runtime: Runtime) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # RETURNING, not rowcount: drivers need not report a row count for an INSERT.
@@ -298,6 +311,8 @@ def _unit(
             outbox.mark(conn, message_id, "done", run_key=run_key, job=actor_name)
             yield None
             return
+        if isinstance(ledger.clock, MessageClock) and ledger.clock.at is not None:
+            _story_time_allowed(conn)
         batch = Batch(ledger, conn)
         yield batch
         conn.execute(

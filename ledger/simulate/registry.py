@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 
 from ledger.errors import BadInput
 from ledger.period import Month
@@ -13,7 +13,7 @@ from ledger.schemes import Scheme
 from ledger.services import Enrolment, _enrolment
 from ledger.store.bulk import bulk_insert
 from ledger.store.db import display_url
-from ledger.store.tables import enrolments, members
+from ledger.store.tables import enrolments, members, simulations
 
 if TYPE_CHECKING:
     from ledger.simulate.engine import Simulation
@@ -58,7 +58,9 @@ def load_enrolments(sim: Simulation, conn: Connection, ids: list[str]) -> None:
 
 
 def register(sim: Simulation, conn: Connection) -> None:
-    """Register and enrol every simulated member from the first month.
+    """Record the simulation (``simulations``: what made this ledger, and the mark that
+    lets the workers record its messages at the story's time), then register and enrol
+    every simulated member from the first month.
 
     A simulation writes into an empty ledger: its members' ids come from the seed, and
     "the same seed gives the same ledger" holds only for a ledger that was empty.
@@ -72,6 +74,10 @@ def register(sim: Simulation, conn: Connection) -> None:
             "(set FLEXLEDGER_DATABASE_URL to a new database)",
         )
     now = sim.clock.now()
+    conn.execute(insert(simulations).values(
+        seed=sim.seed, members=len(sim.population), first_month=str(sim.first),
+        last_month=str(sim.last), scenario=sim.scenario.model_dump_json(), recorded_at=now,
+    ))  # fmt: skip
     bulk_insert(conn, members, MEMBER_COLUMNS, [
         (m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population
     ])  # fmt: skip

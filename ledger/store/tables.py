@@ -159,5 +159,21 @@ chain_anchors = Table(
     comment="published chain hashes: verify checks the chain still passes through each",
 )
 
-APPEND_ONLY_TABLES = ("entries", "postings", "members", "enrolments", "chain_anchors")
+simulations = Table(
+    "simulations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("seed", BigInteger, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("first_month", String(7), nullable=False),
+    Column("last_month", String(7), nullable=False),
+    Column("scenario", Text, nullable=False, comment="the scenario, as JSON"),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="the simulation that wrote this ledger: its entries are recorded at the story's "
+    "time, and only such a ledger takes a message that carries one",
+)
+
+APPEND_ONLY_TABLES = (
+    "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
+)  # fmt: skip
 from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

@@ -32,6 +32,7 @@ from ledger.store.tables import (
     members,
     metadata,
     postings,
+    simulations,
 )
 
 RECORDED_AT = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
@@ -109,6 +110,10 @@ def ledger_with_one_entry(engine: Engine) -> Engine:
         conn.execute(
             insert(chain_anchors).values(entry_id=1, hash="a" * 64, recorded_at=RECORDED_AT)
         )
+        conn.execute(insert(simulations).values(
+            seed=7, members=1, first_month="2025-07", last_month="2025-12", scenario="{}",
+            recorded_at=RECORDED_AT,
+        ))  # fmt: skip
     return engine
 
 
@@ -116,7 +121,7 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (members, enrolments, entries, postings, chain_anchors)
+            for table in (members, enrolments, entries, postings, chain_anchors, simulations)
         }
 
 
@@ -133,6 +138,8 @@ CHANGES = [
     ("enrolments", "DELETE FROM enrolments"),
     ("chain_anchors", "UPDATE chain_anchors SET hash = 'b'"),
     ("chain_anchors", "DELETE FROM chain_anchors"),
+    ("simulations", "UPDATE simulations SET seed = 8"),
+    ("simulations", "DELETE FROM simulations"),
 ]
 
 

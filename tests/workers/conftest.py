@@ -217,5 +217,17 @@ def enrol(
     return ids
 
 
+def mark_simulation(engine: Engine) -> None:
+    """Make the test's ledger a simulation's (``simulations``), which lets messages carry
+    the story's time."""
+    from ledger.store.tables import simulations
+
+    with engine.begin() as conn:
+        conn.execute(insert(simulations).values(
+            seed=1, members=0, first_month="2025-01", last_month="2025-12", scenario="{}",
+            recorded_at=SystemClock().now(),
+        ))  # fmt: skip
+
+
 def ledger_for(engine: Engine) -> Ledger:
     return Ledger(engine, SystemClock())

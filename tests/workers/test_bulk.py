@@ -31,7 +31,7 @@ from ledger.store.worker_tables import processed_messages
 from workers import actors, runtime
 from workers.outbox import message_id
 
-from .conftest import BEIJING, enrol, ledger_for
+from .conftest import BEIJING, enrol, ledger_for, mark_simulation
 
 PENSION = Scheme.PENSION
 by_kind = select(entries.c.kind, func.count()).group_by(entries.c.kind)
@@ -123,6 +123,7 @@ def test_a_fees_batch_of_200_takes_a_few_more_statements_than_of_2_not_200(engin
 
 def test_a_message_with_the_storys_time_records_its_entries_then(engine, rt):
     first, second = enrol(engine, 1), enrol(engine, 1, start=5)
+    mark_simulation(engine)
     _pay(first, "test:story", "2025-10-10T12:00:00+00:00")
     before = datetime.now(UTC)
     _pay(second, "test:now")
@@ -132,6 +133,22 @@ def test_a_message_with_the_storys_time_records_its_entries_then(engine, rt):
     assert story == datetime(2025, 10, 10, 12, tzinfo=UTC)
     assert times[second[0]].replace(tzinfo=UTC) >= before.replace(microsecond=0)
     assert ledger_for(engine).clock.now() >= before  # the runtime's clock is untouched
+
+
+def test_a_ledger_that_is_no_simulations_refuses_a_message_with_its_own_time(engine, rt):
+    """A forged future time on a production ledger would make every real append after it
+    fail as "clock went backwards": the message is refused, naming the field, and writes
+    nothing (not even its processed row)."""
+    from ledger.errors import BadInput
+    from tests.rows import row_counts
+
+    members = enrol(engine, 2)
+    before = row_counts(engine, entries, processed_messages)
+    with pytest.raises(BadInput, match=r"at_iso.*only on a simulation's ledger"):
+        _pay(members, "test:forged", "2099-01-01T00:00:00+00:00")
+    assert row_counts(engine, entries, processed_messages) == before
+    _pay(members, "test:real")  # the same payments without a time of their own
+    assert _contributions(engine) == 6
 
 
 def test_a_payments_batch_pays_each_member_in_each_scheme_it_names(engine, rt):

@@ -28,6 +28,7 @@ from workers import runtime
 from workers.schedule import Run
 from workers.sequence import Sequencer, SimulationStepFailed
 
+from .conftest import enrol, mark_simulation
 from .test_crash import stop, worker_process
 
 START, MEMBERS, YEARS, SEED = 2025, 40, 2, 13
@@ -82,11 +83,10 @@ def test_a_simulation_waiting_for_a_worker_says_so_and_goes_on_when_one_comes(
 
     from workers import sequence
 
-    from .conftest import enrol
-
     redis_server.client().flushall()
     monkeypatch.setattr(sequence, "STALL_SECONDS", 0.2)
     members = enrol(engine, 2)
+    mark_simulation(engine)
     key = "test:waiting"
     run = Run(key, "post_payments_batch", ({
         "run_key": key, "pairs": [[m, "pension"] for m in members], "first": "2025-07",
@@ -123,9 +123,8 @@ def _one_payment(key: str, members: list[str], first: str = "2025-07") -> Run:
 def test_a_simulation_step_that_fails_stops_the_simulation_with_the_workers_error(
     engine, empty_database
 ):
-    from .conftest import enrol
-
     members = enrol(engine, 2)
+    mark_simulation(engine)
     at = datetime(2025, 7, 15, 12, tzinfo=UTC)
     try:
         with Sequencer(Settings(database_url=empty_database.url), engine) as sequencer:

@@ -38,6 +38,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Protocol
 
 from sqlalchemy import Connection, select
@@ -217,9 +218,11 @@ def plan_year(
     are neither due nor, while their window is open, gaps."""
     member_id = member if isinstance(member, str) else member.id
     due, gaps = [], []
-    for month in Month(year, 1).until(_last(year, today)):
+    for month, text in _months(year, _last(year, today)):
+        if text in paid:
+            continue
         enrolment = ledger.enrolment_for(found, month)
-        if enrolment is None or str(month) in paid:
+        if enrolment is None:
             continue
         bank = enrolment.method == "bank"
         if bank and month < agreement_starts(ledger, enrolment):
@@ -233,6 +236,12 @@ def plan_year(
         if bank:
             due.extend(drafts)
     return _Plan(due, gaps)
+
+
+@lru_cache(maxsize=256)
+def _months(year: int, last: Month) -> tuple[tuple[Month, str], ...]:
+    """January of ``year`` to ``last``, each with its ``YYYY-MM`` (a batch asks per member)."""
+    return tuple((m, str(m)) for m in Month(year, 1).until(last))
 
 
 def plan_batch(

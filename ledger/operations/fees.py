@@ -113,7 +113,7 @@ def charge_batch(
             continue
         fee_key = f"fee:{month}:{member}"
         if fee_key not in fees_done:
-            mine.extend(fee_draft(ledger, member, enrolment, month, today))
+            mine.extend(fee_draft(ledger, member, enrolment, month, today, cache))
             fees_done[fee_key] = 0  # one fee per member and month, whichever scheme comes first
         drafts.extend(mine)
         owners.extend([key] * len(mine))
@@ -121,7 +121,8 @@ def charge_batch(
 
 
 def fee_draft(
-    ledger: Ledger, member_id: str, enrolment: Enrolment, month: Month, today: date
+    ledger: Ledger, member_id: str, enrolment: Enrolment, month: Month, today: date,
+    cache: dict | None = None,
 ) -> list[EntryDraft]:
     """The company's fee for ``month`` (none where the policy fee is zero).
 
@@ -129,7 +130,10 @@ def fee_draft(
     """
     key = f"fee:{month}:{member_id}"
     assert enrolment.agency is not None
-    fee = ledger.policy.at(AffiliateFee, month.first_day, enrolment.region)
+    found = cache.get(("fee", enrolment.region, month)) if cache is not None else None
+    fee = found or ledger.policy.at(AffiliateFee, month.first_day, enrolment.region)
+    if cache is not None:
+        cache[("fee", enrolment.region, month)] = fee
     if fee.monthly_fen == 0:
         return []
     return [

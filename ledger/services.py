@@ -280,7 +280,7 @@ class Ledger:
             key = (enrolment.region, scheme, month, enrolment.choice, paid_on, known_at)
             assessment = cache.get(key) if cache is not None else None
             if assessment is None:
-                self._check_window(enrolment.region, month, paid_on)
+                self.check_window(enrolment.region, month, paid_on)
                 assessment = assess(
                     self.policy, enrolment.region, scheme, month, enrolment.choice,
                     known_at=known_at or self.clock.now(),
@@ -290,7 +290,7 @@ class Ledger:
             drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
         return drafts
 
-    def _check_window(self, region: str, month: Month, paid_on: date) -> None:
+    def check_window(self, region: str, month: Month, paid_on: date) -> None:
         window = self.policy.at(BackPayment, month.first_day, region).window
         if window == "calendar-year" and paid_on.year > month.year:
             raise BackPaymentWindowClosed(

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from ledger.journal import EntryKind
+from ledger.operations import CHUNK
 from ledger.schemes import Scheme
 from ledger.services import Enrolment, _enrolment
 from ledger.store.tables import enrolments, entries
-
-CHUNK = 500
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:

@@ -43,7 +43,15 @@ from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
 from ledger.store.db import refresh_statistics
-from workers.schedule import Run, batches
+from workers.schedule import (
+    Run,
+    affiliate_fees_run,
+    bank_deduction_run,
+    batches,
+    close_year_run,
+    interest_run,
+    transfers_run,
+)
 from workers.sequence import Sequencer
 
 # Members per message: the worker drafts and appends a batch in one pass.
@@ -254,14 +262,12 @@ class Simulation:
 
     def _open(self, member: Member, missed: Month) -> bool:
         try:
-            self.ledger._check_window(member.region, missed, self._today())
+            self.ledger.check_window(member.region, missed, self._today())
         except BackPaymentWindowClosed:
             return False
         return True
 
     def _agency(self, month: Month) -> None:
-        from workers.schedule import affiliate_fees_run
-
         today = self._today()
         if self.result.trace is not None:
             agency = self._active("agency")
@@ -273,8 +279,6 @@ class Simulation:
     def _bank(self, month: Month) -> None:
         """The bank pulls everything unpaid this year to date, one call per member and
         scheme (DOMAIN.md §9): June is the year's first round, December the second."""
-        from workers.schedule import bank_deduction_run
-
         today, rate = self._today(), str(self.scenario.payment.bank_failure)
         for scheme in (Scheme.PENSION, Scheme.MEDICAL):
             self._send(lambda conn, s=scheme: _with(
@@ -285,8 +289,6 @@ class Simulation:
 
     def _close_year(self, year: int) -> None:
         """January: last year's months still unpaid whose window closed become gaps."""
-        from workers.schedule import close_year_run
-
         today = self._today()
         for scheme in (Scheme.PENSION, Scheme.MEDICAL):
             self._send(lambda conn, s=scheme: close_year_run(conn, year, s, today, BATCH))
@@ -294,7 +296,6 @@ class Simulation:
     def _interest(self, year: int) -> None:
         from ledger.errors import NoPolicyInForce
         from ledger.rules.interest import rate_for
-        from workers.schedule import interest_run
 
         try:
             rate_for(year, self.ledger.policy, self.clock.now())
@@ -336,7 +337,6 @@ class Simulation:
         where there is nothing to move, or the destination refuses, they simply enrol
         where they now live: their months still add up."""
         from ledger.operations.transfers import transfer_id_for
-        from workers.schedule import transfers_run
 
         regions = [r for r in self.scenario.population.regions if r in self.ledger.policy.regions]
         today = self._today()

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select
 
 from ledger.errors import BadInput, LedgerError
 from ledger.identity import parse_citizen_id
+from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice, assess
 from ledger.schemes import Scheme
@@ -132,6 +133,7 @@ def _write(
             }  # fmt: skip
     if new_members:
         conn.execute(insert(members), list(new_members.values()))
+    enrolment_index.wrote(conn)
     conn.execute(
         insert(enrolments),
         [

@@ -75,34 +75,33 @@ class Enrolment:
     signed_on: date | None
 
 
+_ENROLMENTS: dict[tuple, Enrolment] = {}
+_ENROLMENTS_MAX = 200_000
+
+
 def _enrolment(row) -> Enrolment:
     """The enrolment a row holds. Rows never change (enrolments are append-only), so the
     same row content gives the same (immutable) object: batches read thousands of rows
-    they read before, and building the object is most of the cost."""
-    return _enrolment_of(
-        row.id, row.member_id, row.scheme, row.region, row.base_percent, row.base_fen,
-        row.grade, row.method, row.agency, row.from_month, row.to_month, row.signed_on,
-    )  # fmt: skip
-
-
-@lru_cache(maxsize=200_000)
-def _enrolment_of(
-    id: int, member_id: str, scheme: str, region: str, base_percent: str | None,
-    base_fen: int | None, grade: str | None, method: str, agency: str | None,
-    from_month: str, to_month: str | None, signed_on: date | None,
-) -> Enrolment:  # fmt: skip
-    return Enrolment(
-        id=id,
-        member_id=member_id,
-        scheme=Scheme(scheme),
-        region=region,
-        choice=_choice(base_percent, base_fen, grade),
-        method=method,
-        agency=agency,
-        from_month=_month(from_month),
-        to_month=_month(to_month) if to_month else None,
-        signed_on=signed_on,
-    )
+    they read before, and building the object is most of the cost. Keyed by the row's
+    values themselves (one tuple, no attribute lookups on a hit)."""
+    key = tuple(row)
+    found = _ENROLMENTS.get(key)
+    if found is None:
+        if len(_ENROLMENTS) >= _ENROLMENTS_MAX:
+            _ENROLMENTS.clear()
+        found = _ENROLMENTS[key] = Enrolment(
+            id=row.id,
+            member_id=row.member_id,
+            scheme=Scheme(row.scheme),
+            region=row.region,
+            choice=_choice(row.base_percent, row.base_fen, row.grade),
+            method=row.method,
+            agency=row.agency,
+            from_month=_month(row.from_month),
+            to_month=_month(row.to_month) if row.to_month else None,
+            signed_on=row.signed_on,
+        )
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -219,6 +218,9 @@ class Ledger:
             "signed_on": signed_on,
             "recorded_at": self.clock.now(),
         }
+        from ledger.operations import enrolment_index
+
+        enrolment_index.wrote(conn)
         new_id = conn.execute(insert(enrolments).values(**values)).inserted_primary_key[0]
         return _enrolment(conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one())
 

@@ -122,5 +122,3 @@ class Sequencer:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-

@@ -47,7 +47,7 @@ from ledger.config import Settings
 from ledger.errors import BadInput, LedgerError
 from ledger.journal import EntryDraft, EntryKind, arrears
 from ledger.journal import gaps as gaps_account
-from ledger.operations import paid_periods, recorded_keys
+from ledger.operations import enrolment_index, paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import BackPayment, BankAgreement
@@ -379,6 +379,15 @@ def enrolled_members(
 ) -> list[str]:
     """Members with an enrolment in ``scheme`` (paid by ``method``, if given) in force some
     month of ``year``, sorted."""
+    held = enrolment_index.snapshot(conn)
+    if held is not None:
+        return sorted(
+            member_id
+            for (member_id, value), found in held.by_key.items()
+            if value == scheme.value
+            and (method is None or any(e.method == method for e in found))
+            and _enrolled_in(found, year, method)
+        )
     query = select(enrolments).where(enrolments.c.scheme == scheme.value)
     if method is not None:
         with_method = select(enrolments.c.member_id).where(
@@ -390,7 +399,7 @@ def enrolled_members(
         query.where(enrolments.c.from_month <= f"{year}-12").order_by(
             enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id
         )
-    ):
+    ).all():
         by_member[row.member_id].append(_enrolment(row))
     return sorted(m for m, found in by_member.items() if _enrolled_in(found, year, method))
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from ledger.journal import EntryKind
-from ledger.operations import CHUNK
+from ledger.operations import CHUNK, enrolment_index
 from ledger.schemes import Scheme
 from ledger.services import Enrolment, _enrolment
 from ledger.store.tables import enrolments, entries
@@ -32,13 +32,21 @@ def enrolments_of(
     conn: Connection, ids: Sequence[str], scheme: Scheme
 ) -> dict[str, list[Enrolment]]:
     """Each member's enrolments in ``scheme``, in ``Ledger.enrolments`` order."""
+    held = enrolment_index.snapshot(conn)
+    if held is not None:
+        by_key, value = held.by_key, scheme.value
+        found = defaultdict(list)
+        for m in sorted(set(ids)):
+            if (m, value) in by_key:
+                found[m] = list(by_key[(m, value)])
+        return found
     found: defaultdict[str, list[Enrolment]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
             select(enrolments)
             .where(enrolments.c.member_id.in_(chunk), enrolments.c.scheme == scheme.value)
             .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
-        )
+        ).all()
         for row in rows:
             found[row.member_id].append(_enrolment(row))
     return found
@@ -58,7 +66,7 @@ def paid_of(
                 entries.c.period >= first,
                 entries.c.period <= last,
             )
-        )
+        ).all()
         for member_id, period in rows:
             found[member_id].add(period)
     return found

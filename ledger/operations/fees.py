@@ -27,7 +27,7 @@ from sqlalchemy import Connection, select
 from ledger.errors import BadInput
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
 from ledger.money import format_yuan
-from ledger.operations import paid_periods, recorded_keys
+from ledger.operations import enrolment_index, paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import AffiliateFee
@@ -121,7 +121,11 @@ def charge_batch(
 
 
 def fee_draft(
-    ledger: Ledger, member_id: str, enrolment: Enrolment, month: Month, today: date,
+    ledger: Ledger,
+    member_id: str,
+    enrolment: Enrolment,
+    month: Month,
+    today: date,
     cache: dict | None = None,
 ) -> list[EntryDraft]:
     """The company's fee for ``month`` (none where the policy fee is zero).
@@ -156,6 +160,15 @@ def fee_draft(
 
 def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
     """(member, scheme) of every enrolment through an HR company in force for ``month``."""
+    held = enrolment_index.snapshot(conn)
+    if held is not None:
+        found = []
+        for member_id in sorted(held.agency):
+            for scheme in sorted(held.schemes_of[member_id]):
+                enrolment = Ledger.enrolment_for(held.by_key[(member_id, scheme)], month)
+                if enrolment is not None and enrolment.method == "agency":
+                    found.append((member_id, Scheme(scheme)))
+        return found
     with_agency = select(enrolments.c.member_id).where(enrolments.c.method == "agency")
     grouped: defaultdict[tuple[str, str], list[Enrolment]] = defaultdict(list)
     for row in conn.execute(
@@ -163,7 +176,7 @@ def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
         .where(enrolments.c.member_id.in_(with_agency), enrolments.c.from_month <= str(month))
         .order_by(enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month,
                   enrolments.c.id)
-    ):  # fmt: skip
+    ).all():  # fmt: skip
         grouped[(row.member_id, row.scheme)].append(_enrolment(row))
     found = []
     for (member_id, scheme), rows in grouped.items():

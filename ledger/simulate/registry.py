@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, insert, select
 
 from ledger.errors import BadInput
+from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
@@ -82,6 +83,7 @@ def register(sim: Simulation, conn: Connection) -> None:
         (m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population
     ])  # fmt: skip
     pairs = [(m, s) for m in sim.population for s in sim._schemes(m)]
+    enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, pairs, sim.first))
     load_enrolments(sim, conn, [m.id for m in sim.population])
 
@@ -92,6 +94,7 @@ def reenrol(
     """New enrolments from ``month`` for members who changed their base percent."""
     if not changes:
         return
+    enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS,
                 _rows(sim, [(m, s) for m, s, _ in changes], month))  # fmt: skip
     load_enrolments(sim, conn, sorted({m.id for m, _, _ in changes}))
@@ -111,6 +114,7 @@ def end_enrolments(
                      str(e.choice.percent) if e.choice.percent is not None else None,
                      e.choice.amount_fen, e.choice.grade, e.method, e.agency, str(e.from_month),
                      str(last), e.signed_on, now))  # fmt: skip
+    enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, rows)
     load_enrolments(sim, conn, sorted({m.id for m, _ in ending}))
 

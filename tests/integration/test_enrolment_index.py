@@ -140,3 +140,27 @@ def test_run_planning_finds_the_same_members_with_and_without_the_index(
     assert plans() == by_index
     assert {m for m, _ in by_index[0][2]} == {MEMBERS[0], MEMBERS[3]}  # September
     assert by_index[1][4] == [MEMBERS[1]]  # 2025, paying by bank (from September)
+
+
+def test_a_batch_drafts_each_member_as_if_drafted_alone(ledger, engine):
+    """Drafting a batch shares one assessment and one draft per region, scheme, month,
+    choice and payer; each member's entry must still be exactly what drafting that member
+    alone gives: key, member, personal account, payer, amounts."""
+    with ledger.unit_of_work() as conn:
+        ledger.enroll(conn, MEMBERS[0], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
+                      Month(2025, 1))  # fmt: skip
+        ledger.enroll(conn, MEMBERS[2], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
+                      Month(2025, 1))  # fmt: skip
+    paid_on = datetime(2025, 11, 3).date()
+    for scheme in (Scheme.PENSION, Scheme.MEDICAL):
+        with engine.connect() as conn:
+            found = enrolments_of(conn, MEMBERS, scheme)
+        cache: dict = {}
+        for member, rows in found.items():
+            alone = ledger.contribution_drafts(member, rows, scheme, Month(2025, 5),
+                                               Month(2025, 6), paid_on)  # fmt: skip
+            batched = ledger.contribution_drafts(member, rows, scheme, Month(2025, 5),
+                                                 Month(2025, 6), paid_on, cache=cache)  # fmt: skip
+            assert batched == alone
+            assert [d.fingerprint() for d in batched] == [d.fingerprint() for d in alone]
+        assert len(found) == (5 if scheme is Scheme.PENSION else 2)

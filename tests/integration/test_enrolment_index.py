@@ -1,10 +1,11 @@
-"""The in-memory enrolment index gives batch reads exactly what a query would, on both backends.
+"""Batch reads and drafts give exactly what the per-member path gives, on both backends.
 
 Batch actors and run planning read the enrolments of thousands of members at a time; the
 index (``ledger.operations.enrolment_index``) keeps them in memory and checks, in the
 caller's transaction, that nothing was added since. These tests hold it to the query it
 replaces: after new enrolments, after a rolled-back one, in the transaction that writes
 one, and when a smaller id commits after a larger one (PostgreSQL sequences allow it).
+A batch's drafts, shared per assessment, are held to each member drafted alone.
 """
 
 from __future__ import annotations

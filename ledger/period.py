@@ -50,8 +50,7 @@ class Month:
 
     @classmethod
     def from_index(cls, index: int) -> Month:
-        year, month0 = divmod(index, 12)
-        return cls(year, month0 + 1)
+        return _from_index(index)
 
     @property
     def index(self) -> int:
@@ -81,11 +80,22 @@ class Month:
 
     def until(self, last: Month) -> Iterator[Month]:
         """Every month from this one to ``last``, both included."""
-        for index in range(self.index, last.index + 1):
-            yield Month.from_index(index)
+        return iter(_months(self.index, last.index))
 
     def __str__(self) -> str:
         return _month_text(self.year, self.month)
+
+
+@lru_cache(maxsize=8192)
+def _from_index(index: int) -> Month:
+    # Months are immutable: batches draft the same few months by the hundred thousand.
+    year, month0 = divmod(index, 12)
+    return Month(year, month0 + 1)
+
+
+@lru_cache(maxsize=4096)
+def _months(first: int, last: int) -> tuple[Month, ...]:
+    return tuple(_from_index(index) for index in range(first, last + 1))
 
 
 @lru_cache(maxsize=4096)

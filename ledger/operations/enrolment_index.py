@@ -19,8 +19,10 @@ true, and a cheap probe tells whether anything was added since:
   The writers of ``enrolments`` (``Ledger.enrol``, imports, the simulation's registry)
   call ``wrote`` in the transaction that inserts.
 
-Memory: one ``Enrolment`` per row (a few hundred bytes); past ``MAX_ROWS`` the index is
-not kept and callers query.
+Memory, per engine and process: about 800 bytes per row with the row cache behind
+``_enrolment`` (measured with tracemalloc: 52 MB for the 63,712 enrolments of a simulated
+10,000 members over 30 years). Past ``MAX_ROWS`` (about 200 MB) the index is not kept and
+callers query, as they did before it existed.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sqlalchemy import Connection, Engine, func, select
 from ledger.services import Enrolment, _enrolment
 from ledger.store.tables import enrolments
 
-MAX_ROWS = 2_000_000
+MAX_ROWS = 250_000
 _WROTE = "flexledger.enrolments_written_in"
 
 

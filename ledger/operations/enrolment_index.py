@@ -54,28 +54,31 @@ def _written_here(conn: Connection) -> bool:
 
 @dataclass
 class Snapshot:
-    """Enrolments by (member, scheme value), each list in ``Ledger.enrolments`` order."""
+    """Enrolments by (member, scheme value), each in ``Ledger.enrolments`` order.
+
+    Never changed once returned (a worker's other threads may be reading it): a grown
+    table gets a new snapshot sharing the unchanged tuples.
+    """
 
     count: int = 0
     max_id: int = 0
-    by_key: dict[tuple[str, str], list[Enrolment]] = field(default_factory=dict)
-    schemes_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    agency: set[str] = field(default_factory=set)
+    by_key: dict[tuple[str, str], tuple[Enrolment, ...]] = field(default_factory=dict)
+    agency: frozenset[str] = frozenset()
     """members with an enrolment through an HR company, in any scheme, at any time"""
 
-    def add(self, found: list[Enrolment]) -> None:
-        touched = set()
+    def grown(self, found: list[Enrolment]) -> Snapshot:
+        """A new snapshot with ``found`` added."""
+        by_key = dict(self.by_key)
+        added: defaultdict[tuple[str, str], list[Enrolment]] = defaultdict(list)
         for enrolment in found:
-            key = (enrolment.member_id, enrolment.scheme.value)
-            self.by_key.setdefault(key, []).append(enrolment)
-            self.schemes_of[enrolment.member_id].add(enrolment.scheme.value)
-            if enrolment.method == "agency":
-                self.agency.add(enrolment.member_id)
-            self.max_id = max(self.max_id, enrolment.id)
-            touched.add(key)
-        for key in touched:
-            self.by_key[key].sort(key=lambda e: (e.from_month, e.id))
-        self.count += len(found)
+            added[(enrolment.member_id, enrolment.scheme.value)].append(enrolment)
+        for key, more in added.items():
+            by_key[key] = tuple(
+                sorted((*by_key.get(key, ()), *more), key=lambda e: (e.from_month, e.id))
+            )
+        agency = self.agency | {e.member_id for e in found if e.method == "agency"}
+        max_id = max((e.id for e in found), default=self.max_id)
+        return Snapshot(self.count + len(found), max(self.max_id, max_id), by_key, agency)
 
 
 _held: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
@@ -95,16 +98,11 @@ def snapshot(conn: Connection) -> Snapshot | None:
         if held is not None and (held.count, held.max_id) == (count, max_id):
             return held
         if held is not None and count > held.count:
-            grown = Snapshot(held.count, held.max_id,
-                             {k: list(v) for k, v in held.by_key.items()},
-                             defaultdict(set, {k: set(v) for k, v in held.schemes_of.items()}),
-                             set(held.agency))  # fmt: skip
-            grown.add(_rows(conn, after=held.max_id))
+            grown = held.grown(_rows(conn, after=held.max_id))
             if (grown.count, grown.max_id) == (count, max_id):
                 _held[conn.engine] = grown
                 return grown
-        fresh = Snapshot()
-        fresh.add(_rows(conn, after=None))
+        fresh = Snapshot().grown(_rows(conn, after=None))
         if (fresh.count, fresh.max_id) != (count, max_id):
             return None  # the table changed under a non-repeatable read: query
         _held[conn.engine] = fresh

@@ -163,9 +163,11 @@ def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
     held = enrolment_index.snapshot(conn)
     if held is not None:
         found = []
+        schemes = sorted(s.value for s in Scheme)
         for member_id in sorted(held.agency):
-            for scheme in sorted(held.schemes_of[member_id]):
-                enrolment = Ledger.enrolment_for(held.by_key[(member_id, scheme)], month)
+            for scheme in schemes:
+                rows = held.by_key.get((member_id, scheme), ())
+                enrolment = Ledger.enrolment_for(rows, month)
                 if enrolment is not None and enrolment.method == "agency":
                     found.append((member_id, Scheme(scheme)))
         return found

@@ -64,6 +64,9 @@ class EntryKind(StrEnum):
     TRANSFER_RETURN = "transfer-return"
     INTEREST = "interest"
     OPENING = "opening"
+    # Money the bank collected for months that were paid otherwise before the deduction
+    # was recorded (a lost commit, then the member paid): owed back to the member.
+    OVERPAYMENT = "overpayment"
 
 
 class AccountType(StrEnum):
@@ -80,6 +83,7 @@ _TYPES = {
     "agency": AccountType.ASSET,
     "transit": AccountType.ASSET,
     "personal": AccountType.LIABILITY,
+    "refunds": AccountType.LIABILITY,
     "pooling": AccountType.EQUITY,
     "gaps": AccountType.EQUITY,
     "subsidy": AccountType.INCOME,
@@ -126,6 +130,11 @@ def arrears(scheme: str, member: str) -> str:
 
 def gaps(scheme: str, region: str) -> str:
     return f"gaps:{scheme}:{region}"
+
+
+def refunds(scheme: str, member: str) -> str:
+    """What the fund owes a member back: money collected for months paid otherwise."""
+    return f"refunds:{scheme}:{member}"
 
 
 def agency(name: str) -> str:

@@ -203,13 +203,7 @@ def bank_deduction_batch(
 
     ``seed`` and ``failure_rate`` choose the simulated bank (``Runtime.bank``).
     """
-    from ledger.operations.bank import (
-        BankOutcome,
-        BankUnavailable,
-        charge,
-        deduct_member_year,
-        plan_batch,
-    )
+    from ledger.operations.bank import BankUnavailable, deduct_batch, deduct_member_year
 
     with runtime.exactly_once(message_id, "bank_deduction_batch", run_key, at_iso) as batch:
         if batch is None:
@@ -228,20 +222,7 @@ def bank_deduction_batch(
                     batch.forget_accounts()
 
         def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            plans, left = plan_batch(ledger, conn, ids, chosen, year, today)
-            drafts, owners, outcome = [], [], {}
-            for member in ids:
-                plan = plans.get(member)
-                if plan is None:
-                    continue
-                result = patiently(lambda p=plan, m=member: charge(m, chosen, year, p, bank))
-                outcome[member] = result.outcome.value if result.outcome else "nothing-due"
-                taken = plan.gaps + (plan.due if result.outcome is BankOutcome.OK else [])
-                drafts.extend(taken)
-                owners.extend([member] * len(taken))
-            recorded = ledger.recorder.append(conn, drafts)
-            created = Counter(o for o, r in zip(owners, recorded, strict=True) if r.created)
-            return {m: (o, created[m]) for m, o in outcome.items()}, left
+            return deduct_batch(ledger, conn, ids, chosen, year, bank, today, patiently)
 
         def handle(member: str) -> tuple[str, int]:
             def once() -> Any:

@@ -10,11 +10,21 @@ Invariants and idempotency:
 - a month is posted only after the bank said ``ok`` for a deduction covering it, as one
   ``contribution`` entry (key ``contribution:<period>:<member>:<scheme>``, paid on the run's
   day); the recorder refuses a month paid twice;
-- the bank reference is ``bank:<member>:<scheme>:<first unpaid>:<last month>``: a retry of
-  the same run (a timeout, a redelivered message) sends the same reference, and the bank
-  answers a reference it has settled with its first result, never charging twice; the next
-  run (a later last month) is a new deduction, so months refused for insufficient funds are
-  tried again there;
+- the bank reference is ``bank:<member>:<scheme>:<year>:<run day>``: a retry of the same
+  run (a timeout, a redelivered message) sends the same reference whatever happened in
+  between, and the bank answers a reference it has settled with its first result, amount
+  included, never charging twice; a run on another day is a new deduction, so months
+  refused for insufficient funds are tried again there;
+- a deduction the bank settled ``ok`` is recorded in the same transaction as its months:
+  the contributions, a ``bank_settlements`` row for the reference, and, if the bank
+  collected more than the months still due cost, an ``overpayment`` entry for the rest
+  (debit the collection account, credit ``refunds:<scheme>:<member>``: owed back). That
+  happens when the first attempt's commit was lost after the bank charged and the member
+  paid some months otherwise before the retry: the retry records what the bank took, and
+  a run finding its reference in ``bank_settlements`` calls the bank no more. With nothing
+  left due, the run still asks the bank (``first_result``) whether it took money under the
+  reference. A bank that collected LESS than the months due cost (the plan grew after the
+  charge) is refused for that member, naming both amounts: nothing is posted;
 - a month (paid by any method) still unpaid when its region's back-payment window closes
   (``payment.back_payment``: a month of year Y cannot be paid after Y) is not charged but
   recorded as a gap: one ``arrears`` entry, key ``gap:<period>:<member>:<scheme>``, dated
@@ -31,10 +41,10 @@ from __future__ import annotations
 import calendar
 import hashlib
 import threading
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -45,7 +55,7 @@ from sqlalchemy import Connection, select
 
 from ledger.config import Settings
 from ledger.errors import BadInput, LedgerError
-from ledger.journal import EntryDraft, EntryKind, arrears
+from ledger.journal import EntryDraft, EntryKind, arrears, collection, refunds
 from ledger.journal import gaps as gaps_account
 from ledger.operations import enrolment_index, paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
@@ -54,10 +64,15 @@ from ledger.policy.records import BackPayment, BankAgreement
 from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
 from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, Member, _enrolment
+from ledger.store.bulk import bulk_insert
 from ledger.store.recorder import RecordedEntry
-from ledger.store.tables import enrolments
+from ledger.store.tables import bank_settlements, enrolments
 
 DEFAULT_FAILURE_RATE = Decimal(Settings.bank_failure_rate)
+SETTLEMENT_CHUNK = 500
+SETTLEMENT_COLUMNS = (
+    "reference", "member_id", "scheme", "bank_ref", "settled_fen", "due_fen", "recorded_at",
+)  # fmt: skip
 
 
 class BankOutcome(StrEnum):
@@ -70,17 +85,32 @@ class BankUnavailable(LedgerError):
     """Raised when the bank does not answer in time: transient, the caller retries."""
 
 
+class SettlementShort(LedgerError):
+    """Raised when the bank settled a reference for less than the months due now cost."""
+
+
 @dataclass(frozen=True, slots=True)
 class BankResult:
     outcome: BankOutcome
     bank_ref: str
+    amount_fen: int  # what the reference was settled for: its first request's amount
 
 
 class BankGateway(Protocol):
     def deduct(self, reference: str, member_id: str, amount_fen: int) -> BankResult:
         """Charge ``amount_fen`` once per ``reference``: a settled reference returns its
-        first result. Raises ``BankUnavailable`` when the bank does not answer in time."""
+        first result, amount included. Raises ``BankUnavailable`` when the bank does not
+        answer in time."""
         ...
+
+    def first_result(self, reference: str) -> BankResult | None:
+        """The first result of ``reference`` without charging; None if never asked."""
+        ...
+
+
+def reference_for(member_id: str, scheme: Scheme, year: int, today: date) -> str:
+    """One run's deduction for a member: the same on every retry of the run."""
+    return f"bank:{member_id}:{scheme}:{year}:{today.isoformat()}"
 
 
 def _draw(*parts: object) -> Fraction:
@@ -140,11 +170,16 @@ class SimulatedBank:
             attempt = self.attempts[reference]
             if reference not in self.settled:
                 ref = hashlib.sha256(f"{self.seed}|{reference}".encode()).hexdigest()[:16]
-                result = BankResult(self.outcome_for(reference), f"SIM-{ref}")
+                result = BankResult(self.outcome_for(reference), f"SIM-{ref}", amount_fen)
                 self.settled[reference] = (member_id, amount_fen, result)
             if _draw(self.seed, reference, attempt) < self.timeout_rate:
                 raise BankUnavailable(f"bank timed out on {reference} (attempt {attempt})")
             return self.settled[reference][2]
+
+    def first_result(self, reference: str) -> BankResult | None:
+        with self._lock:
+            found = self.settled.get(reference)
+        return found[2] if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +200,14 @@ class DeductionResult:
     months: tuple[str, ...] = ()
     posted: tuple[RecordedEntry, ...] = ()
     gaps: tuple[RecordedEntry, ...] = ()
+    settled_fen: int = 0  # what the bank collected under ``reference`` (``ok`` only)
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     due: list[EntryDraft]  # contribution drafts for months the bank may still collect
     gaps: list[EntryDraft]  # arrears drafts for months whose window closed, not yet recorded
+    region: str | None = None  # where the member is enrolled in the run's last month
 
 
 def agreement_starts(ledger: Ledger, enrolment: Enrolment) -> Month:
@@ -193,7 +230,7 @@ def _plan(
     paid = paid_periods(conn, member.id, scheme.value, f"{year}-01", str(_last(year, today)))
     plan = plan_year(ledger, member, found, paid, scheme, year, today)
     done = recorded_keys(conn, [g.idempotency_key for g in plan.gaps])
-    return _Plan(plan.due, [g for g in plan.gaps if g.idempotency_key not in done])
+    return replace(plan, gaps=[g for g in plan.gaps if g.idempotency_key not in done])
 
 
 def _last(year: int, today: date) -> Month:
@@ -218,7 +255,8 @@ def plan_year(
     are neither due nor, while their window is open, gaps."""
     member_id = member if isinstance(member, str) else member.id
     due, gaps = [], []
-    for month, text in _months(year, _last(year, today)):
+    last = _last(year, today)
+    for month, text in _months(year, last):
         if text in paid:
             continue
         enrolment = ledger.enrolment_for(found, month)
@@ -235,7 +273,8 @@ def plan_year(
             continue
         if bank:
             due.extend(drafts)
-    return _Plan(due, gaps)
+    latest = ledger.enrolment_for(found, last) or (found[-1] if found else None)
+    return _Plan(due, gaps, latest.region if latest is not None else None)
 
 
 @lru_cache(maxsize=256)
@@ -274,7 +313,7 @@ def plan_batch(
             left.append(member_id)
     done = recorded_keys(conn, [g.idempotency_key for p in plans.values() for g in p.gaps])
     return {
-        m: _Plan(p.due, [g for g in p.gaps if g.idempotency_key not in done])
+        m: replace(p, gaps=[g for g in p.gaps if g.idempotency_key not in done])
         for m, p in plans.items()
     }, left
 
@@ -319,34 +358,146 @@ def deduct_member_year(
 ) -> DeductionResult:
     """Deduct the member's unpaid months of ``year`` up to today's month in one bank call.
 
-    On ``ok`` every month is posted as a contribution paid ``today``; on insufficient
-    funds or a closed account nothing is posted (the months roll into the next run); a
-    timeout raises ``BankUnavailable`` and, raised inside the caller's transaction, leaves
-    nothing written. Months whose window has closed are recorded as gaps, not charged.
+    On ``ok`` every month is posted as a contribution paid ``today`` (with an overpayment
+    for whatever else the bank collected under the reference, and the settlement row); on
+    insufficient funds or a closed account nothing is posted (the months roll into the
+    next run); a timeout raises ``BankUnavailable`` and, raised inside the caller's
+    transaction, leaves nothing written. Months whose window has closed are recorded as
+    gaps, not charged. A reference already recorded is not asked again.
     """
     plan = _plan(ledger, conn, member_id, scheme, year, today)
     gaps = [r for r in ledger.recorder.append(conn, plan.gaps) if r.created]
-    charged = charge(member_id, scheme, year, plan, bank)
-    posted = ledger.recorder.append(conn, plan.due) if charged.outcome is BankOutcome.OK else []
+    if recorded_settlements(conn, [reference_for(member_id, scheme, year, today)]):
+        return DeductionResult(member_id, scheme.value, year, gaps=tuple(gaps))
+    charged = charge(member_id, scheme, year, plan, bank, today)
+    posted: list[RecordedEntry] = []
+    if charged.outcome is BankOutcome.OK:
+        posted = ledger.recorder.append(conn, settlement_drafts(ledger, charged, plan, today))
+        record_settlements(conn, [charged], ledger.clock.now())
     return replace(charged, posted=tuple(r for r in posted if r.created), gaps=tuple(gaps))
 
 
+def deduct_batch(
+    ledger: Ledger,
+    conn: Connection,
+    member_ids: Sequence[str],
+    scheme: Scheme,
+    year: int,
+    bank: BankGateway,
+    today: date,
+    call: Callable[[Callable[[], DeductionResult]], DeductionResult] = lambda ask: ask(),
+) -> tuple[dict[str, tuple[str, int]], list[str]]:
+    """``deduct_member_year`` for a batch in one pass: ({member: (outcome, entries
+    written)}, members left for the per-member path). ``call`` wraps each bank call (the
+    worker retries timeouts there). A member the bank settled short is left out: the
+    per-member path asks again (the same reference: no second charge) and reports it."""
+    plans, left = plan_batch(ledger, conn, member_ids, scheme, year, today)
+    references = {m: reference_for(m, scheme, year, today) for m in plans}
+    done = recorded_settlements(conn, references.values())
+    drafts: list[EntryDraft] = []
+    owners: list[str] = []
+    outcome: dict[str, str] = {}
+    settled: list[DeductionResult] = []
+    for member in member_ids:
+        plan = plans.get(member)
+        if plan is None:
+            continue
+        if references[member] in done:
+            result = DeductionResult(member, scheme.value, year)
+        else:
+            result = call(lambda p=plan, m=member: charge(m, scheme, year, p, bank, today))
+        taken = list(plan.gaps)
+        if result.outcome is BankOutcome.OK:
+            try:
+                taken.extend(settlement_drafts(ledger, result, plan, today))
+            except SettlementShort:
+                left.append(member)
+                continue
+            settled.append(result)
+        outcome[member] = result.outcome.value if result.outcome else "nothing-due"
+        drafts.extend(taken)
+        owners.extend([member] * len(taken))
+    recorded = ledger.recorder.append(conn, drafts)
+    record_settlements(conn, settled, ledger.clock.now())
+    created = Counter(o for o, r in zip(owners, recorded, strict=True) if r.created)
+    return {m: (o, created[m]) for m, o in outcome.items()}, left
+
+
 def charge(
-    member_id: str, scheme: Scheme, year: int, plan: _Plan, bank: BankGateway
+    member_id: str, scheme: Scheme, year: int, plan: _Plan, bank: BankGateway, today: date
 ) -> DeductionResult:
-    """Ask the bank for the plan's due months in one call (none due: no call); nothing
-    is recorded here. The reference names the months, so asking again is answered with
-    the first result."""
+    """Ask the bank for the plan's due months in one call; nothing is recorded here. The
+    reference names the run, so asking again is answered with the first result. With
+    nothing due, the bank is only asked what it collected under the reference before (a
+    first attempt whose commit was lost): ``ok`` with ``settled_fen`` if it did."""
+    reference = reference_for(member_id, scheme, year, today)
     if not plan.due:
-        return DeductionResult(member_id, scheme.value, year)
+        first = bank.first_result(reference)
+        if first is None or first.outcome is not BankOutcome.OK or not first.amount_fen:
+            return DeductionResult(member_id, scheme.value, year)
+        return DeductionResult(member_id, scheme.value, year, first.outcome, reference,
+                               first.bank_ref, 0, (), settled_fen=first.amount_fen)  # fmt: skip
     months = tuple(d.period or "" for d in plan.due)
     amount_fen = sum(
         p.amount_fen for d in plan.due for p in d.postings if p.account.startswith("collection:")
     )
-    reference = f"bank:{member_id}:{scheme}:{months[0]}:{months[-1]}"
     result = bank.deduct(reference, member_id, amount_fen)
     return DeductionResult(member_id, scheme.value, year, result.outcome, reference,
-                           result.bank_ref, amount_fen, months)  # fmt: skip
+                           result.bank_ref, amount_fen, months,
+                           settled_fen=result.amount_fen)  # fmt: skip
+
+
+def settlement_drafts(
+    ledger: Ledger, result: DeductionResult, plan: _Plan, today: date
+) -> list[EntryDraft]:
+    """What an ``ok`` deduction records: the months due, and an overpayment for whatever
+    the bank collected beyond them. Refuses (``SettlementShort``) a bank that collected
+    less than the months cost: posting them would record money never received."""
+    extra = result.settled_fen - result.amount_fen
+    if extra < 0:
+        raise SettlementShort(
+            f"bank {result.bank_ref} settled {result.reference} for {result.settled_fen} fen, "
+            f"but the months due ({', '.join(result.months)}) cost {result.amount_fen} fen: "
+            "nothing posted; run the deduction again another day"
+        )
+    if not extra:
+        return list(plan.due)
+    if plan.region is None:
+        raise SettlementShort(f"{result.member_id} has no enrolment to refund {extra} fen to")
+    return [*plan.due, EntryDraft.build(
+        kind=EntryKind.OVERPAYMENT,
+        effective_date=today,
+        idempotency_key=f"overpayment:{result.reference}",
+        reason=f"bank {result.bank_ref} collected {result.settled_fen} fen under "
+        f"{result.reference}; the months still due cost {result.amount_fen} fen: "
+        f"{extra} fen was for months paid otherwise meanwhile, owed back to the member",
+        member_id=result.member_id,
+        scheme=result.scheme,
+        region=plan.region,
+        postings=[(collection(result.scheme, plan.region), extra),
+                  (refunds(result.scheme, result.member_id), -extra)],
+    )]  # fmt: skip
+
+
+def recorded_settlements(conn: Connection, references: Iterable[str]) -> set[str]:
+    """The references in ``references`` whose deduction the ledger has recorded."""
+    wanted = sorted(set(references))
+    found: set[str] = set()
+    for start in range(0, len(wanted), SETTLEMENT_CHUNK):
+        found.update(conn.execute(
+            select(bank_settlements.c.reference).where(
+                bank_settlements.c.reference.in_(wanted[start : start + SETTLEMENT_CHUNK])
+            )
+        ).scalars())  # fmt: skip
+    return found
+
+
+def record_settlements(conn: Connection, results: Sequence[DeductionResult], now: datetime) -> None:
+    """A ``bank_settlements`` row for each ``ok`` deduction, in the caller's transaction."""
+    bulk_insert(conn, bank_settlements, SETTLEMENT_COLUMNS, [
+        (r.reference, r.member_id, r.scheme, r.bank_ref, r.settled_fen, r.amount_fen, now)
+        for r in results
+    ])  # fmt: skip
 
 
 def record_gaps(

@@ -173,7 +173,22 @@ simulations = Table(
     "time, and only such a ledger takes a message that carries one",
 )
 
+bank_settlements = Table(
+    "bank_settlements",
+    metadata,
+    Column("reference", String(200), primary_key=True),
+    Column("member_id", String(18), nullable=False),
+    Column("scheme", String(30), nullable=False),
+    Column("bank_ref", String(100), nullable=False),
+    Column("settled_fen", BigInteger, nullable=False, comment="what the bank collected"),
+    Column("due_fen", BigInteger, nullable=False, comment="what the months due still cost"),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="bank deductions the ledger has recorded, by reference: a run that finds its "
+    "reference here has nothing left to collect or to refund for it",
+)
+
 APPEND_ONLY_TABLES = (
     "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
+    "bank_settlements",
 )  # fmt: skip
 from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

@@ -22,10 +22,13 @@ from ledger.operations.bank import (
     BankOutcome,
     BankResult,
     BankUnavailable,
+    SettlementShort,
     SimulatedBank,
     bank_members,
     close_year,
+    deduct_batch,
     deduct_member_year,
+    reference_for,
 )
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice, assess
@@ -60,6 +63,7 @@ class ScriptedBank:
         self.script = list(script)
         self.calls: list[tuple[str, str, int]] = []
         self.settled: dict[str, BankResult] = {}
+        self.asked: list[str] = []
 
     def deduct(self, reference: str, member_id: str, amount_fen: int) -> BankResult:
         self.calls.append((reference, member_id, amount_fen))
@@ -68,8 +72,12 @@ class ScriptedBank:
         step = self.script.pop(0) if self.script else BankOutcome.OK
         if isinstance(step, type):
             raise step(f"scripted failure on {reference}")
-        self.settled[reference] = BankResult(step, f"REF-{len(self.settled) + 1}")
+        self.settled[reference] = BankResult(step, f"REF-{len(self.settled) + 1}", amount_fen)
         return self.settled[reference]
+
+    def first_result(self, reference: str) -> BankResult | None:
+        self.asked.append(reference)
+        return self.settled.get(reference)
 
 
 @pytest.fixture
@@ -118,7 +126,7 @@ def test_an_agreement_signed_in_march_is_first_deducted_for_april(ledger, engine
     assert result.outcome is BankOutcome.OK
     assert result.months == ("2025-04", "2025-05", "2025-06")
     months = [Month(2025, 4), Month(2025, 5), Month(2025, 6)]
-    assert bank.calls == [("bank:" + MEMBER + ":pension:2025-04:2025-06", MEMBER,
+    assert bank.calls == [("bank:" + MEMBER + ":pension:2025:2025-06-15", MEMBER,
                            owed(ledger, months))]  # fmt: skip
     assert paid_months(engine) == ["2025-04", "2025-05", "2025-06"]
     assert all(r.draft.effective_date == date(2025, 6, 15) for r in result.posted)
@@ -272,3 +280,153 @@ def test_bank_members_lists_only_members_paying_by_bank_that_year(ledger):
         ledger.enroll(conn, other, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
         assert bank_members(conn, PENSION, 2025) == [MEMBER]
         assert bank_members(conn, PENSION, 2024) == []
+
+
+# ------------------------------------------------- a commit lost after the bank charged
+
+
+class LostCommit(Exception):
+    """Stands for a worker dying after the bank charged, before its transaction committed."""
+
+
+TODAY = date(2025, 6, 15)
+APRIL_TO_JUNE = [Month(2025, 4), Month(2025, 5), Month(2025, 6)]
+
+
+def charge_then_lose_the_commit(ledger: Ledger, bank: ScriptedBank, engine) -> None:
+    before = counts(engine)
+    with pytest.raises(LostCommit), ledger.unit_of_work() as conn:
+        result = deduct_member_year(ledger, conn, MEMBER, PENSION, 2025, bank, TODAY)
+        assert result.outcome is BankOutcome.OK
+        raise LostCommit
+    assert counts(engine) == before
+    assert len(bank.calls) == 1
+
+
+def pay_otherwise(ledger: Ledger, *months: Month) -> None:
+    with ledger.unit_of_work() as conn:
+        for month in months:
+            ledger.contribute(conn, MEMBER, PENSION, month, month, TODAY)
+
+
+def entries_of_kind(engine, kind: str) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(entries).where(entries.c.kind == kind)).all()
+
+
+def owed_back(engine) -> int:
+    """What the refunds account holds for the member (a liability: credits are negative)."""
+    with engine.connect() as conn:
+        return -balance(conn, f"refunds:pension:{MEMBER}", date(2025, 12, 31))
+
+
+def test_a_retry_after_a_lost_commit_does_not_charge_again_when_a_month_was_paid_meanwhile(
+    ledger, engine
+):
+    """The first attempt charged April to June and its commit was lost; the member then
+    paid April at the counter. The retry asks the bank under the same reference (the bank
+    answers with its first result: no second charge), posts May and June, and records the
+    April money the bank took as owed back to the member."""
+    bank = ScriptedBank()
+    charge_then_lose_the_commit(ledger, bank, engine)
+    pay_otherwise(ledger, Month(2025, 4))
+
+    retried = deduct(ledger, bank, TODAY)
+    assert retried.outcome is BankOutcome.OK
+    assert [c[0] for c in bank.calls] == [reference_for(MEMBER, PENSION, 2025, TODAY)] * 2
+    assert bank.calls[0][2] == owed(ledger, APRIL_TO_JUNE)  # what the bank took, once
+    assert retried.amount_fen == owed(ledger, APRIL_TO_JUNE[1:])
+    assert retried.settled_fen == owed(ledger, APRIL_TO_JUNE)
+    assert paid_months(engine) == ["2025-04", "2025-05", "2025-06"]
+    [overpayment] = entries_of_kind(engine, "overpayment")
+    assert overpayment.member_id == MEMBER and overpayment.effective_date == TODAY
+    assert owed_back(engine) == owed(ledger, [Month(2025, 4)])
+
+
+def test_a_retry_after_a_lost_commit_owes_everything_back_when_every_month_was_paid_meanwhile(
+    ledger, engine
+):
+    bank = ScriptedBank()
+    charge_then_lose_the_commit(ledger, bank, engine)
+    pay_otherwise(ledger, *APRIL_TO_JUNE)
+
+    retried = deduct(ledger, bank, TODAY)
+    assert len(bank.calls) == 1  # nothing due: the bank is only asked what it took
+    assert bank.asked == [reference_for(MEMBER, PENSION, 2025, TODAY)]
+    assert retried.outcome is BankOutcome.OK and retried.months == ()
+    assert owed_back(engine) == owed(ledger, APRIL_TO_JUNE)
+    again = counts(engine)
+    deduct(ledger, bank, TODAY)  # recorded: neither charged nor asked again
+    assert counts(engine) == again
+    assert len(bank.calls) == 1 and len(bank.asked) == 1
+
+
+def test_nothing_due_and_nothing_taken_records_nothing(ledger, engine):
+    bank = ScriptedBank()
+    pay_otherwise(ledger, *APRIL_TO_JUNE)
+    before = counts(engine)
+    result = deduct(ledger, bank, TODAY)
+    assert result.outcome is None
+    assert bank.calls == [] and bank.asked == [reference_for(MEMBER, PENSION, 2025, TODAY)]
+    assert counts(engine) == before
+
+
+def test_a_recorded_deduction_is_neither_charged_nor_asked_again_that_day(ledger, engine):
+    bank = ScriptedBank()
+    deduct(ledger, bank, TODAY)
+    before = counts(engine)
+    again = deduct(ledger, bank, TODAY)
+    assert again.outcome is None and counts(engine) == before
+    assert len(bank.calls) == 1 and bank.asked == []
+    assert entries_of_kind(engine, "overpayment") == []
+
+
+def test_a_bank_that_settled_for_less_than_the_months_due_is_refused_and_nothing_is_posted(
+    ledger, engine
+):
+    bank = ScriptedBank()
+    reference = reference_for(MEMBER, PENSION, 2025, TODAY)
+    bank.settled[reference] = BankResult(BankOutcome.OK, "REF-EARLIER", 100)
+    before = counts(engine)
+    with pytest.raises(SettlementShort, match=r"settled .* for 100 fen"):
+        deduct(ledger, bank, TODAY)
+    assert counts(engine) == before
+    assert paid_months(engine) == []
+
+
+def test_the_batch_path_records_a_lost_commit_as_the_member_path_does(ledger, engine):
+    bank = ScriptedBank()
+    charge_then_lose_the_commit(ledger, bank, engine)
+    pay_otherwise(ledger, Month(2025, 4))
+    with ledger.unit_of_work() as conn:
+        outcomes, left = deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert left == [] and outcomes == {MEMBER: ("ok", 3)}  # May, June, the overpayment
+    assert len(bank.calls) == 2 and bank.calls[0][0] == bank.calls[1][0]
+    assert paid_months(engine) == ["2025-04", "2025-05", "2025-06"]
+    assert owed_back(engine) == owed(ledger, [Month(2025, 4)])
+    with ledger.unit_of_work() as conn:
+        assert deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY) == (
+            {MEMBER: ("nothing-due", 0)}, [],
+        )  # fmt: skip
+    assert len(bank.calls) == 2
+
+
+def test_the_batch_path_leaves_a_short_settlement_to_the_member_path(ledger, engine):
+    bank = ScriptedBank()
+    bank.settled[reference_for(MEMBER, PENSION, 2025, TODAY)] = BankResult(
+        BankOutcome.OK, "REF-EARLIER", 100
+    )
+    before = counts(engine)
+    with ledger.unit_of_work() as conn:
+        outcomes, left = deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert outcomes == {} and left == [MEMBER]
+    assert counts(engine) == before
+
+
+def test_the_simulated_bank_answers_a_settled_reference_with_its_first_amount():
+    bank = SimulatedBank(3, Decimal(0), timeout_rate=Decimal(0))
+    assert bank.first_result("bank:x:pension:2025:2025-06-15") is None
+    first = bank.deduct("bank:x:pension:2025:2025-06-15", "x", 300)
+    again = bank.deduct("bank:x:pension:2025:2025-06-15", "x", 200)
+    assert first == again == bank.first_result("bank:x:pension:2025:2025-06-15")
+    assert first.amount_fen == 300

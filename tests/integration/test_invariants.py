@@ -26,6 +26,7 @@ from ledger.store import db
 from ledger.store.tables import (
     APPEND_ONLY_TABLES,
     accounts,
+    bank_settlements,
     chain_anchors,
     enrolments,
     entries,
@@ -114,6 +115,11 @@ def ledger_with_one_entry(engine: Engine) -> Engine:
             seed=7, members=1, first_month="2025-07", last_month="2025-12", scenario="{}",
             recorded_at=RECORDED_AT,
         ))  # fmt: skip
+        conn.execute(insert(bank_settlements).values(
+            reference=f"bank:{MEMBER}:pension:2026:2026-01-10", member_id=MEMBER,
+            scheme="pension", bank_ref="REF-1", settled_fen=143240, due_fen=143240,
+            recorded_at=RECORDED_AT,
+        ))  # fmt: skip
     return engine
 
 
@@ -121,7 +127,15 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (members, enrolments, entries, postings, chain_anchors, simulations)
+            for table in (
+                members,
+                enrolments,
+                entries,
+                postings,
+                chain_anchors,
+                simulations,
+                bank_settlements,
+            )
         }
 
 
@@ -140,6 +154,8 @@ CHANGES = [
     ("chain_anchors", "DELETE FROM chain_anchors"),
     ("simulations", "UPDATE simulations SET seed = 8"),
     ("simulations", "DELETE FROM simulations"),
+    ("bank_settlements", "UPDATE bank_settlements SET settled_fen = 0"),
+    ("bank_settlements", "DELETE FROM bank_settlements"),
 ]
 
 

@@ -221,3 +221,48 @@ def test_a_simulations_bank_is_the_scenarios_without_timeouts(rt):
     assert bank.failure_rate == Decimal("0.25") and bank.timeout_rate == 0
     assert rt.bank(7, "0.25") is bank  # one per process: it remembers settled references
     assert rt.bank(7) is not bank  # the settings' bank, with timeouts
+
+
+def test_a_bank_batch_retried_after_a_lost_commit_charges_once_and_owes_back_a_month_paid_since(
+    engine, rt, monkeypatch
+):
+    """The worker's bank batch charges three members January to June, then its commit is
+    lost (the database went away before COMMIT: nothing written, the message is retried).
+    Meanwhile one member pays January at the counter. The retry asks the bank under the
+    same references: each member is charged once, the months are posted once each, and
+    the January money the bank took from that member is recorded as owed back."""
+    from sqlalchemy.exc import OperationalError
+
+    from ledger.operations import bank as bank_operations
+    from ledger.store.queries import balance
+
+    members = enrol(engine, 3, method="bank", from_month="2025-01")
+    key, today = "bank:lost-commit", date(2025, 6, 25)
+    arguments = (message_id(key, 0), key, "pension", 2025, members, today.isoformat(), 7, "0")
+
+    def commit_lost(*_args: object) -> None:
+        raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+
+    monkeypatch.setattr(bank_operations, "record_settlements", commit_lost)
+    with pytest.raises(OperationalError):
+        actors.bank_deduction_batch(*arguments)
+    monkeypatch.undo()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(entries)).scalar_one() == 0
+
+    ledger = ledger_for(engine)
+    with ledger.unit_of_work() as conn:
+        [january] = ledger.contribute(conn, members[0], PENSION, Month(2025, 1), None, today)
+    actors.bank_deduction_batch(*arguments)
+
+    bank = rt.bank(7, "0")
+    references = [bank_operations.reference_for(m, PENSION, 2025, today) for m in members]
+    assert len(bank.settled) == len(members)  # one charge per member, none for a new plan
+    assert sorted(bank.settled) == sorted(references)
+    assert all(bank.attempts[r] == 2 for r in references)  # asked again, not charged again
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(by_kind).all())
+        owed_back = -balance(conn, f"refunds:pension:{members[0]}", today)
+    assert kinds == {"contribution": 6 * 3, "overpayment": 1}
+    legs = january.draft.postings
+    assert owed_back == sum(p.amount_fen for p in legs if p.account.startswith("collection:")) > 0

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from ledger.config import Settings
-from ledger.operations.bank import BankOutcome, SimulatedBank
+from ledger.operations.bank import BankOutcome, SimulatedBank, reference_for
 from ledger.operations.transfers import (
     TransferStatus,
     find_transfer,
@@ -56,7 +56,7 @@ def test_bank_deduction_posts_the_months_the_bank_paid_and_close_year_records_th
     paid = [
         m
         for m in members
-        if bank.outcome_for(f"bank:{m}:pension:2025-07:2025-12") is BankOutcome.OK
+        if bank.outcome_for(reference_for(m, PENSION, 2025, date(2025, 12, 1))) is BankOutcome.OK
     ]
     assert 0 < len(paid) < len(members)  # the seed gives both outcomes
 

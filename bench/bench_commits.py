@@ -28,7 +28,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_simulate import copy_rows, simulate
+from bench_simulate import copy_rows, population_arguments, simulate
 
 from ledger.store.db import make_engine, upgrade
 
@@ -44,10 +44,7 @@ def written_bytes() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--members", type=int, default=2000)
-    parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--start", type=int, default=2017)
+    population_arguments(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures: list[dict[str, Any]] = []

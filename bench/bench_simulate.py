@@ -149,12 +149,17 @@ def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-
     }  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def population_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulated population's options, shared by the benchmarks that simulate."""
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", type=int, default=2017)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    population_arguments(parser)
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (a fresh schema)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

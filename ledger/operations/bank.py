@@ -52,6 +52,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from ledger.config import Settings
 from ledger.errors import BadInput, LedgerError
@@ -87,6 +88,10 @@ class BankUnavailable(LedgerError):
 
 class SettlementShort(LedgerError):
     """Raised when the bank settled a reference for less than the months due now cost."""
+
+
+class SettlementRecorded(LedgerError):
+    """Raised when another run recorded a deduction under the same reference meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,11 +498,27 @@ def recorded_settlements(conn: Connection, references: Iterable[str]) -> set[str
 
 
 def record_settlements(conn: Connection, results: Sequence[DeductionResult], now: datetime) -> None:
-    """A ``bank_settlements`` row for each ``ok`` deduction, in the caller's transaction."""
-    bulk_insert(conn, bank_settlements, SETTLEMENT_COLUMNS, [
-        (r.reference, r.member_id, r.scheme, r.bank_ref, r.settled_fen, r.amount_fen, now)
-        for r in results
-    ])  # fmt: skip
+    """A ``bank_settlements`` row for each ``ok`` deduction, in the caller's transaction.
+
+    Two runs on one day (an operator starting one again) ask the bank under the same
+    references; on PostgreSQL the second can find them unrecorded, wait on the months the
+    first is posting, replay them, and arrive here after the first committed. Its rows
+    are then refused (``SettlementRecorded``, a rule's refusal: the worker's batch falls
+    back to member by member, where each finds its reference recorded and stops).
+    """
+    if not results:
+        return
+    try:
+        with conn.begin_nested():
+            bulk_insert(conn, bank_settlements, SETTLEMENT_COLUMNS, [
+                (r.reference, r.member_id, r.scheme, r.bank_ref, r.settled_fen, r.amount_fen,
+                 now)
+                for r in results
+            ])  # fmt: skip
+    except IntegrityError as error:
+        raise SettlementRecorded(
+            "a deduction under the same reference was recorded meanwhile by another run"
+        ) from error
 
 
 def record_gaps(

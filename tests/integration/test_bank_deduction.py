@@ -22,6 +22,7 @@ from ledger.operations.bank import (
     BankOutcome,
     BankResult,
     BankUnavailable,
+    SettlementRecorded,
     SettlementShort,
     SimulatedBank,
     bank_members,
@@ -430,3 +431,21 @@ def test_the_simulated_bank_answers_a_settled_reference_with_its_first_amount():
     again = bank.deduct("bank:x:pension:2025:2025-06-15", "x", 200)
     assert first == again == bank.first_result("bank:x:pension:2025:2025-06-15")
     assert first.amount_fen == 300
+
+
+def test_a_settlement_another_run_recorded_meanwhile_is_a_refusal_not_a_database_fault(
+    ledger, engine, monkeypatch
+):
+    """Two runs the same day: the second checked its references before the first
+    committed, so it reaches the settlement rows after them. It is refused as a rule
+    refuses (the worker then goes member by member), and it writes nothing."""
+    from ledger.operations import bank as bank_operations
+
+    bank = ScriptedBank()
+    deduct(ledger, bank, TODAY)
+    before = counts(engine)
+    monkeypatch.setattr(bank_operations, "recorded_settlements", lambda _conn, _refs: set())
+    with pytest.raises(SettlementRecorded), ledger.unit_of_work() as conn:
+        deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert counts(engine) == before
+    assert len(bank.settled) == 1  # asked again under the same reference: charged once

@@ -42,7 +42,7 @@ from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger
 from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
-from ledger.store.db import refresh_statistics
+from ledger.store.db import deferred_sync, refresh_statistics
 from workers.schedule import (
     Run,
     affiliate_fees_run,
@@ -131,25 +131,31 @@ class Simulation:
             Settings(database_url=self.ledger.engine.url.render_as_string(False)),
             self.ledger.engine,
         )
-        try:
-            self._at(self.first.first_day)
-            with self.ledger.unit_of_work() as conn:
-                register(self, conn)
-            refresh_statistics(self.ledger.engine)
-            months = list(self.first.until(self.last))
-            for year in range(self.first.year, self.last.year + 1):
-                for month in Month(year, 1).until(Month(year, 12)):
-                    self._month(month)
-                    if self.progress:
-                        self.progress(months.index(month) + 1, len(months))
-                refresh_statistics(self.ledger.engine)
-        finally:
-            if own:
-                sequencer.close()
+        # A simulation's ledger was empty and its seed writes it again: SQLite syncs it to
+        # disk once, at the end (its workers stopped), not at every checkpoint of their commits.
+        with deferred_sync(self.ledger.engine):
+            try:
+                self._story()
+            finally:
+                if own:
+                    sequencer.close()
         self.result.messages = sequencer.messages
         self.result.workers = "embedded" if sequencer.embedded else "redis"
         tally(self)
         return self.result
+
+    def _story(self) -> None:
+        self._at(self.first.first_day)
+        with self.ledger.unit_of_work() as conn:
+            register(self, conn)
+        refresh_statistics(self.ledger.engine)
+        months = list(self.first.until(self.last))
+        for year in range(self.first.year, self.last.year + 1):
+            for month in Month(year, 1).until(Month(year, 12)):
+                self._month(month)
+                if self.progress:
+                    self.progress(months.index(month) + 1, len(months))
+            refresh_statistics(self.ledger.engine)
 
     def _month(self, month: Month) -> None:
         self._retire(month)

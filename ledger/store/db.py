@@ -169,6 +169,47 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
     return engine
 
 
+@contextmanager
+def deferred_sync(engine: Engine) -> Iterator[bool]:
+    """A bulk load into a SQLite file: commits without waiting for the disk, one sync at the end.
+
+    Inside the block every connection the engine hands out runs with
+    ``synchronous=OFF``: a commit still reaches the operating system before it returns
+    (a crash of the process loses nothing committed), but nothing waits for the disk, and
+    the WAL checkpoints, which a worker committing once per message triggers every few
+    messages, stop syncing. Leaving the block restores ``synchronous=NORMAL`` on every
+    connection and checkpoints the whole WAL into the database file with a sync
+    (``wal_checkpoint(TRUNCATE)``), so what was written is as durable as any commit.
+
+    What this gives up: a crash of the operating system or a power cut inside the block
+    can leave the file corrupt. Only a simulation uses it: it writes into an empty ledger
+    and can be run again from its seed. Yields True when it applies (a SQLite file); other
+    databases and in-memory SQLite are left alone.
+    """
+    if engine.dialect.name != "sqlite" or _is_memory(engine.url):
+        yield False
+        return
+
+    def _unsynced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+    def _synced(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+    event.listen(engine, "checkout", _unsynced)
+    event.listen(engine, "checkin", _synced)
+    try:
+        yield True
+    finally:
+        event.remove(engine, "checkout", _unsynced)
+        event.remove(engine, "checkin", _synced)
+        # synchronous=NORMAL (restored at checkin): the WAL is synced before the
+        # checkpoint copies it and the database file after.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("PRAGMA synchronous = NORMAL")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 JOURNAL_TABLES = ("members", "enrolments", "accounts", "entries", "postings")
 
 

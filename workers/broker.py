@@ -8,7 +8,8 @@ Redis client connects on its first command.
 
 Middleware, in order: dramatiq's defaults (age and time limits, shutdown notices,
 callbacks, pipelines), ``CurrentMessage`` (actors read their message id),
-``JobStatus`` (the ``job_messages`` rows), then ``Retries``. Hooks run in reverse order
+``JobStatus`` (the ``job_messages`` rows), ``FewerCollections`` (the garbage collector
+while a worker runs), then ``Retries``. Hooks run in reverse order
 after a message, so ``JobStatus`` sees what ``Retries`` decided: a message it gave up on
 is ``failed`` (the dead-letter list), one it will retry goes back to ``queued``.
 
@@ -32,10 +33,12 @@ the broker's queue empty, is sent again by the scheduler's relay: see
 from __future__ import annotations
 
 import functools
+import gc
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -155,6 +158,44 @@ class JobStatus(Middleware):
             )
 
 
+class FewerCollections(Middleware):
+    """While a worker runs in this process, CPython's cyclic collector runs less often.
+
+    A message's batch builds and drops hundreds of thousands of objects at once (drafts,
+    rows, results), all freed by reference counting when the batch ends. At the default
+    threshold (a collection every 700 net allocations) those objects outlive the young
+    collections, are promoted, and set off full collections of the whole heap every few
+    batches: 4.7 s of a 35 s simulation of 2,000 members over 10 years. With
+    ``GEN0_THRESHOLD`` the young generation is collected every 50,000 allocations and a
+    batch's objects are mostly gone before any collection sees them; cycles are still
+    collected, a little later. The previous thresholds come back when the process's last
+    worker stops (an embedded worker in a longer-lived process, tests).
+    """
+
+    GEN0_THRESHOLD = 50_000
+    _lock = threading.Lock()
+    _running: ClassVar[set[int]] = set()  # ids of the workers booted and not yet stopped
+    _saved: ClassVar[tuple[int, int, int] | None] = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        cls = FewerCollections
+        with cls._lock:
+            if not cls._running:
+                cls._saved = gc.get_threshold()
+                gc.set_threshold(cls.GEN0_THRESHOLD, *cls._saved[1:])
+            cls._running.add(id(worker))
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        cls = FewerCollections
+        with cls._lock:
+            if id(worker) not in cls._running:  # stopped twice
+                return
+            cls._running.discard(id(worker))
+            if not cls._running and cls._saved is not None:
+                gc.set_threshold(*cls._saved)
+                cls._saved = None
+
+
 def _retry_when(max_retries: int):
     def retry_when(retries: int, error: BaseException) -> bool:
         return retries < max_retries and is_transient(error)
@@ -171,6 +212,7 @@ def middleware(options: BrokerOptions) -> list[Middleware]:
         Pipelines(),
         CurrentMessage(),
         JobStatus(),
+        FewerCollections(),
         Retries(
             max_retries=options.max_retries,
             min_backoff=options.min_backoff_ms,

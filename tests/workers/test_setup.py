@@ -107,3 +107,29 @@ def test_a_scheduler_started_twice_does_nothing_twice(engine, broker, worker):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 1
     assert progress(engine, "bank-deduction:2025")["done"] == 1
+
+
+def test_a_running_worker_collects_cycles_less_often_and_its_stop_restores_the_collector():
+    """``FewerCollections``: gen0 threshold raised from the first worker's boot to the last
+    worker's stop (two workers in one process, as an embedded run beside a test's)."""
+    import gc
+
+    from workers.broker import FewerCollections
+
+    before = gc.get_threshold()
+    assert before[0] != FewerCollections.GEN0_THRESHOLD
+    broker = configure(Settings(), BrokerOptions())
+    first = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    second = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    first.start()
+    try:
+        assert gc.get_threshold() == (FewerCollections.GEN0_THRESHOLD, *before[1:])
+        second.start()
+        first.stop()
+        assert gc.get_threshold()[0] == FewerCollections.GEN0_THRESHOLD  # one still runs
+        first.stop()  # again: counted once
+        assert gc.get_threshold()[0] == FewerCollections.GEN0_THRESHOLD
+    finally:
+        first.stop()
+        second.stop()
+    assert gc.get_threshold() == before

@@ -44,6 +44,13 @@ class PolicySet:
 
     regions: dict[str, Region] = field(default_factory=dict)
     records: dict[str, dict[str, list[Record]]] = field(default_factory=dict)
+    # Answers of ``at``, by its arguments: batches ask the same question for every member.
+    # Records are not changed once loaded (a variant is a new PolicySet), so an answer
+    # stays right; the memo is emptied when it holds MEMO_SIZE answers.
+    _memo: dict[tuple, Record] = field(default_factory=dict, init=False, repr=False,
+                                       compare=False)  # fmt: skip
+
+    MEMO_SIZE = 100_000
 
     def region(self, code: str) -> Region:
         try:
@@ -75,6 +82,17 @@ class PolicySet:
         prefers records of that variant and falls back to the default ones.
         """
         known = known_at.date() if isinstance(known_at, datetime) else known_at
+        key = (kind, on, region, known, variant)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[key] = self._at(kind, on, region, known, variant)
+        return found  # type: ignore[return-value]
+
+    def _at(
+        self, kind: type[R], on: date, region: str | None, known: date | None, variant: str | None
+    ) -> R:
         candidates = [
             r
             for r in self.history(kind.path, region)

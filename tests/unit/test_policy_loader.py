@@ -195,3 +195,34 @@ def test_the_shipped_policy_files_load():
 
     policy = default_policy()
     assert {"110000"} <= set(policy.regions)
+
+
+def test_answers_from_the_memo_are_the_records_a_fresh_search_finds(monkeypatch):
+    """``PolicySet.at`` remembers its answers: for every shipped region and kind, over the
+    months of 2015-2026 and several publication dates, asking twice (the second answer
+    from the memo) gives what the search itself gives; refusals are never remembered;
+    the memo empties when full."""
+    from itertools import product
+
+    from ledger.policy.records import BackPayment, MedicalContribution
+
+    policy = load_policy()
+    monkeypatch.setattr(type(policy), "MEMO_SIZE", 500)
+    kinds = (PensionBase, PensionRate, MedicalContribution, BackPayment)
+    days = [date(y, m, 1) for y in range(2015, 2027) for m in (1, 4, 7, 10)]
+    known = (None, date(2020, 6, 30), datetime(2025, 7, 1, 12, tzinfo=UTC))
+    asked = 0
+    for region, kind, on, at in product(sorted(policy.regions), kinds, days, known):
+        plain = at.date() if isinstance(at, datetime) else at
+        try:
+            expected = policy._at(kind, on, region, plain, None)
+        except NoPolicyInForce:
+            for _ in range(2):
+                with pytest.raises(NoPolicyInForce):
+                    policy.at(kind, on, region, at)
+            continue
+        assert policy.at(kind, on, region, at) is expected
+        assert policy.at(kind, on, region, at) is expected
+        asked += 1
+        assert len(policy._memo) <= 500
+    assert asked > 500  # the memo was emptied on the way

@@ -31,7 +31,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -194,6 +194,9 @@ class EntryDraft:
     region: str | None = None
     base_fen: int | None = None
     corrects: int | None = None
+    # The canonical text, when whoever built the draft wrote it already (``Redraft``);
+    # not part of the content: ``canonical()`` is what it must equal.
+    canonical_text: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -252,6 +255,8 @@ class EntryDraft:
 
     def canonical(self) -> str:
         """The content as canonical JSON (sorted keys, no spaces, UTF-8)."""
+        if self.canonical_text is not None:
+            return self.canonical_text
         return canonical_of(
             self.kind.value, self.effective_date.isoformat(), self.idempotency_key,
             self.reason, self.period, self.member_id, self.scheme, self.region,
@@ -307,6 +312,72 @@ def canonical_of(
         f'"member_id":{_opt(member_id)},"period":{_opt(period)},"postings":[{postings}],'
         f'"reason":{_string(reason)},"region":{_opt(region)},"scheme":{_opt(scheme)}}}'
     )
+
+
+_MEMBER = "\ue000member\ue000"  # a private-use mark no account, key or reason contains
+
+
+class Redraft:
+    """Copies of one checked draft for other members: a batch's contributions.
+
+    The copies keep the template's kind, day, amounts, reason, period, scheme, region and
+    base; what changes is the member, the key (``key_prefix + member + key_suffix``) and
+    the member's own account (``account_prefix + member``), the one leg of the template
+    on the template member's such account, if it has one. The copies' canonical text is
+    the template's with the member put in three places, so it is written once, split
+    where the member goes, and joined per member instead of rebuilt; a test holds it to
+    ``canonical_of`` of the copy's fields, and ``verify`` recomputes it from the rows.
+    """
+
+    __slots__ = ("account_prefix", "after", "amount", "before", "key_prefix", "key_suffix",
+                 "pieces", "template")  # fmt: skip
+
+    def __init__(
+        self, template: EntryDraft, key_prefix: str, key_suffix: str, account_prefix: str
+    ) -> None:
+        member = template.member_id
+        if member is None or template.idempotency_key != f"{key_prefix}{member}{key_suffix}":
+            raise ValueError(
+                f"{template.idempotency_key!r} is not {key_prefix}<member>{key_suffix}"
+            )
+        own = account_prefix + member
+        at = [i for i, p in enumerate(template.postings) if p.account == own]
+        if len(at) > 1:
+            raise ValueError(f"{template.idempotency_key}: two legs on {own}")
+        legs = template.postings
+        self.template = template
+        self.key_prefix = key_prefix
+        self.key_suffix = key_suffix
+        self.account_prefix = account_prefix
+        self.before, self.amount, self.after = legs, None, ()
+        if at:
+            self.before, self.after = legs[: at[0]], legs[at[0] + 1 :]
+            self.amount = legs[at[0]].amount_fen
+        text = canonical_of(
+            template.kind.value, template.effective_date.isoformat(),
+            f"{key_prefix}{_MEMBER}{key_suffix}", template.reason, template.period, _MEMBER,
+            template.scheme, template.region, template.base_fen, template.corrects,
+            [(account_prefix + _MEMBER if i in at else p.account, p.amount_fen)
+             for i, p in enumerate(legs)],
+        )  # fmt: skip
+        self.pieces = text.split(_MEMBER)
+        assert len(self.pieces) == 3 + len(at)
+
+    def draft(self, member_id: str) -> EntryDraft:
+        """The template's entry for ``member_id``."""
+        t = self.template
+        key = f"{self.key_prefix}{member_id}{self.key_suffix}"
+        if not 1 <= len(key) <= 200:
+            raise EntryNotBalanced("idempotency_key must be 1 to 200 characters")
+        if self.amount is None:
+            legs = self.before
+        else:
+            own = Posting(_checked(self.account_prefix + member_id), self.amount)
+            legs = (*self.before, own, *self.after)
+        return EntryDraft(
+            t.kind, t.effective_date, key, legs, t.reason, t.period, member_id, t.scheme,
+            t.region, t.base_fen, t.corrects, _string(member_id)[1:-1].join(self.pieces),
+        )  # fmt: skip
 
 
 def fingerprint_of(canonical: str) -> str:

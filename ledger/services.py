@@ -23,8 +23,7 @@ from ledger.identity import CitizenId, parse_citizen_id
 from ledger.journal import (
     EntryDraft,
     EntryKind,
-    Posting,
-    _checked,
+    Redraft,
     collection,
     personal,
     pooling,
@@ -302,14 +301,16 @@ class Ledger:
                 drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
                 continue
             shared = (key, enrolment.method, enrolment.agency)
-            template = cache.get(shared)
-            if template is None:
-                template = cache[shared] = contribution_draft(
-                    member_id, enrolment, assessment, paid_on
+            copies = cache.get(shared)
+            if copies is None:
+                template = contribution_draft(member_id, enrolment, assessment, paid_on)
+                named, period = scheme.value, assessment.period
+                cache[shared] = Redraft(
+                    template, f"contribution:{period}:", f":{named}", f"personal:{named}:"
                 )
                 drafts.append(template)
             else:
-                drafts.append(_redrafted(template, member_id))
+                drafts.append(copies.draft(member_id))
         return drafts
 
     def check_window(self, region: str, month: Month, paid_on: date) -> None:
@@ -406,24 +407,6 @@ def contribution_draft(
             (pooling(scheme, region), -assessment.pooling_fen),
         ],
     )
-
-
-def _redrafted(template: EntryDraft, member_id: str) -> EntryDraft:
-    """``template``, a contribution drafted for another member on the same assessment,
-    payer and day, for ``member_id``: only the key, the member and the personal account
-    differ. The amounts are the template's, which ``EntryDraft.build`` checked; the new
-    account name is checked here."""
-    scheme = template.scheme or ""
-    old = personal(scheme, template.member_id or "")
-    account = _checked(personal(scheme, member_id))
-    legs = tuple(
-        Posting(account, p.amount_fen) if p.account == old else p for p in template.postings
-    )
-    return EntryDraft(
-        template.kind, template.effective_date,
-        f"contribution:{template.period}:{member_id}:{scheme}", legs, template.reason,
-        template.period, member_id, scheme, template.region, template.base_fen, None,
-    )  # fmt: skip
 
 
 def _check_region_code(code: str, field: str) -> None:

@@ -11,6 +11,7 @@ from ledger.journal import (
     EntryDraft,
     EntryNotBalanced,
     InvalidAccount,
+    Redraft,
     canonical_content,
     chain_hash,
     format_recorded_at,
@@ -77,6 +78,48 @@ def test_the_fast_canonical_text_equals_the_reference_json(
         postings=[("arrears:pension:M1", amount), ("pooling:pension:110000", -amount)],
     )  # fmt: skip
     assert entry.canonical() == canonical_content(entry.content())
+
+
+member_ids = st.text(alphabet="0123456789X", min_size=1, max_size=18)
+
+
+@given(
+    template_member=member_ids, members=st.lists(member_ids, min_size=1, max_size=5),
+    reason=text, region=st.none() | text, base=st.none() | st.integers(),
+    own=st.integers(min_value=-10**9, max_value=10**9), other=st.integers(1, 10**9),
+    own_first=st.booleans(),
+)  # fmt: skip
+def test_a_redraft_is_the_entry_built_for_that_member_with_its_canonical_text(
+    template_member, members, reason, region, base, own, other, own_first
+):
+    """``Redraft`` copies equal ``EntryDraft.build`` of the same fields, key and own account
+    changed; their pre-written canonical text is the reference JSON of those fields."""
+
+    def built(member: str) -> EntryDraft:
+        legs = [(f"personal:pension:{member}", own), ("pooling:pension:110000", -own - other),
+                ("collection:pension:110000", other)]  # fmt: skip
+        return EntryDraft.build(
+            kind="contribution", effective_date=date(2025, 3, 15),
+            idempotency_key=f"contribution:2025-03:{member}:pension", reason=reason,
+            period="2025-03", member_id=member, scheme="pension", region=region, base_fen=base,
+            postings=legs if own_first else legs[::-1],
+        )  # fmt: skip
+
+    copies = Redraft(
+        built(template_member), "contribution:2025-03:", ":pension", "personal:pension:"
+    )
+    for member in members:
+        copy, expected = copies.draft(member), built(member)
+        assert copy == expected
+        assert copy.canonical_text is not None
+        assert copy.canonical() == canonical_content(expected.content())
+        assert copy.fingerprint() == expected.fingerprint()
+
+
+def test_a_redraft_refuses_a_template_whose_key_does_not_name_its_member():
+    entry = draft()
+    with pytest.raises(ValueError, match="<member>"):
+        Redraft(entry, "contribution:2025-03:", ":pension", "personal:pension:")
 
 
 def test_the_chain_hash_covers_the_previous_hash_id_and_time():

@@ -195,8 +195,9 @@ class EntryDraft:
     base_fen: int | None = None
     corrects: int | None = None
     # The canonical text, when whoever built the draft wrote it already (``Redraft``);
-    # not part of the content: ``canonical()`` is what it must equal.
-    canonical_text: str | None = field(default=None, compare=False, repr=False)
+    # not part of the content: ``canonical()`` is what it must equal. Not an argument, so
+    # ``dataclasses.replace`` of a draft drops it rather than carry a stale text.
+    canonical_text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -314,6 +315,7 @@ def canonical_of(
     )
 
 
+_set = object.__setattr__  # a frozen draft's one late field
 _MEMBER = "\ue000member\ue000"  # a private-use mark no account, key or reason contains
 
 
@@ -374,10 +376,12 @@ class Redraft:
         else:
             own = Posting(_checked(self.account_prefix + member_id), self.amount)
             legs = (*self.before, own, *self.after)
-        return EntryDraft(
+        copy = EntryDraft(
             t.kind, t.effective_date, key, legs, t.reason, t.period, member_id, t.scheme,
-            t.region, t.base_fen, t.corrects, _string(member_id)[1:-1].join(self.pieces),
+            t.region, t.base_fen, t.corrects,
         )  # fmt: skip
+        _set(copy, "canonical_text", _string(member_id)[1:-1].join(self.pieces))
+        return copy
 
 
 def fingerprint_of(canonical: str) -> str:

@@ -141,3 +141,14 @@ def test_a_fixed_clock_keeps_time_in_utc():
     clock = FixedClock(datetime(2025, 9, 18, 8, 0, tzinfo=beijing))
     assert clock.now() == datetime(2025, 9, 18, 0, 0, tzinfo=UTC)
     assert clock.now().utcoffset() == timedelta(0)
+
+
+def test_replacing_a_field_of_a_redrafted_entry_drops_its_prewritten_text():
+    from dataclasses import replace
+
+    template = draft(idempotency_key="contribution:2025-07:M1:pension", scheme="pension")
+    copy = Redraft(template, "contribution:2025-07:", ":pension", "personal:pension:").draft("M2")
+    changed = replace(copy, reason="another reason")
+    assert changed.canonical_text is None
+    assert changed.canonical() == canonical_content(changed.content())
+    assert changed.canonical() != copy.canonical()

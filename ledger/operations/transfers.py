@@ -309,14 +309,6 @@ def _balance(conn: Connection, account: str, on: date) -> int:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Leg:
-    period: str
-    base_fen: int | None
-    name: str
-    amount_fen: int
-
-
 def _paid_months(
     conn: Connection, member_id: str, scheme: Scheme, region: str, on: date, after: Month | None
 ) -> list[PaidMonth]:
@@ -331,7 +323,7 @@ def _paid_months(
     # Two steps, so the planner starts from the member's entries (ix_entries_member_period)
     # and never from the region's pooling account, which holds everyone's postings.
     paid = {
-        row.id: row
+        row.id: (row.period, row.base_fen)
         for row in conn.execute(
             select(entries.c.id, entries.c.period, entries.c.base_fen)
             .where(entries.c.member_id == member_id, entries.c.scheme == scheme.value,
@@ -340,23 +332,28 @@ def _paid_months(
                    entries.c.kind.in_([k.value for k in PAID_KINDS]))
         )
     }  # fmt: skip
-    legs_by_entry = conn.execute(
-        select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
-        .join(accounts, accounts.c.id == postings.c.account_id)
+    names = {
+        row.id: row.name
+        for row in conn.execute(
+            select(accounts.c.id, accounts.c.name).where(accounts.c.name.in_((fund, own)))
+        )
+    }
+    # The entries' legs by entry (ix_postings_entry), those on the fund and the member's own
+    # account kept here: an account filter in SQL could lead the planner to the fund's index.
+    found = conn.execute(
+        select(postings.c.entry_id, postings.c.account_id, postings.c.amount_fen)
         .where(postings.c.entry_id.in_(sorted(paid)))
         .order_by(postings.c.entry_id, postings.c.id)
     ).all()
-    rows = [
-        _Leg(paid[leg.entry_id].period, paid[leg.entry_id].base_fen, leg.name, leg.amount_fen)
-        for leg in legs_by_entry
-        if leg.name in (fund, own)
-    ]
     base: dict[str, int] = {}
     money: defaultdict[str, dict[str, int]] = defaultdict(lambda: {fund: 0, own: 0})
-    for row in rows:
-        if row.base_fen is not None:
-            base[row.period] = row.base_fen
-        money[row.period][row.name] -= row.amount_fen
+    for entry_id, account_id, amount_fen in found:
+        if account_id not in names:
+            continue
+        period, base_fen = paid[entry_id]
+        if base_fen is not None:
+            base[period] = base_fen
+        money[period][names[account_id]] -= amount_fen
     return [
         PaidMonth(Month.parse(period), region, base[period], max(legs[fund], 0))
         for period, legs in sorted(money.items())

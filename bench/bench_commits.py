@@ -3,11 +3,12 @@
 Simulates ``--members`` × ``--years`` into a temporary SQLite ledger (the product's own
 code), then inserts its entries and postings bare into fresh ledgers, as
 ``bench_simulate.py`` does, four ways: one transaction per year or per recorded time (one
-per worker message), each with the product's ``synchronous=NORMAL`` and with
+per worker message), each with the store's ``synchronous=NORMAL`` and with
 ``synchronous=OFF``. It prints the seconds and the bytes the process wrote (``wchar`` of
 ``/proc/self/io``: the WAL frames and the checkpoints' database pages). ``OFF`` is not a
-setting for a ledger (an OS crash could corrupt the file); it is measured only to tell the
-syncs at WAL checkpoints from the rest of the commits' cost.
+setting for a ledger in service (an OS crash could corrupt the file); a simulation, whose
+ledger was empty and can be written again from its seed, writes with it and syncs once at
+the end (``ledger.store.db.deferred_sync``), and this tells what that saves.
 
     .venv/bin/python bench/bench_commits.py --members 2000 --years 10
 """

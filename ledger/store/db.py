@@ -1,7 +1,8 @@
 """Engines and schema revisions: the one place that knows how to open the store.
 
 SQLite files run in WAL mode with foreign keys on, a 30 s busy timeout and
-``synchronous=NORMAL``; every transaction starts with ``BEGIN IMMEDIATE``, so writers
+``synchronous=NORMAL`` (a simulation's bulk load: ``OFF`` until it ends, then one sync,
+``deferred_sync``); every transaction starts with ``BEGIN IMMEDIATE``, so writers
 queue for the write lock at BEGIN instead of failing when a read upgrades to a write
 (the pysqlite recipe of the SQLAlchemy docs: the driver's own BEGIN is switched off and
 SQLAlchemy emits ours). PostgreSQL (``postgresql+psycopg://``) gets a pooled engine with

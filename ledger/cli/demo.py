@@ -88,5 +88,5 @@ def demo() -> None:
         "  flexledger export --format ledger --out ledger.journal\n"
         "  flexledger report --out report   (PNG plots and report/index.html)\n"
         "  FLEXLEDGER_DATABASE_URL=sqlite:///sim.db \\\n"
-        "      flexledger simulate --members 10000 --years 30 --seed 7   (a new ledger: ~15 min)"
+        "      flexledger simulate --members 10000 --years 30 --seed 7   (a new ledger: ~7 min)"
     )

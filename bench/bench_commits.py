@@ -68,7 +68,7 @@ def main() -> int:
                 console.print(f"bare insert, {label} …")
                 before = written_bytes()
                 began = time.perf_counter()
-                copy_rows(source, target, per_message=per_message)
+                copy_rows(source, target, per_message=per_message, deferred=False)
                 seconds = time.perf_counter() - began
                 figures.append({
                     "commit": "per message" if per_message else "per year",

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,21 +50,26 @@ from ledger.store.tables import accounts, enrolments, entries, members, postings
 console = Console(stderr=True)
 
 
-def simulate(engine: Engine, members: int, years: int, seed: int, start: int) -> tuple[float, int]:
+def simulate(
+    engine: Engine, members: int, years: int, seed: int, start: int
+) -> tuple[float, float, int]:
+    """(wall seconds, this process's CPU seconds, contributions)."""
     ledger = Ledger(engine, FixedClock(datetime(start, 1, 1, tzinfo=UTC)))
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("months", total=years * 12)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         result = Simulation(
             ledger, Scenario(), seed=seed, members=members, years=years, start=start,
             progress=lambda done, _total: bar.update(task, completed=done),
         ).run()  # fmt: skip
-        return time.perf_counter() - began, result.contributions
+        return time.perf_counter() - began, time.process_time() - cpu, result.contributions
 
 
-def copy_rows(source: Engine, target: Engine, per_message: bool = False) -> float:
-    """Insert ``source``'s entries and postings into ``target`` bare; returns seconds.
+def copy_rows(
+    source: Engine, target: Engine, per_message: bool = False, deferred: bool = True
+) -> tuple[float, float]:
+    """Insert ``source``'s entries and postings into ``target`` bare: (wall, CPU) seconds.
 
     One transaction per year of recorded time; with ``per_message``, one per recorded
     time instead, which is how the workers commit (each message records at its own story
@@ -85,14 +91,15 @@ def copy_rows(source: Engine, target: Engine, per_message: bool = False) -> floa
         by_year.setdefault(year_of[row[0]], ([], []))[0].append(row)
     for row in posting_rows:
         by_year[year_of[row[0]]][1].append(row)
-    began = time.perf_counter()
-    # As the simulation writes (``Simulation.run``): no sync until the end, then one.
-    with deferred_sync(target):
+    began, cpu = time.perf_counter(), time.process_time()
+    # As the simulation writes (``Simulation.run``): no sync until the end, then one;
+    # ``deferred=False``: as the target's connections are set (``bench_commits.py``).
+    with deferred_sync(target) if deferred else nullcontext():
         for year in sorted(by_year):
             with target.begin() as out:
                 bulk_insert(out, entries, ENTRY_COLUMNS, by_year[year][0])
                 bulk_insert(out, postings, POSTING_COLUMNS, by_year[year][1])
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - cpu
 
 
 def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
@@ -121,20 +128,20 @@ def drop_schema(url: str, schema: str) -> None:
 def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-untyped-def]
     simulated, simulated_cleanup = make("sim")
     try:
-        seconds, contributions = simulate(simulated, args.members, args.years, args.seed,
-                                          args.start)  # fmt: skip
+        seconds, cpu, contributions = simulate(simulated, args.members, args.years, args.seed,
+                                               args.start)  # fmt: skip
         n_entries, n_postings = count(simulated, entries), count(simulated, postings)
         bare, bare_cleanup = make("bare")
         try:
             console.print(f"[{name}] bare insert of the same {n_entries:,} entries …")
-            bare_seconds = copy_rows(simulated, bare)
+            bare_seconds, bare_cpu = copy_rows(simulated, bare)
         finally:
             bare.dispose()
             bare_cleanup()
         bare, bare_cleanup = make("bare_per_message")
         try:
             console.print(f"[{name}] … and again, committing as the workers do …")
-            per_message_seconds = copy_rows(simulated, bare, per_message=True)
+            per_message_seconds, _ = copy_rows(simulated, bare, per_message=True)
         finally:
             bare.dispose()
             bare_cleanup()
@@ -151,6 +158,10 @@ def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-
         "bare_entries_per_second": round(bare_rate), "ratio": round(sim_rate / bare_rate, 3),
         "bare_per_message_seconds": round(per_message_seconds, 1),
         "ratio_same_commits": round(per_message_seconds / seconds, 3),
+        # This process's CPU time (all its threads; not PostgreSQL's server): steadier
+        # than wall time on a shared machine, but blind to waiting on the disk or server.
+        "simulate_cpu_seconds": round(cpu, 1), "bare_insert_cpu_seconds": round(bare_cpu, 1),
+        "ratio_cpu": round(bare_cpu / cpu, 3),
     }  # fmt: skip
 
 
@@ -165,6 +176,7 @@ def run_trials(name: str, make, args) -> dict[str, object]:  # type: ignore[no-u
     trials.sort(key=lambda t: t["ratio"])  # type: ignore[arg-type, return-value]
     return {**trials[(len(trials) - 1) // 2], "trials": len(trials),
             "ratios": [t["ratio"] for t in trials],
+            "ratios_cpu": sorted(t["ratio_cpu"] for t in trials),
             "ratios_same_commits": sorted(t["ratio_same_commits"] for t in trials)}  # fmt: skip
 
 
@@ -210,7 +222,7 @@ def main() -> int:
     )
     for column in ("backend", "contributions", "entries", "postings", "simulate s",
                    "contrib/s", "entries/s", "bare s", "bare entries/s", "ratio",
-                   "bare s, commits as workers", "ratio, same commits",
+                   "bare s, commits as workers", "ratio, same commits", "ratio, CPU time",
                    "ratios of all trials"):  # fmt: skip
         table.add_column(column, justify="right")
     for f in figures:
@@ -218,7 +230,8 @@ def main() -> int:
             "backend", "contributions", "entries", "postings", "simulate_seconds",
             "contributions_per_second", "entries_per_second", "bare_insert_seconds",
             "bare_entries_per_second", "ratio", "bare_per_message_seconds",
-            "ratio_same_commits")), ", ".join(str(r) for r in f["ratios"]))  # fmt: skip
+            "ratio_same_commits", "ratio_cpu")),
+            ", ".join(str(r) for r in f["ratios"]))  # fmt: skip
     Console(width=200).print(table)
     return 0
 

@@ -271,16 +271,24 @@ class Ledger:
         scheme, month and choice, not once per member.
         """
         member_id = member if isinstance(member, str) else member.id
-        if last < first:
-            raise BadInput("to", f"{last} is before --from {first}")
-        if paid_on > self.clock.now().date():
-            raise BadInput("paid_on", f"{paid_on} is in the future")
-        months = list(first.until(last))
-        if scheme.is_yearly:
-            months = sorted({Month(m.year, 1) for m in months})
+        # A batch drafts every member over the same months on the same day: the checks
+        # and the months are the same for all of them, made once.
+        span = ("months", first, last, paid_on, scheme)
+        months = cache.get(span) if cache is not None else None
+        if months is None:
+            if last < first:
+                raise BadInput("to", f"{last} is before --from {first}")
+            if paid_on > self.clock.now().date():
+                raise BadInput("paid_on", f"{paid_on} is in the future")
+            months = list(first.until(last))
+            if scheme.is_yearly:
+                months = sorted({Month(m.year, 1) for m in months})
+            if cache is not None:
+                cache[span] = months
+        yearly = scheme.is_yearly
         drafts = []
         for month in months:
-            enrolment = self.enrolment_for(found, month if not scheme.is_yearly else last)
+            enrolment = self.enrolment_for(found, last if yearly else month)
             if enrolment is None:
                 starts = ", ".join(str(e.from_month) for e in found) or "none"
                 raise NotEnrolled(
@@ -288,24 +296,25 @@ class Ledger:
                     f"(enrolments from: {starts})"
                 )  # fmt: skip
             key = (enrolment.region, scheme, month, enrolment.choice, paid_on, known_at)
-            assessment = cache.get(key) if cache is not None else None
-            if assessment is None:
+            assessed = cache.get(key) if cache is not None else None
+            if assessed is None:
                 self.check_window(enrolment.region, month, paid_on)
                 assessment = assess(
                     self.policy, enrolment.region, scheme, month, enrolment.choice,
                     known_at=known_at or self.clock.now(),
                 )  # fmt: skip
-                if cache is not None:
-                    cache[key] = assessment
-            if cache is None:
-                drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
-                continue
-            shared = (key, enrolment.method, enrolment.agency)
-            copies = cache.get(shared)
+                if cache is None:
+                    drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
+                    continue
+                # the assessment, and its drafts' copies by payer (method, company)
+                assessed = cache[key] = (assessment, {})
+            assessment, by_payer = assessed
+            payer = (enrolment.method, enrolment.agency)
+            copies = by_payer.get(payer)
             if copies is None:
                 template = contribution_draft(member_id, enrolment, assessment, paid_on)
                 named, period = scheme.value, assessment.period
-                cache[shared] = Redraft(
+                by_payer[payer] = Redraft(
                     template, f"contribution:{period}:", f":{named}", f"personal:{named}:"
                 )
                 drafts.append(template)

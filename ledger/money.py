@@ -11,7 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 
 from ledger.errors import InvalidAmount
@@ -52,23 +52,36 @@ def round_half_up(value: Decimal | Fraction | int, unit_fen: int = 1) -> int:
     This is the ledger's one rounding rule. ``unit_fen=1`` rounds to the fen (every
     contribution and interest amount); ``unit_fen=100`` rounds to the whole yuan, which
     is how published bases are derived from average wages (11,937 × 60% = 7,162.2 → 7,162).
+    Integer arithmetic on the exact ratio: no precision to run out of, however long the
+    fraction.
     """
     if isinstance(value, float):
         raise TypeError("floats never touch money: pass a Decimal, Fraction or int")
     if unit_fen <= 0:
         raise ValueError("unit_fen must be positive")
-    exact = Fraction(value) / unit_fen
-    with localcontext() as ctx:
-        ctx.prec = 60
-        units = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
-            Decimal(1), rounding=ROUND_HALF_UP
-        )
-    return int(units) * unit_fen
+    if isinstance(value, int):
+        numerator, denominator = value, unit_fen
+    elif not isinstance(value, Decimal | Fraction):
+        raise TypeError(f"pass a Decimal, Fraction or int, got {type(value).__name__}")
+    else:
+        numerator, denominator = value.as_integer_ratio()
+        denominator *= unit_fen
+    return _nearest(numerator, denominator) * unit_fen
+
+
+def _nearest(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) to the nearest integer, halves away
+    from zero."""
+    units, rest = divmod(abs(numerator), denominator)
+    if 2 * rest >= denominator:
+        units += 1
+    return units if numerator >= 0 else -units
 
 
 def apply_rate(amount_fen: int, rate: Decimal | Fraction) -> int:
     """``amount_fen × rate``, rounded to the fen by the one rule."""
-    return round_half_up(Fraction(amount_fen) * Fraction(rate))
+    numerator, denominator = rate.as_integer_ratio()
+    return _nearest(amount_fen * numerator, denominator)
 
 
 def split(total_fen: int, personal_fen: int) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """Money: integer fen, yuan strings, the one rounding rule, exact splits."""
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -47,6 +48,42 @@ def test_halves_round_up_and_away_from_zero():
     assert round_half_up(Decimal("2.4999")) == 2
     assert round_half_up(Decimal("716220"), unit_fen=100) == 716200
     assert round_half_up(Decimal("716250"), unit_fen=100) == 716300
+
+
+def test_rounding_is_exact_however_long_the_fraction():
+    """Just under a half rounds down and a half rounds up, even 70 digits down, where a
+    60-digit decimal division would have rounded the difference away."""
+    tiny = Fraction(1, 10**70)
+    assert round_half_up(Fraction(1, 2) - tiny) == 0
+    assert round_half_up(Fraction(-1, 2) + tiny) == 0
+    assert round_half_up(Fraction(5, 2) - tiny, unit_fen=1) == 2
+    assert round_half_up(Fraction(150, 1) - tiny, unit_fen=100) == 100
+    with pytest.raises(TypeError):
+        round_half_up("0.5")  # type: ignore[arg-type]
+
+
+@given(
+    value=st.one_of(
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.fractions(min_value=-(10**12), max_value=10**12),
+        st.decimals(min_value=-(10**12), max_value=10**12, places=6),
+    ),
+    unit_fen=st.sampled_from([1, 100]),
+)
+def test_rounding_is_the_nearest_multiple_with_halves_away_from_zero(value, unit_fen):
+    exact = Fraction(value) / unit_fen
+    nearest = math.floor(abs(exact) + Fraction(1, 2))
+    assert round_half_up(value, unit_fen) == (nearest if exact >= 0 else -nearest) * unit_fen
+
+
+@given(
+    amount_fen=st.integers(min_value=-(10**12), max_value=10**12),
+    rate=st.one_of(
+        st.decimals(min_value=0, max_value=1, places=6), st.fractions(min_value=0, max_value=1)
+    ),
+)
+def test_apply_rate_rounds_the_exact_product(amount_fen, rate):
+    assert apply_rate(amount_fen, rate) == round_half_up(Fraction(amount_fen) * Fraction(rate))
 
 
 def test_beijing_floor_contribution_to_the_fen():

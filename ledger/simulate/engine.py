@@ -393,8 +393,10 @@ def tally(sim: Simulation) -> None:
         kinds: dict[str, int] = dict(conn.execute(
             select(entries.c.kind, func.count()).group_by(entries.c.kind)
         ).all())  # fmt: skip
+        # No DISTINCT: SQLite would walk ix_entries_member_period for the order and look
+        # up every entry's row for its kind (1.6 s at 2,000 × 30) instead of one scan (0.5 s).
         result.gap_members = set(conn.execute(
-            select(entries.c.member_id).where(entries.c.kind == "arrears").distinct()
+            select(entries.c.member_id).where(entries.c.kind == "arrears")
         ).scalars())  # fmt: skip
         failures = 0
         for (outcome,) in conn.execute(

@@ -228,3 +228,22 @@ def test_no_entry_is_posted_for_a_month_after_the_members_retirement(engine):
         ).all()
     assert rows
     assert [r for r in rows if r.period >= retired[r.member_id]] == []
+
+
+def test_the_summary_counts_gaps_and_their_members_as_the_arrears_accounts_hold_them(engine):
+    """``gaps`` and ``members with gaps`` in the summary are the months recorded as arrears
+    and the members they belong to: read here from the postings on ``arrears:<scheme>:<member>``
+    accounts, not from the entries' kinds the summary reads."""
+    from sqlalchemy import select
+
+    from ledger.store.tables import accounts, postings
+
+    _, result = simulate(engine, seed=7, members=60, years=2)
+    with engine.connect() as conn:
+        names = conn.execute(
+            select(accounts.c.name)
+            .join(postings, postings.c.account_id == accounts.c.id)
+            .where(accounts.c.name.like("arrears:%"), postings.c.amount_fen > 0)
+        ).scalars().all()  # fmt: skip
+    assert result.gaps == len(names) > 0
+    assert result.gap_members == {name.split(":", 2)[2] for name in names}

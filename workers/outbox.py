@@ -119,18 +119,25 @@ def unsent(conn: Connection) -> int:
 
 
 def relay(engine: Engine, broker: dramatiq.Broker, limit: int = 500) -> int:
-    """Send up to ``limit`` unsent rows, oldest first, then mark them sent; returns how many.
+    """Send up to ``limit`` unsent rows, oldest first, marking them sent; returns how many.
 
     Stops at the first broker error, keeping that row and the rest unsent. On PostgreSQL
     concurrent relays skip each other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite they
-    take turns on the write lock.
+    take turns on the write lock. The rows are marked before they are handed over, in the
+    same transaction (so a crash before the commit still leaves them unsent), and the
+    transaction commits as soon as the last one is: on SQLite a worker that takes a
+    message at once waits for this write lock before it can record that it is running.
     """
-    sent: list[int] = []
     with engine.begin() as conn:
         query = select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        for row in conn.execute(query).all():
+        rows = conn.execute(query).all()
+        if not rows:
+            return 0
+        ids = [row.id for row in rows]
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=now_utc()))
+        for sent, row in enumerate(rows):
             if row.queue_name not in broker.get_declared_queues():
                 broker.declare_queue(row.queue_name)
             message = dramatiq.Message(
@@ -144,11 +151,9 @@ def relay(engine: Engine, broker: dramatiq.Broker, limit: int = 500) -> int:
             try:
                 broker.enqueue(message)
             except BROKER_DOWN:
-                break
-            sent.append(row.id)
-        if sent:
-            conn.execute(update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now_utc()))
-    return len(sent)
+                conn.execute(update(outbox).where(outbox.c.id.in_(ids[sent:])).values(sent_at=None))
+                return sent
+    return len(rows)
 
 
 def relay_all(engine: Engine, broker: dramatiq.Broker, limit: int = 500) -> int:

@@ -30,14 +30,15 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from ledger.clock import FixedClock
 from ledger.services import Ledger
@@ -74,32 +75,66 @@ def copy_rows(
     One transaction per year of recorded time; with ``per_message``, one per recorded
     time instead, which is how the workers commit (each message records at its own story
     time): the same rows with the simulation's commits, to tell what the commits cost from
-    what the Python work costs.
+    what the Python work costs. Rows are read a year at a time (untimed), so memory stays
+    at a year's rows at any scale; only the inserts, their commits and the final sync are
+    timed.
     """
     with source.connect() as conn:
         for table in (members, enrolments, accounts):
             rows = [tuple(r) for r in conn.execute(select(table))]
             with target.begin() as out:
                 bulk_insert(out, table, [c.name for c in table.columns], rows)
-        entry_rows = [tuple(r) for r in conn.execute(
-            select(*(entries.c[c] for c in ENTRY_COLUMNS)).order_by(entries.c.id))]  # fmt: skip
-        posting_rows = [tuple(r) for r in conn.execute(
-            select(*(postings.c[c] for c in POSTING_COLUMNS)).order_by(postings.c.id))]  # fmt: skip
-    by_year: dict[object, tuple[list[tuple], list[tuple]]] = {}
-    year_of = {row[0]: (row[3] if per_message else row[3].year) for row in entry_rows}
-    for row in entry_rows:
-        by_year.setdefault(year_of[row[0]], ([], []))[0].append(row)
-    for row in posting_rows:
-        by_year[year_of[row[0]]][1].append(row)
-    began, cpu = time.perf_counter(), time.process_time()
-    # As the simulation writes (``Simulation.run``): no sync until the end, then one;
-    # ``deferred=False``: as the target's connections are set (``bench_commits.py``).
-    with deferred_sync(target) if deferred else nullcontext():
-        for year in sorted(by_year):
+    wall = cpu = 0.0
+    with ExitStack() as stack:
+        # As the simulation writes (``Simulation.run``): no sync until the end, then one;
+        # ``deferred=False``: as the target's connections are set (``bench_commits.py``).
+        stack.enter_context(deferred_sync(target) if deferred else nullcontext())
+        for entry_rows, posting_rows in _transactions(source, per_message):
+            began, used = time.perf_counter(), time.process_time()
             with target.begin() as out:
-                bulk_insert(out, entries, ENTRY_COLUMNS, by_year[year][0])
-                bulk_insert(out, postings, POSTING_COLUMNS, by_year[year][1])
-    return time.perf_counter() - began, time.process_time() - cpu
+                bulk_insert(out, entries, ENTRY_COLUMNS, entry_rows)
+                bulk_insert(out, postings, POSTING_COLUMNS, posting_rows)
+            wall, cpu = wall + time.perf_counter() - began, cpu + time.process_time() - used
+        began, used = time.perf_counter(), time.process_time()
+    return wall + time.perf_counter() - began, cpu + time.process_time() - used
+
+
+def _transactions(source: Engine, per_message: bool) -> Iterator[tuple[list[tuple], list[tuple]]]:
+    """(entry rows, posting rows) of each transaction, in id order: a year of recorded time
+    each, or with ``per_message`` each recorded time. A year's entries are a range of ids
+    (recorded times never go backwards), and its postings the same range of entry ids."""
+    # One connection for both reads: a SQLite ledger's transactions take the write lock.
+    with source.connect() as conn:
+        year: list[tuple] = []
+        for row in conn.execution_options(yield_per=20_000).execute(
+            select(*(entries.c[c] for c in ENTRY_COLUMNS)).order_by(entries.c.id)
+        ):
+            if year and row[3].year != year[-1][3].year:
+                yield from _split(conn, year, per_message)
+                year = []
+            year.append(tuple(row))
+        if year:
+            yield from _split(conn, year, per_message)
+
+
+def _split(
+    conn: Connection, entry_rows: list[tuple], per_message: bool
+) -> Iterator[tuple[list[tuple], list[tuple]]]:
+    posting_rows = [tuple(r) for r in conn.execute(
+        select(*(postings.c[c] for c in POSTING_COLUMNS))
+        .where(postings.c.entry_id.between(entry_rows[0][0], entry_rows[-1][0]))
+        .order_by(postings.c.id)
+    )]  # fmt: skip
+    if not per_message:
+        yield entry_rows, posting_rows
+        return
+    groups: dict[object, tuple[list[tuple], list[tuple]]] = {}
+    recorded = {row[0]: row[3] for row in entry_rows}
+    for row in entry_rows:
+        groups.setdefault(row[3], ([], []))[0].append(row)
+    for row in posting_rows:
+        groups[recorded[row[0]]][1].append(row)
+    yield from groups.values()  # in recorded order: dicts keep insertion order
 
 
 def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]

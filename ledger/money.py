@@ -80,6 +80,8 @@ def _nearest(numerator: int, denominator: int) -> int:
 
 def apply_rate(amount_fen: int, rate: Decimal | Fraction) -> int:
     """``amount_fen × rate``, rounded to the fen by the one rule."""
+    if isinstance(rate, float):
+        raise TypeError("floats never touch money: pass the rate as a Decimal or Fraction")
     numerator, denominator = rate.as_integer_ratio()
     return _nearest(amount_fen * numerator, denominator)
 

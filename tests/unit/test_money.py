@@ -40,6 +40,8 @@ def test_floats_never_touch_money():
         round_half_up(0.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         format_yuan(1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        apply_rate(716200, 0.2)  # type: ignore[arg-type]
 
 
 def test_halves_round_up_and_away_from_zero():

@@ -44,9 +44,11 @@ declared: dict[str, dramatiq.Actor] = {}
 
 
 def job_actor(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``fn(message_id, **kwargs)`` to be declared as the actor ``fn.__name__``."""
-    ACTORS[fn.__name__] = fn
-    return fn
+    """Register ``fn(message_id, **kwargs)`` to be declared as the actor ``fn.__name__``
+    (done again carefully if its batch's optimistic fast path is refused)."""
+    body = runtime.redone_carefully(fn)
+    ACTORS[fn.__name__] = body
+    return body
 
 
 def bind(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,6 +11,11 @@ Invariants:
   (INSERT … ON CONFLICT DO NOTHING): a concurrent duplicate waits on the primary key until
   the first commits and then finds the message done; a redelivered one finds it at once.
   Either way it writes nothing; the entries' idempotency keys are the second guard;
+- a batch's fast path (``Batch.bulk``) writes optimistically, without SAVEPOINTs (see
+  ``ledger.store.recorder.optimistic``). If it is refused after it wrote, the message's
+  transaction is rolled back whole and the message is done again at once, carefully
+  (``redone_carefully``): fast paths in a SAVEPOINT, falling back to member by member.
+  Both attempts are one delivery; the first leaves nothing behind;
 - per-member isolation (``Batch.each``): every member of a batch runs in a SAVEPOINT. A
   member refused by a rule (any ``LedgerError`` that is not transient) is rolled back
   alone and reported in the message's outcome and ``job_messages.last_error``, while the
@@ -24,6 +29,7 @@ a run done by Redis workers, relaying (and re-sending lost messages) while it wa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -31,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +51,7 @@ from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.services import Ledger
 from ledger.store.db import open_engine
+from ledger.store.recorder import WritesSpoiled, optimistic
 from ledger.store.worker_tables import processed_messages
 from workers import outbox
 from workers.broker import is_transient
@@ -156,6 +164,32 @@ def current() -> Runtime:
 # --- one message, one transaction -------------------------------------------------------
 
 
+_CAREFUL: ContextVar[bool] = ContextVar("flexledger_careful", default=False)
+
+
+class RedoCarefully(Exception):
+    """A batch's optimistic fast path was refused after writing: roll back, do it again."""
+
+
+def redone_carefully(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (an actor body), done a second time in careful mode if it raises
+    ``RedoCarefully``: by then its transaction was rolled back, so nothing of the first
+    attempt remains but what outlives a rollback anyway (a bank's answer to a reference)."""
+
+    @functools.wraps(fn)
+    def attempt(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RedoCarefully:
+            token = _CAREFUL.set(True)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _CAREFUL.reset(token)
+
+    return attempt
+
+
 @dataclass
 class Batch:
     """What one message did: outcomes counted by name, entries posted, members refused."""
@@ -206,19 +240,30 @@ class Batch:
 
         ``fast(members)`` reads and drafts for the whole batch and appends once, returning
         ``{member: (outcome, entries posted)}`` and the members it left to ``handle`` (one
-        its planning refused, say). It runs in a SAVEPOINT: if its append is refused (a
-        month paid meanwhile under another key, a rule), it is rolled back and every
-        member goes through ``handle`` in its own SAVEPOINT, so one member's refusal is
-        reported for that member alone, exactly as if there were no fast path.
+        its planning refused, say). It writes optimistically, without SAVEPOINTs: if it is
+        refused (a month paid meanwhile under another key, a rule), ``RedoCarefully``
+        rolls the message back and ``redone_carefully`` does it again, where ``fast`` runs
+        in a SAVEPOINT and, refused again, is rolled back and every member goes through
+        ``handle`` in its own SAVEPOINT, so one member's refusal is reported for that
+        member alone, exactly as if there were no fast path.
         """
-        try:
-            with self.conn.begin_nested():
-                done, left = fast(members)
-        except LedgerError as error:
-            if is_transient(error):
-                raise
-            self.forget_accounts()
-            done, left = {}, list(members)
+        if not _CAREFUL.get():
+            try:
+                with optimistic():
+                    done, left = fast(members)
+            except (LedgerError, WritesSpoiled) as error:
+                if is_transient(error):
+                    raise
+                raise RedoCarefully(f"{type(error).__name__}: {error}") from error
+        else:
+            try:
+                with self.conn.begin_nested():
+                    done, left = fast(members)
+            except LedgerError as error:
+                if is_transient(error):
+                    raise
+                self.forget_accounts()
+                done, left = {}, list(members)
         for outcome, posted in done.values():
             self.counts[outcome] += 1
             self.posted += posted

@@ -66,7 +66,7 @@ from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
 from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, Member, _enrolment
 from ledger.store.bulk import bulk_insert
-from ledger.store.recorder import RecordedEntry
+from ledger.store.recorder import RecordedEntry, savepoint
 from ledger.store.tables import bank_settlements, enrolments
 
 DEFAULT_FAILURE_RATE = Decimal(Settings.bank_failure_rate)
@@ -509,7 +509,7 @@ def record_settlements(conn: Connection, results: Sequence[DeductionResult], now
     if not results:
         return
     try:
-        with conn.begin_nested():
+        with savepoint(conn):  # none when optimistic: a refusal then spoils the whole batch
             bulk_insert(conn, bank_settlements, SETTLEMENT_COLUMNS, [
                 (r.reference, r.member_id, r.scheme, r.bank_ref, r.settled_fen, r.amount_fen,
                  now)

@@ -6,9 +6,11 @@ only the chunking of long ``IN`` lists and inserts adds one per 500 rows or so),
 query per member would add hundreds; a message that carries the story's time records its entries at
 that time; members paying in several schemes are paid in one message; closing a year
 records every enrolled month left unpaid, whatever the method; many transfers go in one
-message and the accepts follow in one more. Refusals inside a batch are covered in
-``test_delivery`` (one member refused, the rest commit), which now goes through the same
-fast path and its per-member fallback.
+message and the accepts follow in one more; a batch that meets no refusal writes
+without a SAVEPOINT, and one refused after it wrote is rolled back whole and done again
+member by member, ending as if it had been done that way from the start. Refusals
+inside a batch are covered in ``test_delivery`` (one member refused, the rest commit),
+which goes through the same fast path and its per-member fallback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ledger.config import Settings
 from ledger.period import Month
 from ledger.schemes import Scheme
 from ledger.store.tables import enrolments, entries
+from ledger.store.verify import verify
 from ledger.store.worker_tables import processed_messages
 from workers import actors, runtime
 from workers.outbox import message_id
@@ -119,6 +122,56 @@ def test_a_fees_batch_of_200_takes_a_few_more_statements_than_of_2_not_200(engin
     with engine.connect() as conn:
         kinds = dict(conn.execute(by_kind).all())
     assert kinds == {"contribution": 202, "fee": 202}
+
+
+def _savepoints(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.upper().startswith("SAVEPOINT")]
+
+
+def test_a_batch_that_meets_no_refusal_writes_without_a_savepoint(engine, rt):
+    """On SQLite a SAVEPOINT has every page a write first touches copied to a journal;
+    a fast path that succeeds needs none (``ledger.store.recorder.optimistic``)."""
+    members = enrol(engine, 5)
+    with statements(engine) as seen:
+        _pay(members, "test:clean")
+    assert _contributions(engine) == 5 * 3
+    assert _savepoints(seen) == []
+
+
+def test_a_batch_refused_after_it_wrote_is_rolled_back_and_done_again_member_by_member(engine, rt):
+    members = enrol(engine, 3)
+    # The middle member's September was paid on another day: same key, other content.
+    actors.post_payments_batch(
+        message_id("test:before", 0), "test:before", [[members[1], "pension"]],
+        "2025-09", "2025-09", "2025-10-09",
+    )  # fmt: skip
+    rollbacks: list[object] = []
+
+    def rolled_back(conn: object) -> None:
+        rollbacks.append(conn)
+
+    event.listen(engine, "rollback", rolled_back)
+    try:
+        with statements(engine) as seen:
+            _pay(members, "test:mixed")  # July to September, the first member's rows first
+    finally:
+        event.remove(engine, "rollback", rolled_back)
+    assert len(rollbacks) == 1  # the optimistic attempt, whole
+    assert _savepoints(seen)  # the careful one: fast path, then each member, in SAVEPOINTs
+    with engine.connect() as conn:
+        outcomes = [json.loads(o) for o in conn.execute(
+            select(processed_messages.c.outcome).order_by(processed_messages.c.processed_at)
+        ).scalars()]  # fmt: skip
+        paid = conn.execute(
+            select(entries.c.member_id, func.count()).where(entries.c.kind == "contribution")
+            .group_by(entries.c.member_id).order_by(entries.c.member_id)
+        ).all()  # fmt: skip
+        report = verify(conn)
+    assert outcomes[-1]["counts"] == {"already-paid": 1, "posted": 2}
+    assert list(outcomes[-1]["problems"]) == []
+    assert [tuple(r) for r in paid] == [(members[0], 3), (members[1], 1), (members[2], 3)]
+    assert report.ok, report.problems
+    assert report.entries == 7
 
 
 def test_a_message_with_the_storys_time_records_its_entries_then(engine, rt):

@@ -23,25 +23,31 @@ Medical transfers move the personal balance only (医保办发〔2021〕43号).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
-from ledger.errors import BadInput
+from ledger.errors import BadInput, LedgerError
+from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
 from ledger.money import format_yuan
+from ledger.operations import CHUNK, recorded_keys
+from ledger.operations.bulk import enrolments_of
 from ledger.period import Month
 from ledger.rules.transfer import PaidMonth, transfer_out
 from ledger.schemes import Scheme
 from ledger.services import Ledger, NotEnrolled
-from ledger.store.balances import UnknownAccount, balance
-from ledger.store.tables import accounts, entries, postings
+from ledger.store.balances import UnknownAccount, balance, balances_of
+from ledger.store.tables import accounts, entries, members, postings
 
 _ID = re.compile(r"^(?P<member>\d{17}[\dX])-(?P<scheme>[a-z-]+)-(?P<to>\d{6})-(?P<on>\d{8})$")
 PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
+POSTINGS_CHUNK = 2000
 
 
 class TransferStatus(StrEnum):
@@ -178,19 +184,103 @@ def request_transfer(
     source = enrolment.region
     if source == to_region:
         raise BadInput("to", f"{member.id} is already enrolled in {to_region}")
-    earlier = member_transfers(conn, member.id, scheme)
-    for other in earlier:
-        if other.status is TransferStatus.OUT:
-            raise TransferStateError(
-                "member", f"transfer {other.transfer_id} is still in transit (status out)"
-            )
-    moved_before = max(
-        (Month.of(t.on) for t in earlier
-         if t.from_region == source and t.status is TransferStatus.IN),
-        default=None,
-    )  # fmt: skip
-    paid = _paid_months(conn, member.id, scheme, source, on, moved_before)
+    earlier = [
+        _Earlier(t.transfer_id, t.from_region, t.on, t.status)
+        for t in member_transfers(conn, member.id, scheme)
+    ]
+    moved_before = _moved_before(earlier, source)
+    paid = []
+    if scheme is Scheme.PENSION:
+        paid = paid_months(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
     personal_fen = -_balance(conn, personal(scheme.value, member.id), on)
+    draft = _out_draft(ledger, transfer_id, member.id, scheme, source, to_region, on, paid,
+                       personal_fen)  # fmt: skip
+    ledger.recorder.append(conn, [draft])
+    return transfer_id
+
+
+def request_batch(
+    ledger: Ledger, conn: Connection, transfer_ids: Sequence[str], on: date
+) -> tuple[list[str], list[str]]:
+    """``request_transfer`` for many transfers of one day: a few queries and one append.
+
+    Returns the ids requested, in the given order, and the ids left for
+    ``request_transfer`` one at a time: every one whose request would not simply write its
+    entry (refused, already requested, one of two of a member's in the same scheme), so
+    that the per-transfer path says why, exactly as if there were no batch. The entries
+    are the very ones ``request_transfer`` would write, in the same order.
+    """
+    if on > ledger.clock.now().date():
+        return [], list(transfer_ids)
+    today = ledger.clock.now().date()
+    left: list[str] = []
+    wanted: dict[str, tuple[str, Scheme, str]] = {}
+    pairs: Counter[tuple[str, Scheme]] = Counter()
+    for tid in transfer_ids:
+        try:
+            member_id, scheme, to_region, _ = transfer_parts(tid)
+            ledger.policy.region(to_region)
+            same = parse_citizen_id(member_id, today=today, field="member").number == member_id
+        except LedgerError:
+            left.append(tid)
+            continue
+        if not same or scheme not in (Scheme.PENSION, Scheme.MEDICAL) \
+                or transfer_id_for(member_id, scheme, to_region, on) != tid:  # fmt: skip
+            left.append(tid)
+            continue
+        wanted[tid] = (member_id, scheme, to_region)
+        pairs[(member_id, scheme)] += 1
+    registered = _registered(conn, [m for m, _, _ in wanted.values()])
+    requested = recorded_keys(conn, [f"transfer-out:{tid}" for tid in wanted])
+    earlier = _earlier_transfers(conn, sorted({m for m, _, _ in wanted.values()}))
+    sources: dict[str, str] = {}
+    moved: dict[str, Month | None] = {}
+    for scheme in (Scheme.PENSION, Scheme.MEDICAL):
+        mine = {t: w for t, w in wanted.items() if w[1] is scheme}
+        enrolled = enrolments_of(conn, [m for m, _, _ in mine.values()], scheme)
+        for tid, (member_id, _, to_region) in mine.items():
+            enrolment = ledger.enrolment_for(enrolled.get(member_id, []), Month.of(on))
+            if member_id not in registered or f"transfer-out:{tid}" in requested \
+                    or pairs[(member_id, scheme)] > 1 or enrolment is None \
+                    or enrolment.region == to_region:  # fmt: skip
+                continue
+            try:
+                moved[tid] = _moved_before(earlier.get((member_id, scheme), []), enrolment.region)
+            except TransferStateError:
+                continue
+            sources[tid] = enrolment.region
+    paid = paid_months(conn, Scheme.PENSION, on, {
+        wanted[tid][0]: (source, moved[tid])
+        for tid, source in sources.items() if wanted[tid][1] is Scheme.PENSION
+    })  # fmt: skip
+    held = balances_of(conn, [personal(wanted[t][1].value, wanted[t][0]) for t in sources], on)
+    drafts: list[EntryDraft] = []
+    done: list[str] = []
+    for tid in transfer_ids:
+        if tid not in sources:
+            if tid in wanted:
+                left.append(tid)
+            continue
+        member_id, scheme, to_region = wanted[tid]
+        personal_fen = -held.get(personal(scheme.value, member_id), 0)
+        try:
+            drafts.append(_out_draft(
+                ledger, tid, member_id, scheme, sources[tid], to_region, on,
+                paid.get(member_id, []), personal_fen,
+            ))  # fmt: skip
+        except LedgerError:
+            left.append(tid)
+            continue
+        done.append(tid)
+    ledger.recorder.append(conn, drafts)
+    return done, left
+
+
+def _out_draft(
+    ledger: Ledger, transfer_id: str, member_id: str, scheme: Scheme, source: str,
+    to_region: str, on: date, paid: list[PaidMonth], personal_fen: int,
+) -> EntryDraft:  # fmt: skip
+    """The ``transfer-out`` entry, from what the ledger holds (``paid``: pension only)."""
     if personal_fen < 0:
         raise BadInput("member", f"personal balance {format_yuan(personal_fen)} is negative")
     pooling_fen, how = 0, "medical: personal account only"
@@ -202,24 +292,85 @@ def request_transfer(
             f"months since {out.counted_from} ({out.source})"
         )
     if personal_fen == 0 and pooling_fen == 0:
-        raise BadInput("member", f"{member.id} has nothing to transfer from {source} on {on}")
-    draft = EntryDraft.build(
+        raise BadInput("member", f"{member_id} has nothing to transfer from {source} on {on}")
+    return EntryDraft.build(
         kind=EntryKind.TRANSFER_OUT,
         effective_date=on,
         idempotency_key=f"transfer-out:{transfer_id}",
         reason=f"transfer {transfer_id}: {source} → {to_region}; personal "
         f"{format_yuan(personal_fen)} whole, pooling {format_yuan(pooling_fen)} = {how}",
-        member_id=member.id,
+        member_id=member_id,
         scheme=scheme.value,
         region=source,
         postings=[
-            (personal(scheme.value, member.id), personal_fen),
+            (personal(scheme.value, member_id), personal_fen),
             (pooling(scheme.value, source), pooling_fen),
             (transit(scheme.value), -(personal_fen + pooling_fen)),
         ],
     )
-    ledger.recorder.append(conn, [draft])
-    return transfer_id
+
+
+class _Earlier(NamedTuple):
+    transfer_id: str
+    from_region: str
+    on: date
+    status: TransferStatus
+
+
+def _moved_before(earlier: Iterable[_Earlier], source: str) -> Month | None:
+    """The month the member last moved in to ``source``, refusing while one is in transit."""
+    earlier = list(earlier)
+    for other in earlier:
+        if other.status is TransferStatus.OUT:
+            raise TransferStateError(
+                "member", f"transfer {other.transfer_id} is still in transit (status out)"
+            )
+    return max(
+        (Month.of(t.on) for t in earlier
+         if t.from_region == source and t.status is TransferStatus.IN),
+        default=None,
+    )  # fmt: skip
+
+
+def _registered(conn: Connection, member_ids: Sequence[str]) -> set[str]:
+    wanted = sorted(set(member_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        found.update(conn.execute(
+            select(members.c.id).where(members.c.id.in_(wanted[start : start + CHUNK]))
+        ).scalars())  # fmt: skip
+    return found
+
+
+def _earlier_transfers(
+    conn: Connection, member_ids: Sequence[str]
+) -> dict[tuple[str, Scheme], list[_Earlier]]:
+    """``member_transfers`` for many members at once, by member and scheme."""
+    outs = []
+    for start in range(0, len(member_ids), CHUNK):
+        outs.extend(conn.execute(
+            select(entries.c.idempotency_key, entries.c.member_id, entries.c.scheme,
+                   entries.c.region, entries.c.effective_date)
+            .where(entries.c.kind == EntryKind.TRANSFER_OUT.value,
+                   entries.c.member_id.in_(member_ids[start : start + CHUNK]))
+            .order_by(entries.c.id)
+        ).all())  # fmt: skip
+    ids = [row.idempotency_key.removeprefix("transfer-out:") for row in outs]
+    settled = recorded_keys(conn, [f"{kind}:{tid}" for tid in ids
+                                   for kind in ("transfer-in", "transfer-return")])  # fmt: skip
+    found: defaultdict[tuple[str, Scheme], list[_Earlier]] = defaultdict(list)
+    for tid, row in zip(ids, outs, strict=True):
+        if _ID.match(tid) is None:  # as find_transfer: not a transfer id
+            continue
+        status = (
+            TransferStatus.RETURNED if f"transfer-return:{tid}" in settled
+            else TransferStatus.IN if f"transfer-in:{tid}" in settled
+            else TransferStatus.OUT
+        )  # fmt: skip
+        found[(row.member_id, Scheme(row.scheme))].append(
+            _Earlier(tid, row.region, row.effective_date, status)
+        )
+    return found
 
 
 def accept_transfer(ledger: Ledger, conn: Connection, transfer_id: str, on: date) -> Transfer:
@@ -309,54 +460,72 @@ def _balance(conn: Connection, account: str, on: date) -> int:
         return 0
 
 
-def _paid_months(
-    conn: Connection, member_id: str, scheme: Scheme, region: str, on: date, after: Month | None
-) -> list[PaidMonth]:
-    """Months paid in ``region`` by ``on`` (after ``after``, already moved): base and pooling.
+def paid_months(
+    conn: Connection, scheme: Scheme, on: date, wanted: Mapping[str, tuple[str, Month | None]]
+) -> dict[str, list[PaidMonth]]:
+    """Each member's months paid in a region by ``on``: ``wanted`` maps a member to the
+    region and the month they last moved in there (None: never), months up to which are
+    left out (already moved with them). Base and pooling money per month.
 
     The base is the latest one posted for the month (an adjustment re-assesses it); the
     pooling money is the net of its contribution, adjustments and corrections. A month
     whose money was wholly reversed by a correction is left out.
     """
-    fund = pooling(scheme.value, region)
-    own = personal(scheme.value, member_id)
-    # Two steps, so the planner starts from the member's entries (ix_entries_member_period)
-    # and never from the region's pooling account, which holds everyone's postings.
-    paid = {
-        row.id: (row.period, row.base_fen)
+    found: dict[str, list[PaidMonth]] = {m: [] for m in wanted}
+    if not wanted:
+        return found
+    ids = sorted(wanted)
+    # From the members' entries (ix_entries_member_period), never from a region's pooling
+    # account, which holds everyone's postings; the region is checked here.
+    paid: dict[int, tuple[str, str, int | None]] = {}
+    for start in range(0, len(ids), CHUNK):
         for row in conn.execute(
-            select(entries.c.id, entries.c.period, entries.c.base_fen)
-            .where(entries.c.member_id == member_id, entries.c.scheme == scheme.value,
-                   entries.c.region == region, entries.c.period.is_not(None),
+            select(entries.c.id, entries.c.member_id, entries.c.region, entries.c.period,
+                   entries.c.base_fen)
+            .where(entries.c.member_id.in_(ids[start : start + CHUNK]),
+                   entries.c.scheme == scheme.value, entries.c.period.is_not(None),
                    entries.c.period <= str(Month.of(on)), entries.c.effective_date <= on,
                    entries.c.kind.in_([k.value for k in PAID_KINDS]))
-        )
-    }  # fmt: skip
-    names = {
-        row.id: row.name
+        ):  # fmt: skip
+            if row.region == wanted[row.member_id][0]:
+                paid[row.id] = (row.member_id, row.period, row.base_fen)
+    fund = {m: pooling(scheme.value, region) for m, (region, _) in wanted.items()}
+    own = {m: personal(scheme.value, m) for m in wanted}
+    wanted_names = sorted(set(fund.values()) | set(own.values()))
+    names: dict[int, str] = {}
+    for start in range(0, len(wanted_names), CHUNK):
         for row in conn.execute(
-            select(accounts.c.id, accounts.c.name).where(accounts.c.name.in_((fund, own)))
-        )
-    }
-    # The entries' legs by entry (ix_postings_entry), those on the fund and the member's own
+            select(accounts.c.id, accounts.c.name)
+            .where(accounts.c.name.in_(wanted_names[start : start + CHUNK]))
+        ):  # fmt: skip
+            names[row.id] = row.name
+    # The entries' legs by entry (ix_postings_entry), those on the member's fund and own
     # account kept here: an account filter in SQL could lead the planner to the fund's index.
-    found = conn.execute(
-        select(postings.c.entry_id, postings.c.account_id, postings.c.amount_fen)
-        .where(postings.c.entry_id.in_(sorted(paid)))
-        .order_by(postings.c.entry_id, postings.c.id)
-    ).all()
-    base: dict[str, int] = {}
-    money: defaultdict[str, dict[str, int]] = defaultdict(lambda: {fund: 0, own: 0})
-    for entry_id, account_id, amount_fen in found:
-        if account_id not in names:
-            continue
-        period, base_fen = paid[entry_id]
-        if base_fen is not None:
-            base[period] = base_fen
-        money[period][names[account_id]] -= amount_fen
-    return [
-        PaidMonth(Month.parse(period), region, base[period], max(legs[fund], 0))
-        for period, legs in sorted(money.items())
-        if period in base and any(legs.values())
-        and (after is None or Month.parse(period) > after)
-    ]  # fmt: skip
+    entry_ids = sorted(paid)
+    base: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    money: defaultdict[str, defaultdict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: {"fund": 0, "own": 0})
+    )
+    for start in range(0, len(entry_ids), POSTINGS_CHUNK):
+        for entry_id, account_id, amount_fen in conn.execute(
+            select(postings.c.entry_id, postings.c.account_id, postings.c.amount_fen)
+            .where(postings.c.entry_id.in_(entry_ids[start : start + POSTINGS_CHUNK]))
+            .order_by(postings.c.entry_id, postings.c.id)
+        ):  # fmt: skip
+            member_id, period, base_fen = paid[entry_id]
+            name = names.get(account_id)
+            leg = "fund" if name == fund[member_id] else "own" if name == own[member_id] else None
+            if leg is None:
+                continue
+            if base_fen is not None:
+                base[member_id][period] = base_fen
+            money[member_id][period][leg] -= amount_fen
+    for member_id, (region, after) in wanted.items():
+        bases = base[member_id]
+        found[member_id] = [
+            PaidMonth(Month.parse(period), region, bases[period], max(legs["fund"], 0))
+            for period, legs in sorted(money[member_id].items())
+            if period in bases and any(legs.values())
+            and (after is None or Month.parse(period) > after)
+        ]  # fmt: skip
+    return found

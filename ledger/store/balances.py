@@ -28,6 +28,7 @@ an answer, only how much of the index is read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -39,6 +40,7 @@ from ledger.errors import BadInput
 from ledger.store.tables import accounts, checkpoints, entries, postings
 
 Strategy = Literal["auto", "checkpoints", "group"]
+NAMES_CHUNK = 500
 
 
 class UnknownAccount(BadInput):
@@ -193,6 +195,19 @@ def balance(conn: Connection, account: str, as_of: date, known_at: datetime | No
         return int(conn.execute(select(from_scratch(ident, as_of, cutoff))).scalar_one())
     rest = since_checkpoint(ident, as_of, cutoff, cp.as_of, cp.through_entry_id)
     return cp.balance_fen + int(conn.execute(select(rest)).scalar_one())
+
+
+def balances_of(conn: Connection, names: Sequence[str], as_of: date) -> dict[str, int]:
+    """``balance`` (everything recorded) of each account in ``names`` as of the end of
+    ``as_of``: one statement per ``NAMES_CHUNK`` names (``_per_account``, checkpoints
+    included). An account never opened is left out, as ``balance`` refuses it."""
+    wanted = sorted(set(names))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), NAMES_CHUNK):
+        chunk = wanted[start : start + NAMES_CHUNK]
+        query = _per_account(as_of, None, accounts.c.name.in_(chunk))
+        found.update((name, int(total)) for name, total in conn.execute(query))
+    return found
 
 
 # --------------------------------------------------------------------------- all accounts

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ledger.clock import FixedClock
 from ledger.errors import BadInput
@@ -24,6 +24,7 @@ from ledger.operations.transfers import (
     find_transfer,
     request_transfer,
     return_transfer,
+    transfer_parts,
 )
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
@@ -218,3 +219,121 @@ def test_contribution_months_follow_the_member_through_an_accepted_transfer_only
         ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8),
                           date(2025, 8, 1))  # fmt: skip
     assert months() == [(BEIJING, 18, SHANGHAI), (SHANGHAI, 1, SHANGHAI)]
+
+
+def _citizen(serial: int) -> str:
+    base = f"110105197001010{serial:02d}"
+    return base + check_character(base)
+
+
+def _moved_twice(ledger: Ledger, conn, member: str) -> None:
+    """Beijing 2023-01..2024-02, Shanghai 2024-04..08, Beijing again from 2024-10: the
+    months before the first move left with it (``moved_before``)."""
+    ledger.add_member(conn, member, BEIJING)
+    ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(percent="80"), Month(2023, 1))
+    ledger.contribute(conn, member, PENSION, Month(2023, 1), Month(2023, 12), date(2023, 12, 20))
+    ledger.contribute(conn, member, PENSION, Month(2024, 1), Month(2024, 2), date(2024, 2, 20))
+    for to, left, back, first, last in ((SHANGHAI, date(2024, 3, 5), date(2024, 3, 10),
+                                         Month(2024, 4), Month(2024, 8)),
+                                        (BEIJING, date(2024, 9, 5), date(2024, 9, 10),
+                                         Month(2024, 10), Month(2024, 12))):  # fmt: skip
+        moved = request_transfer(ledger, conn, member, PENSION, to, left)
+        accept_transfer(ledger, conn, moved, back)
+        ledger.contribute(conn, member, PENSION, first, last, date(last.year, last.month, 20))
+    ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+
+
+def _written(ledger: Ledger, conn, since: int) -> list[tuple]:
+    from ledger.store.tables import accounts
+
+    rows = conn.execute(
+        select(entries.c.id, entries.c.idempotency_key, entries.c.reason, entries.c.region,
+               entries.c.hash).where(entries.c.id > since).order_by(entries.c.id)
+    ).all()  # fmt: skip
+    legs = conn.execute(
+        select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id > since).order_by(postings.c.id)
+    ).all()  # fmt: skip
+    return [(*r, [(n, a) for e, n, a in legs if e == r.id]) for r in rows]
+
+
+def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_refused(
+    ledger, engine
+):
+    """``request_batch``: the same entries, ids and hashes as ``request_transfer`` one by
+    one; every transfer it cannot simply write is left for the one-by-one path to refuse."""
+    from ledger.errors import LedgerError
+    from ledger.operations.transfers import request_batch, transfer_id_for
+
+    medical = Scheme.MEDICAL
+    moved, in_transit, unknown = _citizen(1), _citizen(2), _citizen(3)
+    with ledger.unit_of_work() as conn:
+        _moved_twice(ledger, conn, moved)
+        ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
+        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6),
+                          date(2025, 6, 20))  # fmt: skip
+        ledger.add_member(conn, in_transit, BEIJING)
+        ledger.enroll(conn, in_transit, PENSION, BEIJING, BaseChoice.of(percent="100"),
+                      Month(2025, 1))  # fmt: skip
+        ledger.contribute(conn, in_transit, PENSION, Month(2025, 1), Month(2025, 6),
+                          date(2025, 6, 20))  # fmt: skip
+        request_transfer(ledger, conn, in_transit, PENSION, "120000", date(2025, 7, 1))
+        ledger.enroll(conn, OTHER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
+    ids = [
+        transfer_id_for(MEMBER, PENSION, SHANGHAI, LEFT),
+        transfer_id_for(unknown, PENSION, SHANGHAI, LEFT),  # not registered
+        transfer_id_for(moved, PENSION, SHANGHAI, LEFT),
+        transfer_id_for(MEMBER, medical, SHANGHAI, LEFT),
+        transfer_id_for(in_transit, PENSION, SHANGHAI, LEFT),  # one still in transit
+        transfer_id_for(OTHER, PENSION, BEIJING, LEFT),  # already enrolled there
+        transfer_id_for(OTHER, PENSION, SHANGHAI, LEFT),  # enrolled, nothing paid
+    ]
+
+    def one_by_one(conn, todo: list[str]) -> dict[str, str]:
+        refused = {}
+        for tid in todo:
+            member, scheme, to, _ = transfer_parts(tid)
+            try:
+                with conn.begin_nested():
+                    request_transfer(ledger, conn, member, scheme, to, LEFT)
+            except LedgerError as error:
+                refused[tid] = f"{type(error).__name__}: {error}"
+        return refused
+
+    with engine.connect() as conn:
+        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
+    results = []
+    for batched in (False, True):
+        with engine.connect() as conn, conn.begin() as tx:
+            done, left = request_batch(ledger, conn, ids, LEFT) if batched else ([], ids)
+            refused = one_by_one(conn, left)
+            results.append((done, refused, _written(ledger, conn, since)))
+            tx.rollback()
+        ledger.recorder.rolled_back()
+    (_, alone, written_alone), (done, refused, written_batched) = results
+    assert done == [ids[0], ids[2]]
+    assert refused == alone and set(refused) == set(ids) - set(done)
+    assert written_batched == written_alone
+    assert [w[1] for w in written_batched] == [f"transfer-out:{tid}" for tid in done]
+    pooling_moved = dict(written_batched[1][-1])["pooling:pension:110000"]  # debited
+    with engine.connect() as conn:
+        since_moved_back = conn.execute(
+            select(entries.c.period, entries.c.base_fen).where(
+                entries.c.member_id == moved, entries.c.region == BEIJING,
+                entries.c.period >= "2024-10", entries.c.kind == "contribution")
+        ).all()  # fmt: skip
+    by_year: dict[str, int] = {}
+    for period, base in since_moved_back:  # 12% of each year's base, back in Beijing only
+        by_year[period[:4]] = by_year.get(period[:4], 0) + int(base)
+    assert sorted(by_year) == ["2024", "2025"]
+    assert pooling_moved == sum(round_half_up(t * Fraction(12, 100)) for t in by_year.values())
+
+
+def test_a_batch_leaves_both_requests_of_a_member_moving_twice_in_one_scheme(ledger, engine):
+    from ledger.operations.transfers import request_batch, transfer_id_for
+
+    ids = [transfer_id_for(MEMBER, PENSION, to, LEFT) for to in (SHANGHAI, "120000")]
+    with engine.connect() as conn, conn.begin() as tx:
+        assert request_batch(ledger, conn, ids, LEFT) == ([], ids)
+        tx.rollback()

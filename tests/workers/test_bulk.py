@@ -269,6 +269,26 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
     assert states[2] is None
 
 
+def test_a_days_transfer_requests_for_100_members_take_a_few_more_statements_than_for_2(engine, rt):
+    from ledger.operations.transfers import transfer_id_for
+
+    small = enrol(engine, 2, from_month="2025-01")
+    large = enrol(engine, 100, start=10, from_month="2025-01")
+    _pay(small + large, "test:paid")
+    on = date(2025, 10, 15)
+    counts = []
+    for members, tag in ((small, "small"), (large, "large")):
+        ids = [transfer_id_for(m, PENSION, "310000", on) for m in members]
+        with statements(engine) as seen:
+            actors.transfers_batch(message_id(f"moves:{tag}", 0), f"moves:{tag}", "request",
+                                   ids, on.isoformat())  # fmt: skip
+        counts.append(len(seen))
+    assert counts[1] - counts[0] < 100 / 10
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(by_kind).all())
+    assert kinds["transfer-out"] == 102
+
+
 def test_a_simulations_bank_is_the_scenarios_without_timeouts(rt):
     bank = rt.bank(7, "0.25")
     assert bank.failure_rate == Decimal("0.25") and bank.timeout_rate == 0

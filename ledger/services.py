@@ -208,10 +208,7 @@ class Ledger:
     ) -> Enrolment:
         """Enrol a member in a scheme from a month; a later enrolment supersedes an earlier one."""
         member = self.member(conn, member_id)
-        _check_enrolment(method, agency, from_month, to_month)
-        # Assess the first month now: a base outside the range or a missing policy is
-        # refused at enrolment, not months later when the first payment fails.
-        assess(self.policy, region, scheme, from_month, choice)
+        self.check_enrolment(scheme, region, choice, from_month, method, agency, to_month)
         values = {
             "member_id": member.id,
             "scheme": scheme.value,
@@ -231,6 +228,22 @@ class Ledger:
         enrolment_index.wrote(conn)
         new_id = conn.execute(insert(enrolments).values(**values)).inserted_primary_key[0]
         return _enrolment(conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one())
+
+    def check_enrolment(
+        self,
+        scheme: Scheme,
+        region: str,
+        choice: BaseChoice,
+        from_month: Month,
+        method: str = "monthly",
+        agency: str | None = None,
+        to_month: Month | None = None,
+    ) -> None:
+        """What ``enroll`` refuses, without writing: the method and months, and the first
+        month assessed now (a base outside the range or a missing policy is refused at
+        enrolment, not months later when the first payment fails)."""
+        _check_enrolment(method, agency, from_month, to_month)
+        assess(self.policy, region, scheme, from_month, choice)
 
     def enrolments(self, conn: Connection, member_id: str, scheme: Scheme) -> list[Enrolment]:
         rows = conn.execute(

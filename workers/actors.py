@@ -412,9 +412,9 @@ def transfers_batch(
     at_iso: str | None = None,
 ) -> None:
     """``transfer_step`` for many transfers of one day (members moving together, a
-    simulation's July): requests in one pass (``request_batch``), the ones it leaves and
-    the other steps each in its own SAVEPOINT, and one ``accept`` message chained for all
-    the requests that went out."""
+    simulation's July): requests and accepts in one pass (``request_batch``,
+    ``accept_batch``), the transfers those leave and returns each in its own SAVEPOINT,
+    and one ``accept`` message chained for all the requests that went out."""
     _transfers("transfers_batch", message_id, run_key, step, transfer_ids, on_iso, reason,
                at_iso, lambda ids: {"transfer_ids": ids})  # fmt: skip
 
@@ -457,12 +457,14 @@ def _transfers(
                 transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
             return step, 1
 
-        if step == "request":
+        in_one_pass = {"request": transfers.request_batch, "accept": transfers.accept_batch}
+        if step in in_one_pass:
 
             def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-                done, left = transfers.request_batch(batch.ledger, batch.conn, ids, on)
-                requested.extend(done)  # only once appended: a refused batch adds none
-                return {tid: ("request", 1) for tid in done}, left
+                done, left = in_one_pass[step](batch.ledger, batch.conn, ids, on)
+                if step == "request":
+                    requested.extend(done)  # only once appended: a refused batch adds none
+                return {tid: (step, 1) for tid in done}, left
 
             batch.bulk(transfer_ids, fast, handle)
             order = {tid: i for i, tid in enumerate(transfer_ids)}

@@ -337,3 +337,77 @@ def test_a_batch_leaves_both_requests_of_a_member_moving_twice_in_one_scheme(led
     with engine.connect() as conn, conn.begin() as tx:
         assert request_batch(ledger, conn, ids, LEFT) == ([], ids)
         tx.rollback()
+
+
+def _enrolled_since(conn, since: int) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(
+        select(enrolments.c.id, enrolments.c.member_id, enrolments.c.scheme,
+               enrolments.c.region, enrolments.c.base_percent, enrolments.c.base_fen,
+               enrolments.c.method, enrolments.c.from_month)
+        .where(enrolments.c.id > since).order_by(enrolments.c.id)
+    )]  # fmt: skip
+
+
+def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_rest(ledger, engine):
+    """``accept_batch``: the same entries and enrolments as ``accept_transfer`` one by one
+    (as the worker does it: refused by the destination, returned); a transfer not in
+    transit, or whose destination would refuse the member, is left to that path."""
+    from ledger.errors import LedgerError
+    from ledger.operations.transfers import accept_batch, transfer_id_for
+
+    low, returned, accepted = _citizen(4), _citizen(5), _citizen(6)
+    with ledger.unit_of_work() as conn:
+        for member, choice in ((low, BaseChoice(amount_fen=720_000)),
+                               (returned, BaseChoice.of(percent="100")),
+                               (accepted, BaseChoice.of(percent="300"))):  # fmt: skip
+            # 7,200 yuan: inside Beijing's 2025 range, below Shanghai's floor (DOMAIN.md §8)
+            ledger.add_member(conn, member, BEIJING)
+            ledger.enroll(conn, member, PENSION, BEIJING, choice, Month(2025, 1))
+            ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6),
+                              date(2025, 6, 20))  # fmt: skip
+        ids = [request_transfer(ledger, conn, m, PENSION, SHANGHAI, LEFT)
+               for m in (MEMBER, low, returned, accepted)]  # fmt: skip
+        return_transfer(ledger, conn, ids[2], LEFT, "records incomplete")
+        accept_transfer(ledger, conn, ids[3], LEFT)
+    ids.append(transfer_id_for(OTHER, PENSION, SHANGHAI, LEFT))  # never requested
+
+    def one_by_one(conn, todo: list[str]) -> dict[str, str]:  # the worker's handle
+        refused = {}
+        for tid in todo:
+            try:
+                with conn.begin_nested():
+                    try:
+                        with conn.begin_nested():
+                            accept_transfer(ledger, conn, tid, ARRIVED)
+                    except LedgerError as error:
+                        return_transfer(ledger, conn, tid, ARRIVED, f"rejected: {error}")
+                        refused[tid] = f"rejected: {error}"
+            except LedgerError as error:
+                refused[tid] = f"{type(error).__name__}: {error}"
+        return refused
+
+    with engine.connect() as conn:
+        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
+        since_enrolled = conn.execute(select(func.max(enrolments.c.id))).scalar_one()
+    results = []
+    for batched in (False, True):
+        with engine.connect() as conn, conn.begin() as tx:
+            done, left = accept_batch(ledger, conn, ids, ARRIVED) if batched else ([], ids)
+            refused = one_by_one(conn, left)
+            results.append((done, left, refused, _written(ledger, conn, since),
+                            _enrolled_since(conn, since_enrolled)))  # fmt: skip
+            tx.rollback()
+        ledger.recorder.rolled_back()
+    (_, _, alone, written_alone, enrolled_alone), batched_result = results
+    done, left, refused, written_batched, enrolled_batched = batched_result
+    assert done == [ids[0]]
+    assert left == ids[1:]
+    assert refused == alone and set(refused) == {ids[1], ids[2], ids[4]}
+    assert "7460" in refused[ids[1]].replace(",", "")
+    assert written_batched == written_alone
+    assert [w[1] for w in written_batched] == [
+        f"transfer-in:{ids[0]}", f"transfer-return:{ids[1]}"
+    ]  # fmt: skip
+    # (ids aside: a PostgreSQL sequence does not roll back)
+    assert [r[1:] for r in enrolled_batched] == [r[1:] for r in enrolled_alone]
+    assert [(r[1], r[3], r[7]) for r in enrolled_batched] == [(MEMBER, SHANGHAI, "2025-08")]

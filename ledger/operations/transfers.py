@@ -18,6 +18,11 @@ Invariants: a transfer's transit money is zero once it is ``in`` or ``returned``
 ``<member>-<scheme>-<to>-<YYYYMMDD>``: the same request gives the same id, and the id says
 where the money goes, so the journal alone records a transfer (no table of its own).
 Medical transfers move the personal balance only (医保办发〔2021〕43号).
+
+A day's requests and accepts also go in one pass (``request_batch``, ``accept_batch``: a
+few statements for the batch and one append, where one by one each reads the member's
+history in a dozen): the same entries in the same order, and whatever they cannot simply
+write (a refusal, a step already taken) is left to the one-by-one functions, which say why.
 """
 
 from __future__ import annotations

@@ -258,6 +258,33 @@ def _written(ledger: Ledger, conn, since: int) -> list[tuple]:
     return [(*r, [(n, a) for e, n, a in legs if e == r.id]) for r in rows]
 
 
+def _alone_and_batched(ledger: Ledger, engine, batch, one_by_one, ids: list[str], on: date):
+    """[(done, left, refused, entries written, enrolments written)]: every id one by one,
+    then ``batch`` and the ids it leaves one by one, each in a transaction rolled back."""
+    with engine.connect() as conn:
+        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
+        since_enrolled = conn.execute(select(func.max(enrolments.c.id))).scalar_one()
+    results = []
+    for batched in (False, True):
+        with engine.connect() as conn, conn.begin() as tx:
+            done, left = batch(ledger, conn, ids, on) if batched else ([], list(ids))
+            refused = one_by_one(conn, left)
+            results.append((done, left, refused, _written(ledger, conn, since),
+                            _enrolled_since(conn, since_enrolled)))  # fmt: skip
+            tx.rollback()
+        ledger.recorder.rolled_back()
+    return results
+
+
+def _enrolled_since(conn, since: int) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(
+        select(enrolments.c.id, enrolments.c.member_id, enrolments.c.scheme,
+               enrolments.c.region, enrolments.c.base_percent, enrolments.c.base_fen,
+               enrolments.c.method, enrolments.c.from_month)
+        .where(enrolments.c.id > since).order_by(enrolments.c.id)
+    )]  # fmt: skip
+
+
 def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_refused(
     ledger, engine
 ):
@@ -301,17 +328,8 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
                 refused[tid] = f"{type(error).__name__}: {error}"
         return refused
 
-    with engine.connect() as conn:
-        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
-    results = []
-    for batched in (False, True):
-        with engine.connect() as conn, conn.begin() as tx:
-            done, left = request_batch(ledger, conn, ids, LEFT) if batched else ([], ids)
-            refused = one_by_one(conn, left)
-            results.append((done, refused, _written(ledger, conn, since)))
-            tx.rollback()
-        ledger.recorder.rolled_back()
-    (_, alone, written_alone), (done, refused, written_batched) = results
+    results = _alone_and_batched(ledger, engine, request_batch, one_by_one, ids, LEFT)
+    (_, _, alone, written_alone, _), (done, _, refused, written_batched, _) = results
     assert done == [ids[0], ids[2]]
     assert refused == alone and set(refused) == set(ids) - set(done)
     assert written_batched == written_alone
@@ -337,15 +355,6 @@ def test_a_batch_leaves_both_requests_of_a_member_moving_twice_in_one_scheme(led
     with engine.connect() as conn, conn.begin() as tx:
         assert request_batch(ledger, conn, ids, LEFT) == ([], ids)
         tx.rollback()
-
-
-def _enrolled_since(conn, since: int) -> list[tuple]:
-    return [tuple(r) for r in conn.execute(
-        select(enrolments.c.id, enrolments.c.member_id, enrolments.c.scheme,
-               enrolments.c.region, enrolments.c.base_percent, enrolments.c.base_fen,
-               enrolments.c.method, enrolments.c.from_month)
-        .where(enrolments.c.id > since).order_by(enrolments.c.id)
-    )]  # fmt: skip
 
 
 def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_rest(ledger, engine):
@@ -386,18 +395,7 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
                 refused[tid] = f"{type(error).__name__}: {error}"
         return refused
 
-    with engine.connect() as conn:
-        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
-        since_enrolled = conn.execute(select(func.max(enrolments.c.id))).scalar_one()
-    results = []
-    for batched in (False, True):
-        with engine.connect() as conn, conn.begin() as tx:
-            done, left = accept_batch(ledger, conn, ids, ARRIVED) if batched else ([], ids)
-            refused = one_by_one(conn, left)
-            results.append((done, left, refused, _written(ledger, conn, since),
-                            _enrolled_since(conn, since_enrolled)))  # fmt: skip
-            tx.rollback()
-        ledger.recorder.rolled_back()
+    results = _alone_and_batched(ledger, engine, accept_batch, one_by_one, ids, ARRIVED)
     (_, _, alone, written_alone, enrolled_alone), batched_result = results
     done, left, refused, written_batched, enrolled_batched = batched_result
     assert done == [ids[0]]

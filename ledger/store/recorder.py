@@ -17,7 +17,7 @@ What it guarantees, inside the caller's transaction:
 Optimistic writes (``optimistic()``): a batch that expects to succeed (a worker's fast
 path) may write without the SAVEPOINTs that let a refused write be undone alone. On
 SQLite a SAVEPOINT makes every existing page a statement first touches be copied into a
-statement journal, ≈ 5% of a simulation. The price: a refused write inside the block
+statement journal, ≈ 4% of a simulation. The price: a refused write inside the block
 leaves the transaction half written, so the recorder then raises ``WritesSpoiled`` and the
 caller must roll the whole transaction back (``workers.runtime.Batch.bulk`` redoes its
 message the careful way).
@@ -78,10 +78,6 @@ def optimistic() -> Iterator[None]:
         yield
     finally:
         _OPTIMISTIC.reset(token)
-
-
-def is_optimistic() -> bool:
-    return _OPTIMISTIC.get()
 
 
 def savepoint(conn: Connection) -> AbstractContextManager[object]:

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
-from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, select
 
@@ -165,8 +164,9 @@ def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[T
                entries.c.scheme == scheme.value)
         .order_by(entries.c.id)
     ).scalars().all()  # fmt: skip
-    found = [find_transfer(conn, key.removeprefix("transfer-out:")) for key in keys]
-    return [t for t in found if t is not None]
+    ids = [key.removeprefix("transfer-out:") for key in keys]
+    found = find_transfers(conn, ids)
+    return [found[tid] for tid in ids if tid in found]
 
 
 def in_transit(conn: Connection, left_by: date | None = None) -> list[str]:
@@ -205,11 +205,7 @@ def request_transfer(
     source = enrolment.region
     if source == to_region:
         raise BadInput("to", f"{member.id} is already enrolled in {to_region}")
-    earlier = [
-        _Earlier(t.transfer_id, t.from_region, t.on, t.status)
-        for t in member_transfers(conn, member.id, scheme)
-    ]
-    moved_before = _moved_before(earlier, source)
+    moved_before = _moved_before(member_transfers(conn, member.id, scheme), source)
     paid = []
     if scheme is Scheme.PENSION:
         paid = paid_months(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
@@ -331,14 +327,7 @@ def _out_draft(
     )
 
 
-class _Earlier(NamedTuple):
-    transfer_id: str
-    from_region: str
-    on: date
-    status: TransferStatus
-
-
-def _moved_before(earlier: Iterable[_Earlier], source: str) -> Month | None:
+def _moved_before(earlier: Iterable[Transfer], source: str) -> Month | None:
     """The month the member last moved in to ``source``, refusing while one is in transit."""
     earlier = list(earlier)
     for other in earlier:
@@ -365,32 +354,22 @@ def _registered(conn: Connection, member_ids: Sequence[str]) -> set[str]:
 
 def _earlier_transfers(
     conn: Connection, member_ids: Sequence[str]
-) -> dict[tuple[str, Scheme], list[_Earlier]]:
+) -> dict[tuple[str, Scheme], list[Transfer]]:
     """``member_transfers`` for many members at once, by member and scheme."""
     outs = []
     for start in range(0, len(member_ids), CHUNK):
         outs.extend(conn.execute(
-            select(entries.c.idempotency_key, entries.c.member_id, entries.c.scheme,
-                   entries.c.region, entries.c.effective_date)
+            select(entries.c.idempotency_key)
             .where(entries.c.kind == EntryKind.TRANSFER_OUT.value,
                    entries.c.member_id.in_(member_ids[start : start + CHUNK]))
             .order_by(entries.c.id)
-        ).all())  # fmt: skip
-    ids = [row.idempotency_key.removeprefix("transfer-out:") for row in outs]
-    settled = recorded_keys(conn, [f"{kind}:{tid}" for tid in ids
-                                   for kind in ("transfer-in", "transfer-return")])  # fmt: skip
-    found: defaultdict[tuple[str, Scheme], list[_Earlier]] = defaultdict(list)
-    for tid, row in zip(ids, outs, strict=True):
-        if _ID.match(tid) is None:  # as find_transfer: not a transfer id
-            continue
-        status = (
-            TransferStatus.RETURNED if f"transfer-return:{tid}" in settled
-            else TransferStatus.IN if f"transfer-in:{tid}" in settled
-            else TransferStatus.OUT
-        )  # fmt: skip
-        found[(row.member_id, Scheme(row.scheme))].append(
-            _Earlier(tid, row.region, row.effective_date, status)
-        )
+        ).scalars())  # fmt: skip
+    ids = [key.removeprefix("transfer-out:") for key in outs]
+    transfers = find_transfers(conn, ids)
+    found: defaultdict[tuple[str, Scheme], list[Transfer]] = defaultdict(list)
+    for tid in ids:
+        if tid in transfers:
+            found[(transfers[tid].member_id, transfers[tid].scheme)].append(transfers[tid])
     return found
 
 

@@ -12,7 +12,6 @@ import html
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy import Connection, String, cast, func, select
@@ -21,7 +20,7 @@ from ledger.money import format_yuan
 from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.rules.contribution import BaseChoice, assess
-from ledger.rules.pension import calculation_base, estimate_pension
+from ledger.rules.pension import calculation_base, contribution_index, estimate_pension
 from ledger.schemes import Scheme
 from ledger.store.balances import pooling_by_region, trial_balance
 from ledger.store.tables import accounts, entries, postings
@@ -92,16 +91,20 @@ def projected_pensions(
     """Monthly pension (fen) by base percent and contribution years, at age 60, no interest.
 
     The personal account is the personal share of every month at today's figures; the
-    basic pension uses the region's calculation base and an index of percent ÷ 100.
+    basic pension uses the region's calculation base and the index of the base actually
+    paid (``contribution_index``: the 60% base is the rounded floor, so Beijing 2025's
+    index is 7,162 / 11,937, not 0.60; DOMAIN.md §6).
     """
     c_base = calculation_base(region, on.first_day, policy)
     found: dict[str, list[tuple[int, int]]] = {}
     for percent in PERCENTS:
         monthly = assess(policy, region, Scheme.PENSION, on, BaseChoice.of(percent=percent))
+        assert monthly.base_fen is not None
+        index = contribution_index(monthly.base_fen, region, on.first_day, policy)
         for years in YEARS:
             estimate = estimate_pension(
                 calculation_base_fen=c_base,
-                yearly_indices=[Fraction(int(percent), 100)] * years,
+                yearly_indices=[index] * years,
                 contribution_months=years * 12,
                 personal_balance_fen=monthly.personal_fen * years * 12,
                 age_years=60, extra_months=0, retirement_year=on.year, policy=policy,

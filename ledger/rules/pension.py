@@ -29,6 +29,7 @@ from ledger.policy import PolicySet
 from ledger.policy.records import (
     Divisor,
     MinimumMonths,
+    PensionBase,
     PensionCalculationBase,
     RetirementFemale50,
     RetirementFemale55,
@@ -187,6 +188,26 @@ def divisor(
 def calculation_base(region: str, on: date, policy: PolicySet) -> int:
     """The region's pension calculation base (计发基数) in force on ``on``, fen per month."""
     return policy.at(PensionCalculationBase, on, region=region).monthly_fen
+
+
+def _average_wage_exact(region: str, on: date, policy: PolicySet) -> Fraction:
+    # Without a published average wage, the ceiling is by definition 300% of it.
+    record = policy.at(PensionBase, on, region=region)
+    if record.average_wage_fen:
+        return Fraction(record.average_wage_fen)
+    return Fraction(record.ceiling_fen, 3)
+
+
+def contribution_index(base_fen: int, region: str, on: date, policy: PolicySet) -> Fraction:
+    """A month's contribution index: the base actually paid ÷ that year's average wage.
+
+    The one way every index is computed (DOMAIN.md §6). A base paid "at 60%" is the
+    rounded floor, so its index is not 0.60: Beijing 2025, 7,162 / 11,937 = 0.599983...
+    Exact ``Fraction``; never a float.
+    """
+    if isinstance(base_fen, bool) or not isinstance(base_fen, int) or base_fen <= 0:
+        raise BadInput("base", f"{base_fen!r} is not a positive base in fen")
+    return Fraction(base_fen) / _average_wage_exact(region, on, policy)
 
 
 @dataclass(frozen=True, slots=True)

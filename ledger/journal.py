@@ -214,15 +214,21 @@ class EntryDraft:
         region: str | None = None,
         base_fen: int | None = None,
         corrects: int | None = None,
+        keep_zero_legs: bool = False,
     ) -> EntryDraft:
-        """Check and construct; zero-amount legs are dropped (they carry nothing)."""
+        """Check and construct; zero-amount legs are dropped (they carry nothing).
+
+        ``keep_zero_legs``: an entry that records a move of months but no money (a medical
+        transfer of an empty personal account, DOMAIN.md §5) keeps its legs at zero, so it
+        still names the accounts and balances; it needs two legs like any other.
+        """
         legs: list[Posting] = []
         total = 0
         for leg in postings:
             account, amount = (leg.account, leg.amount_fen) if isinstance(leg, Posting) else leg
             if type(amount) is not int:
                 raise EntryNotBalanced(f"{account}: amount_fen must be an integer number of fen")
-            if amount:
+            if amount or keep_zero_legs:
                 legs.append(Posting(_checked(account), amount))
                 total += amount
         if len(legs) < 2:

@@ -17,7 +17,11 @@ Invariants: a transfer's transit money is zero once it is ``in`` or ``returned``
 (``TransferStateError``, naming the state); a step already taken writes nothing. The id is
 ``<member>-<scheme>-<to>-<YYYYMMDD>``: the same request gives the same id, and the id says
 where the money goes, so the journal alone records a transfer (no table of its own).
-Medical transfers move the personal balance only (医保办发〔2021〕43号).
+Medical transfers move the personal balance only (医保办发〔2021〕43号), and the months
+whatever the balance (DOMAIN.md §5: the years are added up at the new place): an empty
+medical account with months paid at the source still transfers, as an entry whose legs
+are zero (``EntryDraft.build(keep_zero_legs=True)``); its months then count as held at
+the destination once accepted.
 
 A day's requests and accepts also go in one pass (``request_batch``, ``accept_batch``: a
 few statements for the batch and one append, where one by one each reads the member's
@@ -209,9 +213,10 @@ def request_transfer(
     paid = []
     if scheme is Scheme.PENSION:
         paid = paid_months(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
+    months = months_paid(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
     personal_fen = -_balance(conn, personal(scheme.value, member.id), on)
     draft = _out_draft(ledger, transfer_id, member.id, scheme, source, to_region, on, paid,
-                       personal_fen)  # fmt: skip
+                       personal_fen, months)  # fmt: skip
     ledger.recorder.append(conn, [draft])
     return transfer_id
 
@@ -270,6 +275,13 @@ def request_batch(
         wanted[tid][0]: (source, moved[tid])
         for tid, source in sources.items() if wanted[tid][1] is Scheme.PENSION
     })  # fmt: skip
+    months: dict[Scheme, dict[str, int]] = {
+        scheme: months_paid(conn, scheme, on, {
+            wanted[tid][0]: (source, moved[tid])
+            for tid, source in sources.items() if wanted[tid][1] is scheme
+        })
+        for scheme in (Scheme.PENSION, Scheme.MEDICAL)
+    }  # fmt: skip
     held = balances_of(conn, [personal(wanted[t][1].value, wanted[t][0]) for t in sources], on)
     drafts: list[EntryDraft] = []
     done: list[str] = []
@@ -283,7 +295,7 @@ def request_batch(
         try:
             drafts.append(_out_draft(
                 ledger, tid, member_id, scheme, sources[tid], to_region, on,
-                paid.get(member_id, []), personal_fen,
+                paid.get(member_id, []), personal_fen, months[scheme].get(member_id, 0),
             ))  # fmt: skip
         except LedgerError:
             left.append(tid)
@@ -295,9 +307,10 @@ def request_batch(
 
 def _out_draft(
     ledger: Ledger, transfer_id: str, member_id: str, scheme: Scheme, source: str,
-    to_region: str, on: date, paid: list[PaidMonth], personal_fen: int,
+    to_region: str, on: date, paid: list[PaidMonth], personal_fen: int, months: int,
 ) -> EntryDraft:  # fmt: skip
-    """The ``transfer-out`` entry, from what the ledger holds (``paid``: pension only)."""
+    """The ``transfer-out`` entry, from what the ledger holds (``paid``: pension only;
+    ``months``: the months paid at the source since the member last moved in there)."""
     if personal_fen < 0:
         raise BadInput("member", f"personal balance {format_yuan(personal_fen)} is negative")
     pooling_fen, how = 0, "medical: personal account only"
@@ -308,8 +321,10 @@ def _out_draft(
             f"{out.share_rate * 100:g}% of the bases of {sum(y.months for y in out.years)} "
             f"months since {out.counted_from} ({out.source})"
         )
-    if personal_fen == 0 and pooling_fen == 0:
+    if personal_fen == 0 and pooling_fen == 0 and months == 0:
         raise BadInput("member", f"{member_id} has nothing to transfer from {source} on {on}")
+    if personal_fen == 0 and pooling_fen == 0:
+        how += f"; no money, {months} months paid there move (DOMAIN.md §5)"
     return EntryDraft.build(
         kind=EntryKind.TRANSFER_OUT,
         effective_date=on,
@@ -324,6 +339,7 @@ def _out_draft(
             (pooling(scheme.value, source), pooling_fen),
             (transit(scheme.value), -(personal_fen + pooling_fen)),
         ],
+        keep_zero_legs=personal_fen == 0 and pooling_fen == 0,
     )
 
 
@@ -443,6 +459,7 @@ def _in_draft(found: Transfer, on: date) -> EntryDraft:
             (personal(scheme, found.member_id), -found.personal_fen),
             (pooling(scheme, found.to_region), -found.pooling_fen),
         ],
+        keep_zero_legs=found.personal_fen == 0 and found.pooling_fen == 0,
     )
 
 
@@ -487,6 +504,7 @@ def return_transfer(
             (personal(scheme, found.member_id), -found.personal_fen),
             (pooling(scheme, found.from_region), -found.pooling_fen),
         ],
+        keep_zero_legs=found.personal_fen == 0 and found.pooling_fen == 0,
     )
     ledger.recorder.append(conn, [draft])
     return _status(found, TransferStatus.RETURNED)
@@ -517,6 +535,33 @@ def _balance(conn: Connection, account: str, on: date) -> int:
         return balance(conn, account, on)
     except UnknownAccount:
         return 0
+
+
+def months_paid(
+    conn: Connection, scheme: Scheme, on: date, wanted: Mapping[str, tuple[str, Month | None]]
+) -> dict[str, int]:
+    """Each member's distinct months paid by ``on`` in a region, after the month they last
+    moved in there (``wanted`` as for ``paid_months``): the months a transfer moves.
+
+    Counted from ``contribution`` entries, as ``queries.contribution_months`` counts them.
+    """
+    found = dict.fromkeys(wanted, 0)
+    ids = sorted(wanted)
+    periods: defaultdict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), CHUNK):
+        for member_id, region, period in conn.execute(
+            select(entries.c.member_id, entries.c.region, entries.c.period)
+            .where(entries.c.member_id.in_(ids[start : start + CHUNK]),
+                   entries.c.scheme == scheme.value, entries.c.period.is_not(None),
+                   entries.c.period <= str(Month.of(on)), entries.c.effective_date <= on,
+                   entries.c.kind == EntryKind.CONTRIBUTION.value)
+        ):  # fmt: skip
+            region_in, after = wanted[member_id]
+            if region == region_in and (after is None or Month.parse(period) > after):
+                periods[member_id].add(period)
+    for member_id, seen in periods.items():
+        found[member_id] = len(seen)
+    return found
 
 
 def paid_months(

@@ -311,7 +311,7 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
         transfer_id_for(MEMBER, PENSION, SHANGHAI, LEFT),
         transfer_id_for(unknown, PENSION, SHANGHAI, LEFT),  # not registered
         transfer_id_for(moved, PENSION, SHANGHAI, LEFT),
-        transfer_id_for(MEMBER, medical, SHANGHAI, LEFT),
+        transfer_id_for(MEMBER, medical, SHANGHAI, LEFT),  # empty account, 6 months move
         transfer_id_for(in_transit, PENSION, SHANGHAI, LEFT),  # one still in transit
         transfer_id_for(OTHER, PENSION, BEIJING, LEFT),  # already enrolled there
         transfer_id_for(OTHER, PENSION, SHANGHAI, LEFT),  # enrolled, nothing paid
@@ -330,10 +330,15 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
 
     results = _alone_and_batched(ledger, engine, request_batch, one_by_one, ids, LEFT)
     (_, _, alone, written_alone, _), (done, _, refused, written_batched, _) = results
-    assert done == [ids[0], ids[2]]
+    assert done == [ids[0], ids[2], ids[3]]
     assert refused == alone and set(refused) == set(ids) - set(done)
     assert written_batched == written_alone
     assert [w[1] for w in written_batched] == [f"transfer-out:{tid}" for tid in done]
+    assert [(n, a) for n, a in written_batched[2][-1]] == [
+        (f"personal:medical:{MEMBER}", 0),
+        ("pooling:medical:110000", 0),
+        ("transit:medical", 0),
+    ]  # the medical account is empty: the months move, no money (DOMAIN.md §5)
     pooling_moved = dict(written_batched[1][-1])["pooling:pension:110000"]  # debited
     with engine.connect() as conn:
         since_moved_back = conn.execute(
@@ -409,3 +414,59 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
     # (ids aside: a PostgreSQL sequence does not roll back)
     assert [r[1:] for r in enrolled_batched] == [r[1:] for r in enrolled_alone]
     assert [(r[1], r[3], r[7]) for r in enrolled_batched] == [(MEMBER, SHANGHAI, "2025-08")]
+
+
+def test_an_empty_medical_account_still_transfers_its_months_one_by_one_and_in_a_batch(
+    ledger, engine
+):
+    """DOMAIN.md §5 (医保办发〔2021〕43号): the medical years are added up at the new place
+    whatever the balance. Beijing's flexible-employee medical share is a fixed sum with
+    personal rate 0 (DOMAIN.md §3), so the personal account is empty: six months paid
+    (2025-01 to 06) still leave for Shanghai and, accepted, are held there; one by one and
+    through ``request_batch``/``accept_batch`` the same entries are written."""
+    from ledger.operations.transfers import accept_batch, request_batch, transfer_id_for
+
+    medical = Scheme.MEDICAL
+    with ledger.unit_of_work() as conn:
+        ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
+        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6),
+                          date(2025, 6, 20))  # fmt: skip
+    tid = transfer_id_for(MEMBER, medical, SHANGHAI, LEFT)
+    written = []
+    with engine.connect() as conn:
+        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
+    for batched in (False, True):
+        with engine.connect() as conn, conn.begin() as tx:
+            if batched:
+                assert request_batch(ledger, conn, [tid], LEFT) == ([tid], [])
+                assert accept_batch(ledger, conn, [tid], ARRIVED) == ([tid], [])
+            else:
+                assert request_transfer(ledger, conn, MEMBER, medical, SHANGHAI, LEFT) == tid
+                accept_transfer(ledger, conn, tid, ARRIVED)
+            found = find_transfer(conn, tid)
+            assert (found.status, found.personal_fen, found.pooling_fen) == (
+                TransferStatus.IN,
+                0,
+                0,
+            )
+            held = [
+                (r.scheme, r.region, r.months, r.held_in)
+                for r in contribution_months(conn, MEMBER)
+                if r.scheme == "medical"
+            ]
+            assert held == [("medical", BEIJING, 6, SHANGHAI)]
+            written.append(_written(ledger, conn, since))
+            tx.rollback()
+        ledger.recorder.rolled_back()
+    assert written[0] == written[1]
+    assert [w[1] for w in written[0]] == [f"transfer-out:{tid}", f"transfer-in:{tid}"]
+    assert "6 months paid there move" in written[0][0][2]
+
+
+def test_a_medical_transfer_with_no_months_and_no_money_is_still_refused(ledger):
+    """Nothing paid at the source: no balance and no months, so nothing moves."""
+    medical = Scheme.MEDICAL
+    with ledger.unit_of_work() as conn:
+        ledger.enroll(conn, OTHER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
+    with pytest.raises(BadInput, match="nothing to transfer"), ledger.unit_of_work() as conn:
+        request_transfer(ledger, conn, OTHER, medical, SHANGHAI, LEFT)

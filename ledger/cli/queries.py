@@ -23,6 +23,7 @@ from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.money import format_yuan
 from ledger.period import parse_date, parse_datetime
+from ledger.policy import default_policy
 from ledger.store import queries
 from ledger.store.checkpoints import make_checkpoints
 from ledger.store.export import export_csv, export_ledger
@@ -198,37 +199,61 @@ def pooling_command(as_of_text: str, known_at_text: str | None, as_json: bool) -
     print_table(title, ("scheme", "region", "balance"), table)
 
 
+PLACE_CLAUSES = {
+    1: "国办发〔2009〕66号 Art. 6 (1): the hukou place, where the relationship is",
+    2: "国办发〔2009〕66号 Art. 6 (2): the place of the relationship, with ≥ 10 years",
+    3: "国办发〔2009〕66号 Art. 6 (3): the last earlier place with ≥ 10 years",
+    4: "国办发〔2009〕66号 Art. 6 (4): the hukou place, no place having ≥ 10 years",
+}
+
+
 @cli.command("months")
 @click.option("--member", "member_id", help="Only this member (citizen ID number).")
 @json_option
 def months_command(member_id: str | None, as_json: bool) -> None:
     """Paid contribution months per member, scheme and region paid in (minimum years,
-    10-year rule), and the region holding them now (they follow accepted transfers)."""
+    10-year rule), and the region holding them now (they follow accepted transfers).
+    With --member, also where the pension would be paid today and under which clause
+    (国办发〔2009〕66号 Art. 6, DOMAIN.md §5)."""
+    place = None
     with _reading() as conn:
         rows = queries.contribution_months(conn, member_id)
+        if member_id is not None:
+            place = queries.pension_place_of(conn, member_id, default_policy())
+    where = None
+    if place is not None:
+        where = {"region": place.region, "rule": place.rule,
+                 "clause": PLACE_CLAUSES[place.rule], "reason": place.reason}  # fmt: skip
     if as_json:
-        print_json(
-            {
-                "months": [
-                    {
-                        "member": r.member_id,
-                        "scheme": r.scheme,
-                        "region": r.region,
-                        "months": r.months,
-                        "first": r.first,
-                        "last": r.last,
-                        "held_in": r.held_in,
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        found: dict[str, object] = {
+            "months": [
+                {
+                    "member": r.member_id,
+                    "scheme": r.scheme,
+                    "region": r.region,
+                    "months": r.months,
+                    "first": r.first,
+                    "last": r.last,
+                    "held_in": r.held_in,
+                }
+                for r in rows
+            ]
+        }
+        if member_id is not None:
+            found["pension_paid_in"] = where
+        print_json(found)
         return
     table = [
         (r.member_id, r.scheme, r.region, str(r.months), r.first, r.last, r.held_in) for r in rows
     ]
     columns = ("member", "scheme", "paid in", "months", "first", "last", "held in")
     print_table("contribution months", columns, table)
+    if where is not None:
+        click.echo(
+            f"pension paid in {where['region']} today: {where['clause']} ({where['reason']})"
+        )
+    elif member_id is not None:
+        click.echo("pension paid in: no pension month paid yet")
 
 
 @cli.command("arrangements")

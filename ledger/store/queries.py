@@ -19,6 +19,8 @@ from sqlalchemy import Connection, distinct, exists, func, select, union
 from ledger.errors import BadInput
 from ledger.journal import EntryKind
 from ledger.period import Month
+from ledger.policy import PolicySet
+from ledger.rules.transfer import PensionPlace, Stint, pension_place
 from ledger.store.balances import (
     UnknownAccount,
     account_balances,
@@ -215,6 +217,47 @@ def contribution_months(conn: Connection, member_id: str | None = None) -> list[
                 holder = to_region
         found.append(ContributionMonths(member, scheme, region, count, first, last, holder))
     return found
+
+
+def pension_place_of(conn: Connection, member_id: str, policy: PolicySet) -> PensionPlace | None:
+    """Where the member's pension would be paid today (国办发〔2009〕66号 Art. 6; DOMAIN.md §5).
+
+    The stints are the member's paid pension months in period order, a new stint at each
+    change of region; the relationship is now where the last paid months are held (they
+    follow accepted transfers), a stint of 0 months if nothing is paid there yet. None
+    when the member has paid no pension month. (The temporary account of members who
+    moved at ≥ 50 / ≥ 40, which keeps the relationship at the previous place, is not
+    recorded by the ledger and so not taken into account here.)
+    """
+    member = conn.execute(select(members.c.hukou).where(members.c.id == member_id)).first()
+    periods = conn.execute(
+        select(entries.c.period, entries.c.region)
+        .where(entries.c.member_id == member_id, entries.c.scheme == "pension",
+               entries.c.kind == EntryKind.CONTRIBUTION.value)
+        .distinct()
+        .order_by(entries.c.period, entries.c.region)
+    ).all()  # fmt: skip
+    if not periods:
+        if member is None:
+            raise UnknownMember(member_id)
+        return None
+    # No member row (a journal written without one): the hukou defaults, as ``add_member``
+    # does, to the region the citizen ID number was issued in.
+    hukou = member.hukou if member is not None else member_id[:6]
+    runs: list[list[object]] = []
+    for _, region in periods:
+        if runs and runs[-1][0] == region:
+            runs[-1][1] += 1  # type: ignore[operator]
+        else:
+            runs.append([region, 1])
+    stints = [Stint(str(region), int(months)) for region, months in runs]  # type: ignore[call-overload]
+    holder = stints[-1].region
+    for from_region, to_region in _accepted_moves(conn, member_id).get((member_id, "pension"), ()):
+        if from_region == holder:
+            holder = to_region
+    if holder != stints[-1].region:
+        stints.append(Stint(holder, 0))
+    return pension_place(hukou, stints, policy)
 
 
 def _accepted_moves(

@@ -182,8 +182,13 @@ def test_the_query_commands_print_json_for_programs(database_url, capsys):
     assert len(lines) == 3 * 3 + 2 and lines[-1]["balance"] == "-200.00"
     pools = run("pooling", "--as-of", "2025-12-31")
     assert pools["pools"] == [{"scheme": "pension", "region": "110000", "balance": "2578.31"}]
-    [months] = run("months", "--member", MEMBER)["months"]
+    by_member = run("months", "--member", MEMBER)
+    [months] = by_member["months"]
     assert (months["months"], months["region"], months["held_in"]) == (3, "110000", "110000")
+    # DOMAIN.md §5 (66号 Art. 6): hukou Beijing, paying in Beijing → clause (1)
+    place = by_member["pension_paid_in"]
+    assert (place["region"], place["rule"]) == ("110000", 1)
+    assert place["clause"].startswith("国办发〔2009〕66号 Art. 6 (1)")
     assert run("arrangements") == {"arrangements": []}
 
 

@@ -470,3 +470,24 @@ def test_a_medical_transfer_with_no_months_and_no_money_is_still_refused(ledger)
         ledger.enroll(conn, OTHER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
     with pytest.raises(BadInput, match="nothing to transfer"), ledger.unit_of_work() as conn:
         request_transfer(ledger, conn, OTHER, medical, SHANGHAI, LEFT)
+
+
+def test_the_pension_is_paid_in_the_hukou_place_before_and_after_a_short_stay_elsewhere(ledger):
+    """DOMAIN.md §5, 国办发〔2009〕66号 Art. 6: hukou Beijing (ID 110105...), 18 months paid
+    in Beijing → clause (1), the hukou place holding the relationship. Moved to Shanghai
+    (accepted, nothing paid there yet): the relationship is in Shanghai with 0 months and
+    no place has 120 months → clause (4), back to the hukou place 110105."""
+    from ledger.store.queries import pension_place_of
+
+    with ledger.engine.connect() as conn:
+        before = pension_place_of(conn, MEMBER, ledger.policy)
+    assert (before.region, before.rule) == (BEIJING, 1)
+    moved = request(ledger)
+    with ledger.unit_of_work() as conn:
+        accept_transfer(ledger, conn, moved, ARRIVED)
+    with ledger.engine.connect() as conn:
+        after = pension_place_of(conn, MEMBER, ledger.policy)
+        nothing = pension_place_of(conn, OTHER, ledger.policy)
+    assert (after.region, after.rule) == ("110105", 4)
+    assert "120 months" in after.reason
+    assert nothing is None  # OTHER paid no pension month

@@ -309,3 +309,32 @@ def test_jobs_run_transfer_timeouts_returns_what_was_not_accepted(env, engine, c
     assert shown["problems"] == [
         f"transfer {transfer_id} returned to 110000: not accepted within 45 days"
     ]
+
+
+def test_flexledger_transfer_scheme_medical_moves_the_months_of_an_empty_account(
+    env, engine, capsys
+):
+    """DOMAIN.md §5 (医保办发〔2021〕43号): the medical years are added up at the new place
+    whatever the balance; Beijing's flexible-employee medical personal share is 0 (§3), so
+    ``--scheme medical`` moves 0.00 and 0.00 and is settled, not refused."""
+    from ledger.clock import SystemClock
+    from ledger.period import Month
+    from ledger.rules.contribution import BaseChoice
+    from ledger.schemes import Scheme
+    from ledger.services import Ledger
+    from ledger.store.queries import contribution_months
+
+    [member] = enrol(engine, 1)
+    ledger = Ledger(engine, SystemClock())
+    with ledger.unit_of_work() as conn:
+        ledger.enroll(conn, member, Scheme.MEDICAL, "110000", BaseChoice.of(percent="60"),
+                      Month(2025, 7))  # fmt: skip
+        ledger.contribute(conn, member, Scheme.MEDICAL, Month(2025, 7), Month(2025, 9),
+                          date(2025, 10, 10))  # fmt: skip
+    code, shown = run_json(capsys, [*_transfer(member, "--scheme", "medical"), "--json"])
+    assert code == 0
+    assert (shown["status"], shown["personal"], shown["pooling"]) == ("in", "0.00", "0.00")
+    with engine.connect() as conn:
+        held = [(r.region, r.months, r.held_in)
+                for r in contribution_months(conn, member) if r.scheme == "medical"]  # fmt: skip
+    assert held == [("110000", 3, "310000")]

@@ -2,6 +2,16 @@
 
 Header: ``id,region,scheme,base_percent,from,method[,agency]``. Every bad row is reported
 with its line number and the rule it breaks; if any row is bad nothing is written.
+
+Running the same file again writes nothing: a row whose member is already enrolled in that
+scheme exactly as the row says (the member's current enrolment: the latest row) is counted
+as already enrolled and skipped. A row that would enrol an enrolled member differently is
+refused, naming the line and the field: a re-enrolment is ``flexledger enroll``, never a
+second identical or conflicting row written by an import.
+
+The file is read in ``encoding`` (UTF-8, with or without a BOM, by default; GBK and
+GB18030 are accepted, the encodings Chinese spreadsheets save in); bytes that are not in
+that encoding are refused with the line they are on.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from ledger.store.tables import enrolments, members
 
 REQUIRED = ("id", "region", "scheme", "base_percent", "from", "method")
 OPTIONAL = ("agency",)
+ENCODINGS = ("utf-8", "gbk", "gb18030")
 
 
 class ImportRejected(BadInput):
@@ -43,15 +54,39 @@ class ImportResult:
     members: int
     enrolments: int
     already_registered: int
+    already_enrolled: int = 0
 
 
-def import_members(ledger: Ledger, conn: Connection, path: Path | str) -> ImportResult:
+def import_members(
+    ledger: Ledger, conn: Connection, path: Path | str, encoding: str = "utf-8"
+) -> ImportResult:
     """Register and enrol every row of ``path`` in the caller's transaction, or nothing."""
     path = Path(path)
+    if encoding not in ENCODINGS:
+        raise BadInput("encoding", f"{encoding!r} is not one of {', '.join(ENCODINGS)}")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
-        raise BadInput("file", f"{path}: {exc.strerror}") from None
+        raise BadInput("file", f"{path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadInput(
+            "file",
+            f"{path}: line {line}: byte {data[exc.start]:#04x} is not {encoding}"
+            + ("" if encoding != "utf-8" else " (for a GBK file give --encoding gbk)"),
+        ) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise BadInput("file", f"{path}: line {line}: a NUL character: not a CSV text file")
+    try:
+        return _import_text(ledger, conn, path, text)
+    except csv.Error as exc:
+        raise BadInput("file", f"{path}: not CSV: {exc}") from None
+
+
+def _import_text(ledger: Ledger, conn: Connection, path: Path, text: str) -> ImportResult:
     reader = csv.DictReader(text.splitlines())
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
@@ -123,6 +158,7 @@ def _write(
     ]
     if problems:
         raise ImportRejected(path, problems)
+    rows, already_enrolled = _skip_enrolled(conn, path, rows)
     new_members: dict[str, dict] = {}
     for _, r in rows:
         citizen = r["citizen"]
@@ -133,6 +169,8 @@ def _write(
             }  # fmt: skip
     if new_members:
         conn.execute(insert(members), list(new_members.values()))
+    if not rows:
+        return ImportResult(0, 0, len(known), already_enrolled)
     enrolment_index.wrote(conn)
     conn.execute(
         insert(enrolments),
@@ -155,4 +193,62 @@ def _write(
         ],
     )
     already = len({r["citizen"].number for _, r in rows} & known.keys())
-    return ImportResult(len(new_members), len(rows), already)
+    return ImportResult(len(new_members), len(rows), already, already_enrolled)
+
+
+def _enrolment_fields(r: dict) -> dict[str, str | None]:
+    """What a row says of an enrolment, by CSV column, as the enrolments table stores it."""
+    return {
+        "region": r["region"],
+        "base_percent": str(r["choice"].percent) if r["choice"].percent else None,
+        "from": str(r["from"]),
+        "method": r["method"],
+        "agency": r["agency"],
+    }
+
+
+def _skip_enrolled(
+    conn: Connection, path: str, rows: list[tuple[int, dict]]
+) -> tuple[list[tuple[int, dict]], int]:
+    """The rows still to write, and how many were already enrolled exactly as they say.
+
+    A row that differs from its member's current enrolment in that scheme is refused:
+    every such row is listed, nothing is written.
+    """
+    ids = sorted({r["citizen"].number for _, r in rows})
+    current: dict[tuple[str, str], dict[str, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        for e in conn.execute(
+            select(enrolments)
+            .where(enrolments.c.member_id.in_(ids[start : start + 500]))
+            .order_by(enrolments.c.id)
+        ):  # the latest row supersedes: later ids overwrite earlier ones
+            current[(e.member_id, e.scheme)] = {
+                "region": e.region, "base_percent": e.base_percent, "from": e.from_month,
+                "method": e.method, "agency": e.agency,
+                "_other": None if e.base_fen is None and e.grade is None and e.to_month is None
+                else "a base amount, grade or end month",
+            }  # fmt: skip
+    todo: list[tuple[int, dict]] = []
+    problems: list[str] = []
+    skipped = 0
+    for line, r in rows:
+        now = current.get((r["citizen"].number, r["scheme"].value))
+        if now is None:
+            todo.append((line, r))
+            continue
+        wanted = _enrolment_fields(r)
+        differ = [f for f in wanted if wanted[f] != now[f]]
+        if not differ and now["_other"] is None:
+            skipped += 1
+            continue
+        field = differ[0] if differ else "base_percent"
+        was = now[field] if differ else now["_other"]
+        problems.append(
+            f"line {line}: {field}: {r['citizen'].number} is already enrolled in "
+            f"{r['scheme']} with {field} {was or '(none)'}, not {wanted[field] or '(none)'}: "
+            "change an enrolment with `flexledger enroll`"
+        )
+    if problems:
+        raise ImportRejected(path, problems)
+    return todo, skipped

@@ -135,20 +135,34 @@ def import_group() -> None:
 
 @import_group.command("members")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--encoding", default="utf-8", show_default=True,
+    type=click.Choice(["utf-8", "gbk", "gb18030"], case_sensitive=False),
+    help="The file's text encoding.",
+)  # fmt: skip
 @json_option
-def import_members_command(file: str, as_json: bool) -> None:
-    """Register and enrol members from CSV: id,region,scheme,base_percent,from,method[,agency]."""
+def import_members_command(file: str, encoding: str, as_json: bool) -> None:
+    """Register and enrol members from CSV: id,region,scheme,base_percent,from,method[,agency].
+
+    Running it again on the same file writes nothing and says so.
+    """
     from ledger.imports import import_members
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
-        result = import_members(ledger, conn, file)
+        result = import_members(ledger, conn, file, encoding=encoding.lower())
     data = {"members": result.members, "enrolments": result.enrolments,
-            "already_registered": result.already_registered}  # fmt: skip
+            "already_registered": result.already_registered,
+            "already_enrolled": result.already_enrolled}  # fmt: skip
     if as_json:
         print_json(data)
-    else:
-        print_table(f"imported {file}", ("item", "count"), list(data.items()))
+        return
+    print_table(f"imported {file}", ("item", "count"), list(data.items()))
+    if result.enrolments == 0:
+        click.echo(
+            f"nothing written: {result.members} members registered, "
+            f"{result.already_enrolled} already enrolled as in the file"
+        )
 
 
 @cli.command("correct")

@@ -1,4 +1,11 @@
-"""The root command group, shared output helpers and the error-to-exit-code mapping."""
+"""The root command group, shared output helpers and the error-to-exit-code mapping.
+
+A database that cannot be used (``FLEXLEDGER_DATABASE_URL`` naming a file that is not a
+database, a directory, an unreadable or read-only file, an unreachable server, a URL that
+does not parse) is exit 1 with one line naming the URL, its password hidden, and the
+driver's reason: it is the environment, not the command's input, that is wrong. Nothing is
+written: the failed statement's transaction is rolled back.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger.errors import BadInput, LedgerError
+
+try:  # SQLAlchemy is a dependency; imported lazily elsewhere, but its errors are needed here
+    from sqlalchemy import exc as sa_exc
+except ImportError:  # pragma: no cover
+    sa_exc = None
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -41,7 +53,30 @@ def run(group: click.Group, argv: Sequence[str] | None) -> int:
     except LedgerError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except (sa_exc.ArgumentError, sa_exc.DBAPIError) as exc:
+        click.echo(f"error: database {_database_url()}: {_reason(exc)}", err=True)
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+def _database_url() -> str:
+    """The configured database URL as it may be printed (password hidden), or as given."""
+    import os
+
+    raw = os.environ.get("FLEXLEDGER_DATABASE_URL") or "sqlite:///flexledger.db"
+    try:
+        from ledger.store.db import display_url
+
+        return f"{display_url(raw)} (FLEXLEDGER_DATABASE_URL)"
+    except Exception:  # a URL that does not parse has no password to hide but may hold one
+        return "named by FLEXLEDGER_DATABASE_URL (not a URL)"
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first
 
 
 def print_json(data: Any) -> None:

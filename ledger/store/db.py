@@ -65,6 +65,10 @@ class DatabaseUnavailable(LedgerError):
     """Raised when the database named by the URL cannot be opened or reached."""
 
 
+class UnsupportedDatabase(DatabaseUnavailable, ValueError):
+    """Raised when the URL names a database other than SQLite or PostgreSQL."""
+
+
 class DatabaseNotInitialised(LedgerError):
     """Raised when the database has no schema revision: ``flexledger init`` was never run."""
 
@@ -94,7 +98,10 @@ def make_engine(url: str | URL, *, schema: str | None = None) -> Engine:
         return _sqlite_engine(parsed)
     if backend == "postgresql":
         return _postgres_engine(parsed, schema)
-    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+    raise UnsupportedDatabase(
+        f"cannot open {display_url(parsed)}: unsupported database {backend!r}: use sqlite:/// "
+        "or postgresql+psycopg://"
+    )
 
 
 def _normalise(url: URL) -> URL:
@@ -240,7 +247,7 @@ def display_url(url: str | URL) -> str:
 def _connect(engine: Engine) -> Iterator[Connection]:
     try:
         connection = engine.connect()
-    except exc.OperationalError as error:
+    except exc.DBAPIError as error:  # OperationalError, or DatabaseError: "file is not a database"
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(f"cannot open {display_url(engine.url)}: {reason}") from None
     with connection:

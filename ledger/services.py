@@ -206,7 +206,11 @@ class Ledger:
         signed_on: date | None = None,
         to_month: Month | None = None,
     ) -> Enrolment:
-        """Enrol a member in a scheme from a month; a later enrolment supersedes an earlier one."""
+        """Enrol a member in a scheme from a month; a later enrolment supersedes an earlier one.
+
+        Enrolling a member exactly as their latest enrolment in the scheme already says
+        writes nothing and returns that enrolment: the same command twice is one row.
+        """
         member = self.member(conn, member_id)
         self.check_enrolment(scheme, region, choice, from_month, method, agency, to_month)
         values = {
@@ -223,6 +227,16 @@ class Ledger:
             "signed_on": signed_on,
             "recorded_at": self.clock.now(),
         }
+        latest = conn.execute(
+            select(enrolments)
+            .where(enrolments.c.member_id == member.id, enrolments.c.scheme == scheme.value)
+            .order_by(enrolments.c.id.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and all(
+            getattr(latest, k) == v for k, v in values.items() if k != "recorded_at"
+        ):
+            return _enrolment(latest)
         from ledger.operations import enrolment_index
 
         enrolment_index.wrote(conn)

@@ -158,15 +158,24 @@ def _execute(
 
 def _run_options(func: Any) -> Any:
     options = [
-        click.option("--batch-size", default=100, show_default=True, help="Members per message."),
+        click.option(
+            "--batch-size",
+            default=100,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Members per message.",
+        ),
         click.option(
             "--threads",
             default=EMBEDDED_THREADS,
             show_default=True,
+            type=click.IntRange(1, 64),
             help="Worker threads of the embedded worker (no FLEXLEDGER_REDIS_URL).",
         ),
         click.option("--wait", is_flag=True, help="With Redis: wait until the run is finished."),
-        click.option("--timeout", type=float, help="Seconds --wait waits at most."),
+        click.option(
+            "--timeout", type=click.FloatRange(min=0), help="Seconds --wait waits at most."
+        ),
         json_option,
     ]
     for option in reversed(options):
@@ -176,6 +185,11 @@ def _run_options(func: Any) -> Any:
 
 def _today(value: str | None) -> date:
     return parse_date(value, "today") if value else datetime.now().date()
+
+
+# The years months may name (ledger.period.Month): a year outside them is refused as input,
+# before a run is planned, not as a failed message afterwards.
+YEAR = click.IntRange(1900, 2200)
 
 
 @cli.group("jobs")
@@ -189,11 +203,18 @@ def run_group() -> None:
 
 
 @run_group.command("bank-deduction")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True, help="1900 to 2200, as months are.")
 @click.option("--scheme", default="pension", show_default=True)
 @click.option("--today", help="The run's day (default today): months up to it are due.")
 @click.option("--seed", type=int, help="The simulated bank's seed (default the year).")
-@click.option("--round", "round_", default=1, show_default=True, help="A further run: 2, 3 …")
+@click.option(
+    "--round",
+    "round_",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 99),
+    help="A further run: 2, 3 …",
+)
 @_run_options
 def run_bank(
     year: int, scheme: str, today: str | None, seed: int | None, round_: int, **opts: Any
@@ -223,13 +244,14 @@ def run_fees(month: str, today: str | None, **opts: Any) -> None:
 
 
 @run_group.command("interest")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True, help="1900 to 2200, as months are.")
 @click.option("--scheme", default="pension", show_default=True)
 @click.option(
     "--round",
     "round_",
     default=1,
     show_default=True,
+    type=click.IntRange(1, 99),
     help="A further run (a new rate was published): 2, 3 …",
 )
 @_run_options
@@ -242,7 +264,7 @@ def run_interest(year: int, scheme: str, round_: int, **opts: Any) -> None:
 
 
 @run_group.command("close-year")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True, help="1900 to 2200, as months are.")
 @click.option("--scheme", default="pension", show_default=True)
 @click.option("--today", help="The run's day (default today); must be after YEAR.")
 @_run_options
@@ -273,7 +295,7 @@ def run_contributions(scheme: str, first: str, last: str, paid_on: str, **opts: 
 @click.option("--today", help="The sweep's day (default today).")
 @click.option(
     "--after-days",
-    type=int,
+    type=click.IntRange(min=0, max=36_500),
     help="Return transfers in transit longer than this (default 45: 国办发〔2009〕66号 "
     "Art. 8 gives each side 15 working days).",
 )
@@ -299,7 +321,7 @@ def run_transfer_timeouts(today: str | None, after_days: int | None, **opts: Any
     help="Worker threads of the embedded worker (no FLEXLEDGER_REDIS_URL).",
 )
 @click.option("--wait", is_flag=True, help="With Redis: wait until the transfer is settled.")
-@click.option("--timeout", type=float, help="Seconds --wait waits at most.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds --wait waits at most.")
 @json_option
 def transfer(
     member: str,

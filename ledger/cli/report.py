@@ -8,6 +8,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json
 from ledger.cli.context import open_ledger
+from ledger.errors import BadInput
 from ledger.period import parse_date
 
 
@@ -33,8 +34,11 @@ def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> No
         if day is None:
             day = ledger.clock.now().date()
         figures = gather(conn, ledger.policy, day, member)
-    images = draw(figures, Path(out))
-    page = write_page(figures, images, Path(out))
+    try:
+        images = draw(figures, Path(out))
+        page = write_page(figures, images, Path(out))
+    except OSError as exc:  # a name too long, a parent that is a file, no permission
+        raise BadInput("out", f"cannot write the report to {out!r}: {exc.strerror}") from exc
     if as_json:
         print_json({"page": str(page), "images": [str(p) for p in images]})
     else:

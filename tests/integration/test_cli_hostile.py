@@ -180,6 +180,48 @@ def test_import_members_with_hostile_files_exits_0_1_or_2_and_a_refusal_writes_n
     assert_well_behaved(engine, capsys, argv)
 
 
+def _small_or_refused(value: str) -> bool:
+    """Values that cannot make a simulation big: a whole number over 3 would be a real run
+    of that many members or years, which is the benchmarks' business, not this test's."""
+    try:
+        return int(value) <= 3
+    except ValueError:
+        return True
+
+
+SIMULATE = ["--members", "--years", "--seed", "--start", "--regions", "--scenario"]
+
+
+@FUZZ
+@given(
+    values=st.lists(VALUE.filter(_small_or_refused), min_size=len(SIMULATE),
+                    max_size=len(SIMULATE)),
+    chosen=st.lists(st.booleans(), min_size=len(SIMULATE), max_size=len(SIMULATE)),
+    scenario=FILES,
+)  # fmt: skip
+def test_simulate_and_report_with_hostile_arguments_exit_0_1_or_2_and_a_refusal_writes_nothing(
+    user, engine, capsys, values, chosen, scenario
+):
+    """``simulate`` with hostile options, a scenario file of hostile bytes among them."""
+    (user / "scenario.toml").write_bytes(scenario)
+    argv = ["simulate"]
+    for name, value, take in zip(SIMULATE, values, chosen, strict=True):
+        if take:
+            argv += [name, str(user / "scenario.toml") if name == "--scenario" else value]
+    assert_well_behaved(engine, capsys, argv)
+
+
+def test_report_into_a_file_an_odd_name_or_a_folder_exits_0_1_or_2(user, engine, capsys):
+    """``report --out`` at a file, at a name too long for the file system, at odd unicode
+    and at a plain new folder: the same contract, and the folder gets the report."""
+    (user / "a-file").write_text("not a folder")
+    odd = ["a-file", "x" * 5000, "\u202e🙂", "report"]
+    codes = [assert_well_behaved(engine, capsys, ["report", "--out", str(user / n)])
+             for n in odd]  # fmt: skip
+    assert codes[0] == 2 and codes[-1] == 0, codes
+    assert (user / "report" / "index.html").exists()
+
+
 def test_import_members_of_a_directory_or_a_missing_file_is_refused(user, engine, capsys):
     for target in (user, user / "missing.csv"):
         assert assert_well_behaved(engine, capsys, ["import", "members", str(target)]) == 2

@@ -466,8 +466,10 @@ def retry(run_key: str | None, threads: int, as_json: bool) -> None:
 
 
 @cli.command("worker")
-@click.option("--processes", default=os.cpu_count() or 1, show_default=True)
-@click.option("--threads", default=8, show_default=True)
+@click.option(
+    "--processes", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 256)
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 def worker(processes: int, threads: int) -> None:
     """Run worker processes on Redis (the dramatiq command line on workers.actors)."""
     settings = Settings.from_env()

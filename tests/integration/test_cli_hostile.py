@@ -211,6 +211,25 @@ def test_simulate_and_report_with_hostile_arguments_exit_0_1_or_2_and_a_refusal_
     assert_well_behaved(engine, capsys, argv)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["worker", "--processes", "0"], ["worker", "--processes", "100000"],
+     ["worker", "--threads", "-1"], ["worker", "--threads", "abc"]],
+)  # fmt: skip
+def test_worker_counts_out_of_range_are_refused_before_anything_starts(
+    user, engine, capsys, monkeypatch, argv
+):
+    """Even with a broker configured, a count out of range is exit 2 naming the option:
+    ``--processes 100000`` must not try to fork a hundred thousand workers."""
+    monkeypatch.setenv("FLEXLEDGER_REDIS_URL", "redis://127.0.0.1:1/0")
+    cli_settings.cache_clear()
+    before = snapshot(engine)
+    code, output = invoke(capsys, argv)
+    assert code == 2, output
+    assert f"'{argv[1]}'" in output and "Traceback" not in output, output
+    assert snapshot(engine) == before
+
+
 def test_report_into_a_file_an_odd_name_or_a_folder_exits_0_1_or_2(user, engine, capsys):
     """``report --out`` at a file, at a name too long for the file system, at odd unicode
     and at a plain new folder: the same contract, and the folder gets the report."""

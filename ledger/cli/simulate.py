@@ -16,8 +16,8 @@ from ledger.errors import BadInput
 @click.option("--members", default=1000, show_default=True, type=int)
 @click.option("--years", default=10, show_default=True, type=int)
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--start", "start_year", default=2017, show_default=True, type=int,
-              help="First calendar year simulated.")  # fmt: skip
+@click.option("--start", "start_year", default=2017, show_default=True,
+              type=click.IntRange(1900, 2200), help="First calendar year simulated.")  # fmt: skip
 @click.option("--regions", help="Comma-separated region codes (default: the scenario's).")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False),
               help="TOML file overriding the default behaviour.")  # fmt: skip

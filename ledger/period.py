@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import overload
 
@@ -59,6 +59,10 @@ class Month:
     @property
     def first_day(self) -> date:
         return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return (self + 1).first_day - timedelta(days=1)
 
     @property
     def contribution_year(self) -> int:

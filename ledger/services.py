@@ -9,7 +9,7 @@ transaction; ``Ledger.unit_of_work`` opens one for callers that have none.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,9 +32,10 @@ from ledger.journal import (
 from ledger.journal import agency as agency_account
 from ledger.period import Month
 from ledger.policy import PolicySet, default_policy
-from ledger.policy.records import BackPayment
+from ledger.policy.records import BackPayment, Frequencies
 from ledger.rules.contribution import Assessment, BaseChoice, assess
 from ledger.schemes import Scheme
+from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import IdempotencyConflict, MonthAlreadyPaid, RecordedEntry, Recorder
 from ledger.store.tables import enrolments, entries, members
 
@@ -58,6 +59,19 @@ class NotEnrolled(BadInput):
 
 class BackPaymentWindowClosed(BadInput):
     """Raised when a missed month is paid after its region's back-payment window closed."""
+
+
+class PaidOutsideItsMonth(BackPaymentWindowClosed):
+    """Raised when a region that takes flexible employees' contributions month by month only,
+    with no later catch-up that adds contribution years (``payment.frequencies``: Shanghai,
+    沪人社规〔2023〕5号 item 6), is paid for a month in another month: late, or ahead together
+    with other months."""
+
+
+class MonthMovedWithTransfer(BadInput):
+    """Raised when a month is paid in a region the member's insurance was transferred out of
+    (in transit or accepted): the relationship there ended with the transfer, and the months
+    now follow it to the destination (国办发〔2009〕66号; DOMAIN.md §5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +304,13 @@ class Ledger:
         paid_on: date,
         known_at: datetime | None = None,
         cache: dict | None = None,
+        departed: Mapping[str, Departure] | None = None,
     ) -> list[EntryDraft]:
         """The entries that paying ``first``..``last`` on ``paid_on`` would post (no I/O).
+
+        ``departed``: the regions the member's insurance in ``scheme`` was transferred out
+        of (``departures_of``, loaded with the enrolments): a month whose enrolment is in
+        one of them is refused (``MonthMovedWithTransfer``).
 
         ``cache``: a dict kept by a caller drafting many members at one ``known_at`` and
         ``paid_on`` (a batch): assessments and window checks are computed once per region,
@@ -322,10 +341,18 @@ class Ledger:
                     "from", f"{month} is outside every {scheme} enrolment of {member_id} "
                     f"(enrolments from: {starts})"
                 )  # fmt: skip
+            if departed and enrolment.region in departed:
+                gone = departed[enrolment.region]
+                raise MonthMovedWithTransfer(
+                    "from", f"{month} cannot be paid in {gone.region}: {member_id}'s {scheme} "
+                    f"insurance was transferred out of {gone.region} to {gone.to_region} on "
+                    f"{gone.on} ({gone.transfer_id}); months are paid where it now is "
+                    f"(国办发〔2009〕66号, DOMAIN.md §5)",
+                )  # fmt: skip
             key = (enrolment.region, scheme, month, enrolment.choice, paid_on, known_at)
             assessed = cache.get(key) if cache is not None else None
             if assessed is None:
-                self.check_window(enrolment.region, month, paid_on)
+                self.check_window(enrolment.region, month, paid_on, scheme)
                 assessment = assess(
                     self.policy, enrolment.region, scheme, month, enrolment.choice,
                     known_at=known_at or self.clock.now(),
@@ -349,7 +376,38 @@ class Ledger:
                 drafts.append(copies.draft(member_id))
         return drafts
 
-    def check_window(self, region: str, month: Month, paid_on: date) -> None:
+    def monthly_only(self, region: str, month: Month) -> Frequencies | None:
+        """The region's rule if it takes flexible employees' months one by one, each in its
+        own month, with no catch-up that adds years (Shanghai); None elsewhere."""
+        rule = self.policy.at(Frequencies, month.first_day, region)
+        if rule.allowed == ["monthly"] and not rule.catch_up_adds_years:
+            return rule
+        return None
+
+    def window_closes(self, region: str, month: Month) -> date:
+        """The last day ``month`` can be paid in ``region``: the end of its year (a
+        calendar-year window), else the end of the month itself."""
+        window = self.policy.at(BackPayment, month.first_day, region).window
+        if window == "calendar-year" and self.monthly_only(region, month) is None:
+            return date(month.year, 12, 31)
+        return month.last_day
+
+    def check_window(
+        self, region: str, month: Month, paid_on: date, scheme: Scheme | None = None
+    ) -> None:
+        """Refuse paying ``month`` on ``paid_on`` where the region's payment rules forbid
+        it: a back-payment window closed, or (flexible employees' schemes) a month-by-month
+        region paid in another month. The reason names the rule's source."""
+        if scheme is None or not scheme.is_yearly:
+            rule = self.monthly_only(region, month)
+            if rule is not None and Month.of(paid_on) != month:
+                when = "late" if Month.of(paid_on) > month else "ahead"
+                raise PaidOutsideItsMonth(
+                    "paid_on",
+                    f"{month} paid {when} on {paid_on}: {region} takes flexible employees' "
+                    f"contributions month by month, each in its own month, with no later "
+                    f"catch-up that adds contribution years ({rule.source})",
+                )
         window = self.policy.at(BackPayment, month.first_day, region).window
         if window == "calendar-year" and paid_on.year > month.year:
             raise BackPaymentWindowClosed(
@@ -374,7 +432,10 @@ class Ledger:
         """Post one ``contribution`` entry per month (per year for residents' schemes)."""
         member = self.member(conn, member_id)
         found = self.enrolments(conn, member.id, scheme)
-        drafts = self.contribution_drafts(member, found, scheme, first, last or first, paid_on)
+        departed = departures_of(conn, [member.id], scheme.value).get(member.id)
+        drafts = self.contribution_drafts(
+            member, found, scheme, first, last or first, paid_on, departed=departed
+        )
         try:
             return self.recorder.append(conn, drafts)
         except IdempotencyConflict as exc:

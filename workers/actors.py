@@ -122,6 +122,7 @@ def _pay(
     """Pay for each key: ``member/scheme``, or a member when ``scheme`` is given (the
     key is what a refusal is reported under)."""
     from ledger.operations.bulk import enrolments_of
+    from ledger.store.queries import departures_of
 
     with runtime.exactly_once(message_id, actor, run_key, at_iso) as batch:
         if batch is None:
@@ -142,10 +143,13 @@ def _pay(
                 member, named = split(key)
                 by_scheme.setdefault(named, []).append(member)
             found = {}  # a member without an enrolment goes to handle, which says why
+            departed = {}
             for named, ids in by_scheme.items():
                 if named in Scheme._value2member_map_:
                     for member, rows in enrolments_of(conn, ids, Scheme(named)).items():
                         found[(member, named)] = rows
+                    for member, regions in departures_of(conn, ids, named).items():
+                        departed[(member, named)] = regions
             cache: dict = {}
             drafts, owners, left = [], [], []
             for key in keys:
@@ -155,7 +159,7 @@ def _pay(
                         raise LookupError(key)
                     drafted = ledger.contribution_drafts(
                         member, found[(member, named)], Scheme(named), start, end, paid_on,
-                        cache=cache,
+                        cache=cache, departed=departed.get((member, named)),
                     )  # fmt: skip
                 except (LedgerError, LookupError):
                     left.append(key)

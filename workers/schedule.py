@@ -31,7 +31,7 @@ run``: its key is the same, so running it twice is harmless.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -114,14 +114,28 @@ def contributions_run(
 
 
 def bank_deduction_run(
-    conn: Connection, year: int, scheme: Scheme, today: date, seed: int, size: int, round_: int = 1
-) -> Run:
+    conn: Connection, year: int, scheme: Scheme, today: date, seed: int, size: int,
+    round_: int = 1, regions: Collection[str] | None = None,
+) -> Run:  # fmt: skip
+    """Every bank member's deduction of ``year`` to date; with ``regions``, only the members
+    enrolled in one of them in ``today``'s month (a month-by-month region's own run: its
+    months can be collected only in the month itself)."""
     from ledger.operations.bank import bank_members
+    from ledger.operations.bulk import enrolments_of
+    from ledger.services import Ledger
 
-    key = _key(
-        f"bank-deduction:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}"), round_
-    )
+    base = f"bank-deduction:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
+    if regions is not None:
+        base += f":{today:%m}:" + "+".join(sorted(regions))
+    key = _key(base, round_)
     members = sorted(bank_members(conn, scheme, year))
+    if regions is not None:
+        month, found = Month.of(today), enrolments_of(conn, members, scheme)
+        members = [
+            m for m in members
+            if (e := Ledger.enrolment_for(found.get(m, []), month)) is not None
+            and e.region in regions
+        ]  # fmt: skip
     return Run(
         key,
         "bank_deduction_batch",

@@ -38,11 +38,10 @@ Invariants and idempotency:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -66,6 +65,7 @@ from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
 from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, Member, _enrolment
 from ledger.store.bulk import bulk_insert
+from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, savepoint
 from ledger.store.tables import bank_settlements, enrolments
 
@@ -233,7 +233,8 @@ def _plan(
         return _Plan([], [])
     found = ledger.enrolments(conn, member.id, scheme)
     paid = paid_periods(conn, member.id, scheme.value, f"{year}-01", str(_last(year, today)))
-    plan = plan_year(ledger, member, found, paid, scheme, year, today)
+    departed = departures_of(conn, [member.id], scheme.value).get(member.id)
+    plan = plan_year(ledger, member, found, paid, scheme, year, today, departed=departed)
     done = recorded_keys(conn, [g.idempotency_key for g in plan.gaps])
     return replace(plan, gaps=[g for g in plan.gaps if g.idempotency_key not in done])
 
@@ -251,13 +252,16 @@ def plan_year(
     year: int,
     today: date,
     cache: dict | None = None,
+    departed: Mapping[str, Departure] | None = None,
 ) -> _Plan:
     """What a run on ``today`` finds for the member's ``year`` (no I/O): the bank months
     still collectable (``due``), and every enrolled month still unpaid whose back-payment
     window has closed (``gaps``), whatever the method: a month paid monthly or through a
     company and never paid is as much a gap as one the bank could not collect. Bank
     months before the withholding agreement took effect are the member's to pay: they
-    are neither due nor, while their window is open, gaps."""
+    are neither due nor, while their window is open, gaps. Months enrolled in a region
+    the member's insurance was transferred out of (``departed``) are neither: the
+    relationship there ended with the transfer (国办发〔2009〕66号)."""
     member_id = member if isinstance(member, str) else member.id
     due, gaps = [], []
     last = _last(year, today)
@@ -266,6 +270,8 @@ def plan_year(
             continue
         enrolment = ledger.enrolment_for(found, month)
         if enrolment is None:
+            continue
+        if departed and enrolment.region in departed:
             continue
         bank = enrolment.method == "bank"
         if bank and month < agreement_starts(ledger, enrolment):
@@ -306,13 +312,15 @@ def plan_batch(
     if today.year < year:
         return {m: _Plan([], []) for m in ids}, left
     paid = paid_of(conn, ids, scheme, f"{year}-01", str(_last(year, today)))
+    departed = departures_of(conn, ids, scheme.value)
     cache: dict = {}
     plans: dict[str, _Plan] = {}
     for member_id in ids:
         try:
             paid_months = paid.get(member_id, set())
             plans[member_id] = plan_year(
-                ledger, member_id, found[member_id], paid_months, scheme, year, today, cache
+                ledger, member_id, found[member_id], paid_months, scheme, year, today, cache,
+                departed.get(member_id),
             )
         except LedgerError:
             left.append(member_id)
@@ -327,11 +335,10 @@ def gap_draft(
     ledger: Ledger, member_id: str, enrolment: Enrolment, scheme: Scheme, month: Month
 ) -> EntryDraft:
     """Arrears for a month never collected, dated the day its back-payment window closed."""
-    rule = ledger.policy.at(BackPayment, month.first_day, enrolment.region)
-    if rule.window == "calendar-year":
-        closed = date(month.year, 12, 31)
-    else:
-        closed = date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
+    rule = ledger.monthly_only(enrolment.region, month) or ledger.policy.at(
+        BackPayment, month.first_day, enrolment.region
+    )
+    closed = ledger.window_closes(enrolment.region, month)
     owed = assess(ledger.policy, enrolment.region, scheme, month, enrolment.choice,
                   known_at=ledger.clock.now())  # fmt: skip
     return EntryDraft.build(

@@ -33,6 +33,7 @@ from ledger.period import Month
 from ledger.policy.records import AffiliateFee
 from ledger.schemes import Scheme
 from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import enrolments
 
@@ -58,7 +59,9 @@ def charge_month(
         raise NotAffiliated("member", f"{member.id} is {how} in {scheme} for {month}")
     drafts: list[EntryDraft] = []
     if not paid_periods(conn, member.id, scheme.value, str(month), str(month)):
-        drafts.extend(ledger.contribution_drafts(member, found, scheme, month, month, today))
+        departed = departures_of(conn, [member.id], scheme.value).get(member.id)
+        drafts.extend(ledger.contribution_drafts(member, found, scheme, month, month, today,
+                                                 departed=departed))  # fmt: skip
     key = f"fee:{month}:{member.id}"
     if not recorded_keys(conn, [key]):
         drafts.extend(fee_draft(ledger, member.id, enrolment, month, today))
@@ -78,6 +81,7 @@ def charge_batch(
         by_scheme[scheme].append(member)
     found: dict[tuple[str, str], list[Enrolment]] = {}
     paid: dict[tuple[str, str], set[str]] = {}
+    departed: dict[tuple[str, str], dict[str, Departure]] = {}
     for scheme_text, ids in by_scheme.items():
         try:
             scheme = Scheme.parse(scheme_text)
@@ -87,6 +91,8 @@ def charge_batch(
             found[(member, scheme_text)] = rows
         for member, periods in paid_of(conn, ids, scheme, str(month), str(month)).items():
             paid[(member, scheme_text)] = periods
+        for member, regions in departures_of(conn, ids, scheme.value).items():
+            departed[(member, scheme_text)] = regions
     fees_done = recorded_keys(conn, [f"fee:{month}:{k.partition('/')[0]}" for k in keys])
     cache: dict = {}
     drafts: list[EntryDraft] = []
@@ -105,7 +111,8 @@ def charge_batch(
             if str(month) not in paid.get((member, scheme_text), set()):
                 mine.extend(
                     ledger.contribution_drafts(
-                        member, rows, enrolment.scheme, month, month, today, cache=cache
+                        member, rows, enrolment.scheme, month, month, today, cache=cache,
+                        departed=departed.get((member, scheme_text)),
                     )
                 )
         except BadInput:

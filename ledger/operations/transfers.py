@@ -8,9 +8,16 @@ A transfer is three possible entries, one per step, each keyed by the transfer i
   ``pooling:<scheme>:<from>``, credit ``transit:<scheme>`` by the sum;
 - ``transfer-in:<id>`` (status ``in``): the destination accepts: debit the transit account,
   credit the personal account and ``pooling:<scheme>:<to>``; the member is enrolled there from
-  the month after acceptance with the same base choice and method;
+  the month of acceptance with the same base choice and method;
 - ``transfer-return:<id>`` (status ``returned``): rejected or timed out: debit transit,
   credit the source's personal account and pooling fund back.
+
+Once the ``transfer-out`` is written, the source takes no more payments from the member in
+the scheme (``MonthMovedWithTransfer``, from ``departures_of``, checked by
+``Ledger.contribution_drafts`` on every payment path): the relationship there ended with the
+transfer (国办发〔2009〕66号), and a month paid there afterwards would be counted where the
+months went while its money stayed behind. A return (rejected, timed out) restores the
+source; a later transfer back in to the source reopens it.
 
 Invariants: a transfer's transit money is zero once it is ``in`` or ``returned``; ``in`` and
 ``returned`` exclude each other; a step on a transfer in the wrong state is refused
@@ -390,7 +397,7 @@ def _earlier_transfers(
 
 
 def accept_transfer(ledger: Ledger, conn: Connection, transfer_id: str, on: date) -> Transfer:
-    """The destination takes the money in and enrols the member from the month after ``on``."""
+    """The destination takes the money in and enrols the member from the month of ``on``."""
     found = _in_transit(conn, transfer_id, "accept", TransferStatus.IN, on)
     if found.status is TransferStatus.IN:
         return found
@@ -432,7 +439,7 @@ def accept_batch(
             if before is None:
                 raise NotEnrolled("member", f"{transfer.member_id} left from no enrolment")
             ledger.check_enrolment(transfer.scheme, transfer.to_region, before.choice,
-                                   Month.of(on) + 1, before.method, before.agency)  # fmt: skip
+                                   Month.of(on), before.method, before.agency)  # fmt: skip
         except LedgerError:
             left.append(tid)
             continue
@@ -474,10 +481,12 @@ def _enrolled_before(ledger: Ledger, conn: Connection, found: Transfer) -> Enrol
 def _enrol_at_destination(
     ledger: Ledger, conn: Connection, found: Transfer, before: Enrolment, on: date
 ) -> None:
-    """Enrolled where the money went from the month after ``on``, as the member was."""
+    """Enrolled where the money went from the month of ``on``, as the member was: the
+    month of acceptance is paid at the destination, the source taking none after the
+    transfer left."""
     ledger.enroll(
         conn, found.member_id, found.scheme, found.to_region, before.choice,
-        Month.of(on) + 1, method=before.method, agency=before.agency,
+        Month.of(on), method=before.method, agency=before.agency,
     )  # fmt: skip
 
 

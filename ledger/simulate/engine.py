@@ -176,6 +176,8 @@ class Simulation:
         days.setdefault(AGENCY_DAY, []).append(lambda: self._agency(month))
         if month.month in (6, 12):
             days.setdefault(BANK_DAY, []).append(lambda: self._bank(month))
+        elif monthly := self._monthly_only(month):
+            days.setdefault(BANK_DAY, []).append(lambda: self._bank(month, monthly))
         if month.month == 12:
             days.setdefault(BACK_PAY_DAY, []).append(lambda: self._back_pay(month))
         for day in sorted(days):
@@ -282,16 +284,27 @@ class Simulation:
             )
         self._send(lambda conn: affiliate_fees_run(conn, month, today, BATCH))
 
-    def _bank(self, month: Month) -> None:
+    def _bank(self, month: Month, regions: frozenset[str] | None = None) -> None:
         """The bank pulls everything unpaid this year to date, one call per member and
-        scheme (DOMAIN.md §9): June is the year's first round, December the second."""
+        scheme (DOMAIN.md §9): June is the year's first round, December the second. In a
+        region that takes months only in the month itself (Shanghai, 沪人社规〔2023〕5号),
+        the bank pulls its members' month every month (``regions``), since a month left
+        to June could no longer be paid."""
         today, rate = self._today(), str(self.scenario.payment.bank_failure)
+        round_ = 1 if month.month == 6 or regions is not None else 2
         for scheme in (Scheme.PENSION, Scheme.MEDICAL):
             self._send(lambda conn, s=scheme: _with(
-                bank_deduction_run(conn, month.year, s, today, self.seed, BATCH,
-                                   1 if month.month == 6 else 2),
+                bank_deduction_run(conn, month.year, s, today, self.seed, BATCH, round_,
+                                   regions),
                 failure_rate=rate,
             ))  # fmt: skip
+
+    def _monthly_only(self, month: Month) -> frozenset[str]:
+        """The scenario's regions that take flexible employees' months only in the month."""
+        return frozenset(
+            r for r in self.scenario.population.regions
+            if r in self.ledger.policy.regions and self.ledger.monthly_only(r, month)
+        )  # fmt: skip
 
     def _close_year(self, year: int) -> None:
         """January: last year's months still unpaid whose window closed become gaps."""
@@ -364,14 +377,17 @@ class Simulation:
                 for scheme in self._schemes(member):
                     old = self.enrolled[(member.id, scheme)]
                     found = self.ledger.enrolment_for(
-                        self.ledger.enrolments(conn, member.id, scheme), month + 1
+                        self.ledger.enrolments(conn, member.id, scheme), month
                     )
                     if found is None or found.region != to:
-                        self.ledger.enroll(conn, member.id, scheme, to, old.choice, month + 1,
+                        self.ledger.enroll(conn, member.id, scheme, to, old.choice, month,
                                            old.method, old.agency)  # fmt: skip
             load_enrolments(self, conn, sorted(m.id for m, _ in moving))
         for member, to in moving:
             member.region = to
+            # Months missed at the source stay gaps: it takes no payment after the
+            # transfer (国办发〔2009〕66号), and the destination holds no enrolment for them.
+            member.missed = []
             member.moves += 1
             self.result.transfers += 1
 

@@ -11,6 +11,7 @@ Amounts are integer fen, debit positive, credit negative; months are ``YYYY-MM``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -286,6 +287,58 @@ def _accepted_moves(
         elif transfer_id in sources:
             moves.setdefault((member, scheme), []).append((sources[transfer_id], region))
     return moves
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A member's insurance in one scheme sent away from ``region`` by a transfer
+    (``transfer_id``, requested ``on``, to ``to_region``) that is in transit or accepted:
+    the relationship there has ended (国办发〔2009〕66号; DOMAIN.md §5)."""
+
+    region: str
+    on: date
+    to_region: str
+    transfer_id: str
+
+
+CHUNK = 500  # ids per IN list
+TRANSFER_KINDS = (EntryKind.TRANSFER_OUT.value, EntryKind.TRANSFER_IN.value,
+                  EntryKind.TRANSFER_RETURN.value)  # fmt: skip
+
+
+def departures_of(
+    conn: Connection, ids: Sequence[str], scheme: str
+) -> dict[str, dict[str, Departure]]:
+    """Each member's regions left in ``scheme``, by region: the places a payment is refused.
+
+    Read from the transfer steps in journal order: a ``transfer-out`` leaves its source, a
+    ``transfer-return`` (rejected, timed out) undoes its own departure, and a ``transfer-in``
+    to a region left before brings the member back there. Members with no departure are
+    absent. A few queries for a batch (``CHUNK`` ids per ``IN``).
+    """
+    unique = sorted(set(ids))
+    found: dict[str, dict[str, Departure]] = {}
+    for start in range(0, len(unique), CHUNK):
+        rows = conn.execute(
+            select(entries.c.member_id, entries.c.kind, entries.c.idempotency_key,
+                   entries.c.region, entries.c.effective_date)
+            .where(entries.c.member_id.in_(unique[start : start + CHUNK]),
+                   entries.c.scheme == scheme, entries.c.kind.in_(TRANSFER_KINDS))
+            .order_by(entries.c.member_id, entries.c.id)
+        ).all()  # fmt: skip
+        for member, kind, key, region, on in rows:
+            left = found.setdefault(member, {})
+            transfer_id = key.split(":", 1)[1]
+            if kind == EntryKind.TRANSFER_OUT.value:
+                to_region = transfer_id.rsplit("-", 2)[1]
+                left[region] = Departure(region, on, to_region, transfer_id)
+            elif kind == EntryKind.TRANSFER_RETURN.value:
+                gone = [r for r, d in left.items() if d.transfer_id == transfer_id]
+                for r in gone:
+                    del left[r]
+            else:
+                left.pop(region, None)
+    return {m: left for m, left in found.items() if left}
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,3 +247,47 @@ def test_the_summary_counts_gaps_and_their_members_as_the_arrears_accounts_hold_
         ).scalars().all()  # fmt: skip
     assert result.gaps == len(names) > 0
     assert result.gap_members == {name.split(":", 2)[2] for name in names}
+
+
+def test_simulated_members_pay_as_the_regional_rules_allow(engine):
+    """The scenario keeps the payment rules the ledger enforces, so nothing is refused:
+
+    - Shanghai takes flexible employees' months only in the month itself (沪人社规〔2023〕5号
+      item 6, DOMAIN.md §2): every Shanghai employee-scheme contribution is paid in its own
+      month, bank members' included (their bank pulls the month every month there);
+    - after a transfer out of a region nothing more is paid there (国办发〔2009〕66号,
+      DOMAIN.md §5): movers pay at the destination from the month of acceptance.
+    """
+    from sqlalchemy import select
+
+    from ledger.simulate.scenario import Population
+    from ledger.store.queries import departures_of
+    from ledger.store.tables import entries
+    from ledger.store.worker_tables import processed_messages
+
+    scenario = Scenario(
+        population=Population(regions={"110000": 1, "310000": 2}), moves=Moves(per_year="0.3")
+    )
+    _, result = simulate(engine, seed=11, members=60, years=3, scenario=scenario, start=2024)
+    assert result.transfers > 0
+    with engine.connect() as conn:
+        paid = conn.execute(
+            select(entries.c.member_id, entries.c.scheme, entries.c.region, entries.c.period,
+                   entries.c.effective_date)
+            .where(entries.c.kind == "contribution")
+        ).all()  # fmt: skip
+        shanghai = [p for p in paid if p.region == "310000" and p.scheme in ("pension", "medical")]
+        assert shanghai
+        assert [p for p in shanghai if str(Month.of(p.effective_date)) != p.period] == []
+        assert any(p.effective_date.day == 25 for p in shanghai)  # the bank's monthly pull
+        left = {s: departures_of(conn, sorted({p.member_id for p in paid}), s)
+                for s in ("pension", "medical")}  # fmt: skip
+        after = [p for p in paid if p.scheme in left
+                 and (gone := left[p.scheme].get(p.member_id, {}).get(p.region)) is not None
+                 and p.effective_date > gone.on]  # fmt: skip
+        assert any(left[s] for s in left)
+        assert after == []
+        problems = [o for (o,) in conn.execute(select(processed_messages.c.outcome)) if o
+                    and '"refused"' in o]  # fmt: skip
+        assert problems == []
+        assert verify(conn).ok

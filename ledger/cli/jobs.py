@@ -192,6 +192,14 @@ def _today(value: str | None) -> date:
 YEAR = click.IntRange(1900, 2200)
 
 
+def _round_option(help_text: str) -> Callable[[Any], Any]:
+    """``--round``: a run of the same job again, under a key of its own (1 to 99)."""
+    return click.option(
+        "--round", "round_", default=1, show_default=True, type=click.IntRange(1, 99),
+        help=help_text,
+    )  # fmt: skip
+
+
 @cli.group("jobs")
 def jobs_group() -> None:
     """Run, inspect and retry the workers' jobs."""
@@ -207,13 +215,9 @@ def run_group() -> None:
 @click.option("--scheme", default="pension", show_default=True)
 @click.option("--today", help="The run's day (default today): months up to it are due.")
 @click.option("--seed", type=int, help="The simulated bank's seed (default the year).")
-@click.option(
-    "--round",
-    "round_",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 99),
-    help="A further run: 2, 3 …",
+@_round_option(
+    "A further run of the year: 2, 3 … (in Shanghai, where a month is collected only in "
+    "the month, one run a month)"
 )
 @_run_options
 def run_bank(
@@ -246,14 +250,7 @@ def run_fees(month: str, today: str | None, **opts: Any) -> None:
 @run_group.command("interest")
 @click.option("--year", type=YEAR, required=True, help="1900 to 2200, as months are.")
 @click.option("--scheme", default="pension", show_default=True)
-@click.option(
-    "--round",
-    "round_",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 99),
-    help="A further run (a new rate was published): 2, 3 …",
-)
+@_round_option("A further run (a new rate was published): 2, 3 …")
 @_run_options
 def run_interest(year: int, scheme: str, round_: int, **opts: Any) -> None:
     """Credit YEAR's interest to every personal account."""

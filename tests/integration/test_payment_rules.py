@@ -162,6 +162,22 @@ def test_an_hr_company_cannot_pay_a_past_shanghai_month(engine):
     assert periods(engine) == ["2025-03"]
 
 
+def test_the_hr_companies_job_run_reports_a_past_shanghai_month_refused(env, engine, capsys):
+    """``jobs run affiliate-fees`` for a past Shanghai month (沪人社规〔2023〕5号 item 6):
+    the member is reported refused with the rule's source and nothing is posted; the
+    month's own run posts the contribution and the fee."""
+    shanghai_ledger(engine, at(2025, 3, 20, 9), method="agency", agency="hr-co")
+    before = counts(engine)
+    assert main(["jobs", "run", "affiliate-fees", "--month", "2025-02",
+                 "--today", "2025-03-20"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "PaidOutsideItsMonth" in out and "2025-02 paid late" in out
+    assert counts(engine)[:2] == before[:2]
+    assert main(["jobs", "run", "affiliate-fees", "--month", "2025-03",
+                 "--today", "2025-03-20"]) == 0  # fmt: skip
+    assert periods(engine) == ["2025-03"] and periods(engine, kind="fee") == ["2025-03"]
+
+
 def test_a_june_bank_run_in_shanghai_collects_june_and_records_earlier_months_as_gaps(engine):
     """沪人社规〔2023〕5号 item 6 and DOMAIN.md §9: a bank run on 25 June in Shanghai can
     collect only June; January to May, never collected in their own month, are gaps closed

@@ -134,6 +134,27 @@ def _yuan_axis(ax) -> None:  # type: ignore[no-untyped-def]
     ax.grid(True, alpha=0.3)
 
 
+SCHEME_STYLES = {"pension": "-", "medical": "--"}
+
+
+def plot_pooling(ax, pooling_by_year: dict[str, list[tuple[int, int]]]) -> None:  # type: ignore[no-untyped-def]
+    """One line per pooling account (keys ``<scheme>:<region>``): a colour per region, a
+    line style per scheme (pension solid, medical dashed, any other dotted), and a legend
+    whose every sample is drawn long enough to show its line's style."""
+    import matplotlib.pyplot as plt
+
+    regions = sorted({name.partition(":")[2] for name in pooling_by_year})
+    colours = {r: plt.get_cmap("tab10")(i % 10) for i, r in enumerate(regions)}
+    for name, points in sorted(pooling_by_year.items()):
+        scheme, _, region = name.partition(":")
+        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", markersize=3,
+                label=f"{scheme} {region}", color=colours[region],
+                linestyle=SCHEME_STYLES.get(scheme, ":"))  # fmt: skip
+    if pooling_by_year:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                  handlelength=4)  # fmt: skip
+
+
 def draw(figures: Figures, out: Path) -> list[Path]:
     """Write the PNG plots to ``out``; returns their paths."""
     import matplotlib
@@ -157,18 +178,9 @@ def draw(figures: Figures, out: Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(10, 4.8))
-    # One colour per region, one line style per scheme: 15 lines stay tellable apart.
-    regions = sorted({name.rpartition(":")[2] for name in figures.pooling_by_year})
-    colours = {r: plt.get_cmap("tab10")(i % 10) for i, r in enumerate(regions)}
-    styles = {"pension": "-", "medical": "--"}
-    for name, points in sorted(figures.pooling_by_year.items()):
-        scheme, _, region = name.rpartition(":")
-        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", markersize=3,
-                label=name, color=colours[region], linestyle=styles.get(scheme, ":"))  # fmt: skip
+    plot_pooling(ax, figures.pooling_by_year)
     ax.set_title("Pooling funds by region, end of year (yuan)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if figures.pooling_by_year:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     _yuan_axis(ax)
     written.append(out / "pooling_by_region.png")
     fig.tight_layout()

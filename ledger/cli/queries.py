@@ -121,21 +121,50 @@ def trial_balance_command(as_of_text: str, known_at_text: str | None, as_json: b
 @click.option("--member", "member_id", required=True, help="Citizen ID number.")
 @click.option("--as-of", "as_of_text", help="Only postings effective by this date.")
 @click.option("--known-at", "known_at_text", help=KNOWN_AT_HELP)
+@click.option("--legs", is_flag=True, help="Also every posting, with running balances.")
 @json_option
 def statement_command(
-    member_id: str, as_of_text: str | None, known_at_text: str | None, as_json: bool
-) -> None:
-    """Every posting to the member's accounts and of entries naming the member."""
+    member_id: str, as_of_text: str | None, known_at_text: str | None, legs: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """What the member owns and what each payment bought; every posting with ``--legs``."""
     as_of = _as_of(as_of_text) if as_of_text else None
     known_at = _known_at(known_at_text)
     with _reading() as conn:
         lines = queries.statement(conn, member_id, as_of, known_at)
+    held = queries.holdings(member_id, lines)
+    bought = queries.payments_bought(member_id, lines)
     if as_json:
         print_json(
             {
                 "member": member_id,
                 "as_of": as_of.isoformat() if as_of else None,
                 "known_at": _iso(known_at),
+                "accounts": [
+                    {
+                        "account": h.account,
+                        "owned": format_yuan(h.owned_fen),
+                        "postings": h.postings,
+                        "last_date": h.last_date.isoformat(),
+                    }
+                    for h in held
+                ],
+                "payments": [
+                    {
+                        "entry_id": p.entry_id,
+                        "effective_date": p.effective_date.isoformat(),
+                        "kind": p.kind,
+                        "period": p.period,
+                        "scheme": p.scheme,
+                        "region": p.region,
+                        "paid": format_yuan(p.paid_fen),
+                        "personal": format_yuan(p.personal_fen),
+                        "pooling": format_yuan(p.pooling_fen),
+                        "subsidy": format_yuan(p.subsidy_fen),
+                        "personal_balance": format_yuan(p.personal_balance_fen),
+                    }
+                    for p in bought
+                ],
                 "lines": [
                     {
                         "entry_id": line.entry_id,
@@ -155,6 +184,25 @@ def statement_command(
             }
         )
         return
+    axes = _axes(as_of, known_at)
+    print_table(
+        f"accounts of {member_id}, {axes} (what the member owns: credit-positive)",
+        ("account", "owned", "postings", "last posting"),
+        [(h.account, format_yuan(h.owned_fen), str(h.postings), h.last_date.isoformat())
+         for h in held],
+    )  # fmt: skip
+    print_table(
+        "what each payment bought",
+        ("entry", "date", "kind", "period", "scheme", "region", "paid", "personal", "pooling",
+         "subsidy", "personal after"),
+        [(str(p.entry_id), p.effective_date.isoformat(), p.kind, p.period or "", p.scheme or "",
+          p.region or "", format_yuan(p.paid_fen), format_yuan(p.personal_fen),
+          format_yuan(p.pooling_fen), format_yuan(p.subsidy_fen),
+          format_yuan(p.personal_balance_fen)) for p in bought],
+    )  # fmt: skip
+    if not legs:
+        click.echo(f"{len(lines)} postings: --legs lists them with running balances")
+        return
     columns = ("entry", "date", "kind", "period", "account", "amount", "balance", "reason")
     rows = [
         (
@@ -169,7 +217,7 @@ def statement_command(
         )
         for line in lines
     ]
-    print_table(f"statement of {member_id}, {_axes(as_of, known_at)}", columns, rows)
+    print_table(f"statement of {member_id}, {axes}", columns, rows)
 
 
 @cli.command("pooling")

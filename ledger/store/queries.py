@@ -165,6 +165,88 @@ def statement(
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One of the member's own accounts at the statement's end: ``owned_fen`` is what the
+    member holds there, credit-positive (a personal account's balance is the fund's debt to
+    the member; arrears show as negative: months owed)."""
+
+    account: str
+    owned_fen: int
+    postings: int
+    last_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentBought:
+    """What one payment (a contribution, or an adjustment or correction of one) bought: the
+    money paid in, the shares credited to the member's personal account and to the
+    region's pooling fund, any subsidy, and the personal account's balance after it."""
+
+    entry_id: int
+    effective_date: date
+    kind: str
+    period: str | None
+    scheme: str | None
+    region: str | None
+    paid_fen: int
+    personal_fen: int
+    pooling_fen: int
+    subsidy_fen: int
+    personal_balance_fen: int
+
+
+PAYMENT_KINDS = frozenset({"contribution", "adjustment", "correction"})
+
+
+def holdings(member_id: str, lines: Sequence[StatementLine]) -> list[Holding]:
+    """The member's own accounts (``<kind>:<scheme>:<member>``) from a statement's lines."""
+    found: dict[str, list[StatementLine]] = {}
+    for line in lines:
+        if line.account.endswith(f":{member_id}"):
+            found.setdefault(line.account, []).append(line)
+    return [
+        Holding(name, -own[-1].balance_fen, len(own), own[-1].effective_date)
+        for name, own in sorted(found.items())
+    ]
+
+
+def payments_bought(member_id: str, lines: Sequence[StatementLine]) -> list[PaymentBought]:
+    """One row per payment entry of the statement, in its order (pure: from the lines, whose
+    legs of one entry are contiguous). The payer's legs (collection or HR company) are
+    what was paid; the personal balance after is the running balance of the scheme's
+    personal account, whatever moved it before (interest, transfers)."""
+    owned: dict[str, int] = {}
+    sums: dict[int, dict[str, int]] = {}
+    heads: dict[int, StatementLine] = {}
+    for line in lines:
+        if line.account.endswith(f":{member_id}"):
+            owned[line.account] = -line.balance_fen
+        if line.kind not in PAYMENT_KINDS or line.scheme is None:
+            continue
+        heads.setdefault(line.entry_id, line)
+        got = sums.setdefault(line.entry_id, {"paid": 0, "personal": 0, "pooling": 0,
+                                              "subsidy": 0, "after": 0})  # fmt: skip
+        own = f"personal:{line.scheme}:{member_id}"
+        if line.account == own:
+            got["personal"] -= line.amount_fen
+        elif line.account.startswith("pooling:"):
+            got["pooling"] -= line.amount_fen
+        elif line.account.startswith("subsidy:"):
+            got["subsidy"] += line.amount_fen
+        else:
+            got["paid"] += line.amount_fen
+        got["after"] = owned.get(own, 0)
+    return [
+        PaymentBought(
+            entry_id, head.effective_date, head.kind, head.period, head.scheme, head.region,
+            sums[entry_id]["paid"], sums[entry_id]["personal"], sums[entry_id]["pooling"],
+            sums[entry_id]["subsidy"], sums[entry_id]["after"],
+        )
+        for entry_id, head in heads.items()
+    ]
+
+
 def _is_member(conn: Connection, member_id: str) -> bool:
     return bool(conn.execute(select(exists().where(members.c.id == member_id))).scalar())
 

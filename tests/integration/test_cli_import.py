@@ -23,15 +23,6 @@ ROW = "11010519491231002X,110000,pension,60,2025-07,monthly"
 GBK_ROW = "11010519491231002X,110000,pension,60,2025-07,agency,北京外企人力资源服务有限公司"
 
 
-@pytest.fixture
-def env(monkeypatch, empty_database, engine):
-    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
-    monkeypatch.delenv("FLEXLEDGER_REDIS_URL", raising=False)
-    settings.cache_clear()
-    yield monkeypatch
-    settings.cache_clear()
-
-
 def write(tmp_path: Path, *rows: str, header: str = HEADER, encoding: str = "utf-8") -> Path:
     path = tmp_path / "members.csv"
     path.write_bytes(("\n".join([header, *rows]) + "\n").encode(encoding))

@@ -26,7 +26,6 @@ import pytest
 from sqlalchemy import select
 
 from ledger.cli import main
-from ledger.cli.context import settings
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.identity import check_character
@@ -354,15 +353,6 @@ def test_the_cli_refuses_the_source_after_a_transfer_with_exit_2(env, engine, ca
 
 
 @pytest.fixture
-def env(monkeypatch, empty_database, engine):
-    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
-    monkeypatch.delenv("FLEXLEDGER_REDIS_URL", raising=False)
-    settings.cache_clear()
-    yield
-    settings.cache_clear()
-
-
-@pytest.fixture
 def rt(engine, empty_database) -> Iterator[runtime.Runtime]:
     yield runtime.configure(
         Settings(database_url=empty_database.url), engine=engine,
@@ -376,3 +366,4 @@ def _processed(engine) -> tuple[dict, str]:
     with engine.connect() as conn:
         outcome = json.loads(conn.execute(select(processed_messages.c.outcome)).scalar_one())
     return outcome, json.dumps(outcome.get("problems"), ensure_ascii=False)
+

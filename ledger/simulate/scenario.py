@@ -117,6 +117,10 @@ class Scenario(_Section):
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise BadInput("scenario", f"{path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise BadInput(
+                "scenario", f"{path}: byte {exc.start} is not UTF-8 (a TOML file is UTF-8 text)"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise BadInput("scenario", f"{path}: {exc}") from None
         try:

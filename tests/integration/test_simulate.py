@@ -291,3 +291,24 @@ def test_simulated_members_pay_as_the_regional_rules_allow(engine):
                     and '"refused"' in o]  # fmt: skip
         assert problems == []
         assert verify(conn).ok
+
+
+def test_a_scenario_file_that_is_not_utf8_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
+    """Found by the hostile-input property test: a scenario of the one byte 0x80 was a
+    UnicodeDecodeError traceback; it is one line naming --scenario's file and the byte."""
+    from ledger.cli import main
+    from ledger.cli.context import settings
+
+    bad = tmp_path / "scenario.toml"
+    bad.write_bytes(b"\x80")
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+    monkeypatch.delenv("FLEXLEDGER_REDIS_URL", raising=False)
+    settings.cache_clear()
+    try:
+        code = main(["simulate", "--members", "3", "--years", "1", "--scenario", str(bad)])
+    finally:
+        settings.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: scenario: ") and "byte 0 is not UTF-8" in err
+    assert "Traceback" not in err

@@ -120,22 +120,16 @@ def bank_deduction_run(
     """Every bank member's deduction of ``year`` to date; with ``regions``, only the members
     enrolled in one of them in ``today``'s month (a month-by-month region's own run: its
     months can be collected only in the month itself)."""
-    from ledger.operations.bank import bank_members
-    from ledger.operations.bulk import enrolments_of
-    from ledger.services import Ledger
+    from ledger.operations.bank import bank_members, bank_members_in
 
     base = f"bank-deduction:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
     if regions is not None:
         base += f":{today:%m}:" + "+".join(sorted(regions))
     key = _key(base, round_)
-    members = sorted(bank_members(conn, scheme, year))
-    if regions is not None:
-        month, found = Month.of(today), enrolments_of(conn, members, scheme)
-        members = [
-            m for m in members
-            if (e := Ledger.enrolment_for(found.get(m, []), month)) is not None
-            and e.region in regions
-        ]  # fmt: skip
+    if regions is None:
+        members = sorted(bank_members(conn, scheme, year))
+    else:
+        members = bank_members_in(conn, scheme, Month.of(today), regions)
     return Run(
         key,
         "bank_deduction_batch",

@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -551,6 +551,32 @@ def close_year(
 def bank_members(conn: Connection, scheme: Scheme, year: int) -> list[str]:
     """Members with a ``bank`` enrolment in ``scheme`` in force some month of ``year``."""
     return enrolled_members(conn, scheme, year, method="bank")
+
+
+def bank_members_in(
+    conn: Connection, scheme: Scheme, month: Month, regions: Collection[str]
+) -> list[str]:
+    """Members whose ``scheme`` enrolment in force in ``month`` is a ``bank`` one in one of
+    ``regions``, sorted: a month-by-month region's own run for the month."""
+    held = enrolment_index.snapshot(conn)
+    if held is not None:
+        by_member = (
+            (m, found) for (m, value), found in held.by_key.items() if value == scheme.value
+        )
+    else:
+        grouped: defaultdict[str, list[Enrolment]] = defaultdict(list)
+        for row in conn.execute(
+            select(enrolments)
+            .where(enrolments.c.scheme == scheme.value, enrolments.c.from_month <= str(month))
+            .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
+        ):  # fmt: skip
+            grouped[row.member_id].append(_enrolment(row))
+        by_member = iter(grouped.items())
+    return sorted(
+        m for m, found in by_member
+        if (e := Ledger.enrolment_for(found, month)) is not None
+        and e.method == "bank" and e.region in regions
+    )  # fmt: skip
 
 
 def enrolled_members(

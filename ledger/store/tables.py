@@ -89,6 +89,8 @@ accounts = Table(
     Column("recorded_at", Timestamp, nullable=False),
 )
 
+TRANSFER_STEPS = "kind IN ('transfer-out', 'transfer-in', 'transfer-return')"
+
 entries = Table(
     "entries",
     metadata,
@@ -109,6 +111,15 @@ entries = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_entries_member_period", "member_id", "scheme", "period"),
     Index("ix_entries_recorded_at", "recorded_at"),
+    # The transfer steps by member (migration 0005): ``queries.departures_of`` writes the
+    # same literal predicate, so that both backends use it.
+    Index(
+        "ix_entries_transfers",
+        "member_id",
+        "scheme",
+        sqlite_where=text(TRANSFER_STEPS),
+        postgresql_where=text(TRANSFER_STEPS),
+    ),
     Index(
         "uq_entries_contribution",
         "member_id",

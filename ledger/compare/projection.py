@@ -235,6 +235,9 @@ def context(
         )  # fmt: skip
     age_now = as_of - Month.of(person.birth_date)
     working = age_now - 16 * MONTHS_PER_YEAR
+    if working < 0:
+        raise BadInput("id", f"born {person.birth_date}: under 16 in {as_of}, too young to "
+                       "insure as a flexible employee (Labour Law Art. 15)")  # fmt: skip
     if not 0 <= person.paid_months <= max(working, 0):
         raise BadInput("paid_months", f"{person.paid_months} is not 0 to {max(working, 0)}, "
                        "the months since the 16th birthday")  # fmt: skip

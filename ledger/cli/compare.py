@@ -21,7 +21,7 @@ from ledger.errors import BadInput
 from ledger.identity import is_known_region, parse_citizen_id
 from ledger.money import format_yuan
 from ledger.period import Month
-from ledger.policy import default_policy
+from ledger.policy import PolicySet, default_policy
 from ledger.rules.pension import Category, default_category
 
 DEFAULT_BASES = "60,100,150,200,300"
@@ -127,9 +127,10 @@ def compare_command(
 
 
 def _member_person(
-    number: str, policy, now: Month, lives_in: str | None, category: Category,
+    number: str, policy: PolicySet, now: Month, lives_in: str | None, category: Category,
     hukou: str | None,
-) -> Person:  # type: ignore[no-untyped-def]  # fmt: skip
+) -> Person:
+    """The member's history as of the end of ``now``, read in autocommit (no write lock)."""
     from dataclasses import replace
 
     from ledger.cli.context import open_ledger
@@ -157,7 +158,9 @@ def _row(index: int, o: Outcome, best: Outcome | None) -> list[str]:
     ]  # fmt: skip
 
 
-def _print(result: Comparison, number: str, assumptions: CompareScenario, plot) -> None:  # type: ignore[no-untyped-def]
+def _print(
+    result: Comparison, number: str, assumptions: CompareScenario, plot: Path | None
+) -> None:
     ctx = result.context
     person, reached = ctx.person, ctx.retirement
     click.echo(
@@ -187,9 +190,9 @@ def _print(result: Comparison, number: str, assumptions: CompareScenario, plot) 
                  "below (derived); the policy's own status is in ledger/policy/data")
     for note in notes:
         click.echo(f"note: {note}")
-    rows = [(a["name"], a["value"], a["status"], a["source"]) for a in assumptions.rows()]
+    sourced = [(a["name"], a["value"], a["status"], a["source"]) for a in assumptions.rows()]
     print_table("Assumptions (ledger/compare/data/compare.toml unless --scenario)",
-                ("assumption", "value", "status", "source"), rows)  # fmt: skip
+                ("assumption", "value", "status", "source"), sourced)  # fmt: skip
     if plot is not None:
         click.echo(f"plot: {plot}")
 

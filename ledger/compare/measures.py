@@ -9,10 +9,10 @@ The internal rate of return is found by bisection on the net present value, in f
 is a rate, never money. For flows that are payments first and receipts after (one change
 of sign), ``NPV(r)·(1+r)^T`` is a polynomial in ``1 + r`` with one sign change, so by
 Descartes' rule of signs it has exactly one positive root: bisection between a rate where
-the NPV is positive and one where it is negative cannot miss it, and 200 halvings take
-the bracket below 1e-15. (numpy-financial's ``irr`` finds the roots of a polynomial of
-degree T — 500 months and more here — and scipy's ``brentq`` would add a large
-dependency for the one root a dozen lines find.)
+the NPV is positive and one where it is negative cannot miss it, and some 45 halvings
+take the bracket below 1e-13 (the result is given to 6 places). numpy-financial's ``irr``
+finds all roots of a polynomial of degree T (500 months and more here) to pick one, and
+scipy's ``brentq`` would add a large dependency for the one root a dozen lines find.
 """
 
 from __future__ import annotations
@@ -49,8 +49,12 @@ def payback(flows: Sequence[Flow]) -> Month | None:
 
 def npv(flows: Sequence[Flow], monthly_rate: float, start: Month) -> float:
     """Net present value at ``start`` of ``flows`` at a monthly rate (floats: a search aid)."""
+    return _npv([m - start for m, _ in flows], [float(a) for _, a in flows], monthly_rate)
+
+
+def _npv(offsets: Sequence[int], amounts: Sequence[float], monthly_rate: float) -> float:
     log_v = -math.log1p(monthly_rate)
-    return sum(a * math.exp(log_v * (m - start)) for m, a in flows)
+    return math.fsum(a * math.exp(log_v * t) for t, a in zip(offsets, amounts, strict=True))
 
 
 def irr(flows: Sequence[Flow]) -> Decimal | None:
@@ -63,8 +67,9 @@ def irr(flows: Sequence[Flow]) -> Decimal | None:
     if not flows or not any(a < 0 for _, a in flows) or not any(a > 0 for _, a in flows):
         return None
     start = flows[0][0]
+    offsets, amounts = [m - start for m, _ in flows], [float(a) for _, a in flows]
     low, high = LOWEST_MONTHLY, HIGHEST_MONTHLY
-    f_low, f_high = npv(flows, low, start), npv(flows, high, start)
+    f_low, f_high = _npv(offsets, amounts, low), _npv(offsets, amounts, high)
     if f_low == 0:
         high = low
     elif f_high == 0:
@@ -73,12 +78,12 @@ def irr(flows: Sequence[Flow]) -> Decimal | None:
         return None
     for _ in range(200):
         mid = (low + high) / 2
-        f_mid = npv(flows, mid, start)
+        f_mid = _npv(offsets, amounts, mid)
         if (f_mid > 0) == (f_low > 0):
             low, f_low = mid, f_mid
         else:
             high = mid
-        if high - low < 1e-15:
+        if high - low < 1e-13:
             break
     yearly = (1 + (low + high) / 2) ** MONTHS_PER_YEAR - 1
     return Decimal(repr(yearly)).quantize(Decimal("0.000001"))

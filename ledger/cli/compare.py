@@ -14,7 +14,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.clock import SystemClock
-from ledger.compare.projection import Outcome, Person
+from ledger.compare.projection import Outcome, Person, scheme_region
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import BY, Comparison, compare, parse_bases, parse_grades, parse_starts
 from ledger.errors import BadInput
@@ -84,6 +84,13 @@ def compare_command(
     for code, field in ((lives_in, "lives_in"), (hukou, "hukou")):
         if code is not None and not (len(code) == 6 and code.isdigit() and is_known_region(code)):
             raise BadInput(field, f"{code!r} is not a GB/T 2260 region code")
+    if lives_in is not None:
+        mapped = scheme_region(lives_in, policy)
+        if mapped is None:
+            known = ", ".join(sorted(policy.regions))
+            raise BadInput("lives_in", f"{lives_in!r} has no flexible-employee scheme in the "
+                           f"policy files ({known})")  # fmt: skip
+        lives_in = mapped  # a district insures at its city's or province's scheme
     months = _count(paid_months, "paid_months", 1200)
     balance_fen = parse_yuan(balance, "balance") if balance is not None else None
     if balance_fen is not None and balance_fen < 0:
@@ -100,8 +107,6 @@ def compare_command(
                            "ledger: leave out --paid-months and --balance")  # fmt: skip
         person = _member_person(citizen.number, policy, now, lives_in, chosen, hukou)
     else:
-        from ledger.compare.projection import scheme_region
-
         home = hukou or citizen.region_code
         where = lives_in or scheme_region(home, policy)
         if where is None:

@@ -75,6 +75,13 @@ def test_a_scenario_file_overrides_an_assumption_and_says_so(capsys, tmp_path):
     assert data["ways"][3]["paid_discounted"] != before["ways"][3]["paid_discounted"]
 
 
+def test_a_district_lives_in_its_citys_scheme(capsys):
+    """Xuhui (310104) insures at Shanghai's scheme (310000): the ways are Shanghai's."""
+    code, out, _ = run(capsys, *TYPICAL[:4], "310104", *TYPICAL[5:], "--json")
+    assert code == 0
+    assert json.loads(out)["person"]["lives_in"] == "310000"
+
+
 def test_a_later_start_is_another_way(capsys):
     code, out, _ = run(capsys, *TYPICAL, "--start", "2026-12,2031-01", "--json")
     assert code == 0

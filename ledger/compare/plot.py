@@ -18,6 +18,18 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 def draw(comparison: Comparison, out: Path) -> Path:
     """Write the plot to ``out`` (PNG) and return it."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(comparison)
+    try:
+        fig.savefig(out, dpi=110)
+    finally:
+        plt.close(fig)
+    return out
+
+
+def figure(comparison: Comparison):  # type: ignore[no-untyped-def]
+    """The matplotlib figure (Agg backend): one line per route, the best way ringed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,6 +69,4 @@ def draw(comparison: Comparison, out: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig

@@ -268,3 +268,32 @@ def test_a_bad_scenario_names_the_scenario(tmp_path: Path, body: str) -> None:
     with pytest.raises(BadInput) as caught:
         CompareScenario.load(path)
     assert caught.value.field == "scenario"
+
+
+def test_the_plots_legend_matches_its_lines() -> None:
+    """One legend entry per line drawn, with that line's colour, style and marker."""
+    import matplotlib.pyplot as plt
+
+    from ledger.compare.plot import figure
+
+    scenario = CompareScenario.load()
+    person = near_retirement(birth_date=date(1985, 3, 12), lives_in="310000", paid_months=60,
+                             balance_fen=None)  # fmt: skip
+    result = compare(person, default_policy(), scenario, NOW, bases=[Decimal(60), Decimal(300)],
+                     grades=[10_000, 200_000], starts=[NOW], by="irr")  # fmt: skip
+    fig = figure(result)
+    try:
+        ax = fig.axes[0]
+        lines = ax.get_lines()
+        legend = ax.get_legend()
+        texts = [t.get_text() for t in legend.get_texts()]
+        routes = list(dict.fromkeys(o.way.route for o in result.outcomes))
+        assert [line.get_label() for line in lines] == routes == texts[: len(lines)]
+        for line, handle in zip(lines, legend.legend_handles, strict=False):
+            assert handle.get_color() == line.get_color()
+            assert handle.get_linestyle() == line.get_linestyle()
+            assert handle.get_marker() == line.get_marker()
+        assert texts[-1].startswith("best by irr: ")
+        assert {line.get_linestyle() for line in lines} == {":", "-"}  # resident dotted
+    finally:
+        plt.close(fig)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ledger.compare.projected import scheme_region
 from ledger.compare.projection import (
     Context,
     Outcome,
@@ -28,7 +29,6 @@ from ledger.compare.projection import (
     context,
     employee,
     resident,
-    scheme_region,
 )
 from ledger.compare.scenario import CompareScenario
 from ledger.errors import BadInput

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from ledger.compare.measures import irr, payback, present_value, survival
-from ledger.compare.projection import Person, Way, context, employee, projected_policy, resident
+from ledger.compare.projected import projected_policy
+from ledger.compare.projection import Person, Way, context, employee, resident
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import compare, parse_bases, parse_grades, parse_starts, ways_open
 from ledger.errors import BadInput

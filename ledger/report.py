@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, String, cast, func, select
+from sqlalchemy import Connection, String, case, cast, func, select
 
 from ledger.money import format_yuan
 from ledger.period import Month
@@ -36,6 +36,7 @@ class Figures:
     pooling_by_year: dict[str, list[tuple[int, int]]]
     pensions: dict[str, list[tuple[int, int]]]
     pooling_now: list[tuple[str, str, int]]
+    flows: list[FundYear]
     counts: dict[str, int]
     as_of: date
 
@@ -85,6 +86,41 @@ def _pooling_by_year(conn: Connection) -> dict[str, list[tuple[int, int]]]:
     return series
 
 
+@dataclass(frozen=True, slots=True)
+class FundYear:
+    """A pooling fund's year: money in (credits: contributions, transfers in), money out
+    (debits: transfers out, pensions, corrections), and the fund at the year's end; fen."""
+
+    scheme: str
+    region: str
+    year: int
+    in_fen: int
+    out_fen: int
+    end_fen: int
+
+
+def pooling_flows(conn: Connection) -> list[FundYear]:
+    """Every pooling fund's money in and out by year, from its postings (credit-positive)."""
+    year = func.substr(cast(postings.c.effective_date, String), 1, 4)
+    credit = func.sum(case((postings.c.amount_fen < 0, -postings.c.amount_fen), else_=0))
+    debit = func.sum(case((postings.c.amount_fen > 0, postings.c.amount_fen), else_=0))
+    rows = conn.execute(
+        select(accounts.c.name, year.label("y"), credit, debit)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(accounts.c.name.like("pooling:%"))
+        .group_by(accounts.c.name, year)
+        .order_by(accounts.c.name, year)
+    ).all()
+    found: list[FundYear] = []
+    held: dict[str, int] = {}
+    for name, label, money_in, money_out in rows:
+        _, scheme, region = name.split(":", 2)
+        held[name] = held.get(name, 0) + int(money_in) - int(money_out)
+        found.append(FundYear(scheme, region, int(label), int(money_in), int(money_out),
+                              held[name]))  # fmt: skip
+    return found
+
+
 def projected_pensions(
     policy: PolicySet, region: str, on: Month
 ) -> dict[str, list[tuple[int, int]]]:
@@ -123,6 +159,7 @@ def gather(conn: Connection, policy: PolicySet, as_of: date, member: str | None)
         pooling_by_year=_pooling_by_year(conn),
         pensions=projected_pensions(policy, "110000", Month.of(as_of)),
         pooling_now=pooling_by_region(conn, as_of),
+        flows=pooling_flows(conn),
         counts={"entries": count(entries), "postings": count(postings),
                 "accounts": count(accounts), "trial balance total (fen)": sum(a for _, a in lines)},
         as_of=as_of,
@@ -223,6 +260,10 @@ def write_page(figures: Figures, images: list[Path], out: Path) -> Path:
         _table("Ledger", ("figure", "value"), list(figures.counts.items())),
         _table("Pooling funds", ("scheme", "region", "yuan"),
                [(s, r, format_yuan(v)) for s, r, v in figures.pooling_now]),
+        _table("Pooling funds: money in and out by year (yuan)",
+               ("scheme", "region", "year", "in", "out", "end of year"),
+               [(f.scheme, f.region, f.year, format_yuan(f.in_fen), format_yuan(f.out_fen),
+                 format_yuan(f.end_fen)) for f in figures.flows]),
         _table("Projected monthly pension (yuan)", ("base", *(f"{y} years" for y in YEARS)),
                pensions),
     ]  # fmt: skip
@@ -231,4 +272,5 @@ def write_page(figures: Figures, images: list[Path], out: Path) -> Path:
     return page
 
 
-__all__ = ["Decimal", "Figures", "draw", "gather", "projected_pensions", "write_page"]
+__all__ = ["Decimal", "Figures", "FundYear", "draw", "gather", "pooling_flows",
+           "projected_pensions", "write_page"]

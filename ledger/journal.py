@@ -22,6 +22,8 @@ Account names are colon-separated paths (ledger-cli and hledger read them as the
 ``agency-fees:<agency>``                   an HR company's fee revenue (never a fund)
 ``transit:<scheme>``                       transfers between regions in transit
 ``interest:<scheme>:<region>``             interest credited to personal accounts
+``refunds:<scheme>:<member>``              money owed back to the member
+``heirs:<scheme>:<member>``                a dead member's personal account, owed to heirs
 =========================================  ===========================================
 """
 
@@ -67,6 +69,13 @@ class EntryKind(StrEnum):
     # Money the bank collected for months that were paid otherwise before the deduction
     # was recorded (a lost commit, then the member paid): owed back to the member.
     OVERPAYMENT = "overpayment"
+    # The benefit phase (DOMAIN.md §6): a month's pension paid out, a dead member's
+    # personal account owed to the heirs, a personal account refunded when the insurance
+    # ends short of the minimum, a personal account moved into the residents' scheme.
+    PENSION_PAYMENT = "pension-payment"
+    INHERITANCE = "inheritance"
+    REFUND = "refund"
+    SCHEME_CHANGE = "scheme-change"
 
 
 class AccountType(StrEnum):
@@ -84,6 +93,7 @@ _TYPES = {
     "transit": AccountType.ASSET,
     "personal": AccountType.LIABILITY,
     "refunds": AccountType.LIABILITY,
+    "heirs": AccountType.LIABILITY,
     "pooling": AccountType.EQUITY,
     "gaps": AccountType.EQUITY,
     "subsidy": AccountType.INCOME,
@@ -135,6 +145,11 @@ def gaps(scheme: str, region: str) -> str:
 def refunds(scheme: str, member: str) -> str:
     """What the fund owes a member back: money collected for months paid otherwise."""
     return f"refunds:{scheme}:{member}"
+
+
+def heirs(scheme: str, member: str) -> str:
+    """What the fund owes a dead member's heirs: the personal account left at death."""
+    return f"heirs:{scheme}:{member}"
 
 
 def agency(name: str) -> str:

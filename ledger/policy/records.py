@@ -145,6 +145,19 @@ class PensionCalculationBase(Record):
     monthly_fen: int = Field(gt=0)
 
 
+class PensionIncrease(Record):
+    """The yearly increase of pensions in payment (调整退休人员基本养老金), from ``effective``.
+
+    ``rate`` applies to the pension in payment in the December before ``effective``, for
+    members retired before ``effective``; the increase is paid by the pooling fund.
+    """
+
+    path: ClassVar[str] = "pension.increase"
+    scope: ClassVar[Literal["region", "national", "both"]] = "national"
+
+    rate: Rate
+
+
 class MinimumMonths(Record):
     """Minimum contribution months for a pension, by the year of retirement."""
 
@@ -410,6 +423,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         PensionBase,
         PensionRate,
         PensionCalculationBase,
+        PensionIncrease,
         MinimumMonths,
         Divisor,
         RetirementMale,

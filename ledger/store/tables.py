@@ -198,8 +198,49 @@ bank_settlements = Table(
     "reference here has nothing left to collect or to refund for it",
 )
 
+pension_awards = Table(
+    "pension_awards",
+    metadata,
+    Column("member_id", String(18), primary_key=True),
+    Column("scheme", String(20), primary_key=True),
+    Column("region", String(6), nullable=False, comment="the region that pays"),
+    Column("retired_on", Date, nullable=False),
+    Column("first_month", String(7), nullable=False, comment="first month paid"),
+    Column("age_years", Integer, nullable=False),
+    Column("age_extra_months", Integer, nullable=False),
+    Column("months_counted", Integer, nullable=False),
+    Column("minimum_months", Integer, nullable=False),
+    Column("index_sum", String(200), nullable=False,
+           comment="sum of the months' indices, an exact fraction n/d"),
+    Column("average_index", String(200), nullable=False,
+           comment="index_sum / months_counted, an exact fraction n/d"),
+    Column("calculation_base_fen", BigInteger, nullable=False),
+    Column("personal_balance_fen", BigInteger, nullable=False),
+    Column("divisor", String(40), nullable=False, comment="months, exact n/d"),
+    Column("basic_fen", BigInteger, nullable=False),
+    Column("personal_fen", BigInteger, nullable=False),
+    Column("total_fen", BigInteger, nullable=False),
+    Column("inputs", Text, nullable=False,
+           comment="JSON: months by year with bases, average wages and sources"),
+    Column("sources", Text, nullable=False, comment="the rules' sources"),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="a pension awarded at retirement, with every input: recomputable from the row",
+)  # fmt: skip
+
+benefit_events = Table(
+    "benefit_events",
+    metadata,
+    Column("member_id", String(18), primary_key=True),
+    Column("kind", String(20), primary_key=True, comment="death | short-of-minimum"),
+    Column("on_date", Date, nullable=False),
+    Column("choice", String(20), comment="pay-on | resident | refund"),
+    Column("detail", Text, nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="a death, or the choice of a member short of the minimum months: once each",
+)
+
 APPEND_ONLY_TABLES = (
     "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
-    "bank_settlements",
+    "bank_settlements", "pension_awards", "benefit_events",
 )  # fmt: skip
 from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

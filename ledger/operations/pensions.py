@@ -1,0 +1,430 @@
+"""The benefit phase in the ledger: awards, monthly pensions, deaths, members short of the minimum.
+
+- ``award_pension``: at or after the statutory retirement date (2024 rules), a member with
+  at least the minimum months is awarded a pension computed from the ledger's own history
+  (``rules.benefit.compute_award``) and recorded in ``pension_awards`` with every input;
+- ``pay_month``: each awarded member's pension for a month as one balanced
+  ``pension-payment`` entry: debit the paying region's pooling fund (basic pension,
+  increases, and the personal-account pension once the account is spent), debit the
+  personal account (the personal-account pension while it lasts), credit the region's
+  ``collection`` account (the fund's money, paid out);
+- ``record_death``: a ``death`` row in ``benefit_events``; the personal account left is
+  owed to the heirs (an ``inheritance`` entry to ``heirs:pension:<member>``, Social
+  Insurance Law Art. 14); pensions are paid through the month of death, none after;
+- ``record_short_choice``: a member at retirement age short of the minimum months chooses
+  explicitly, recorded once: ``pay-on`` (go on paying until the minimum, then retire),
+  ``resident`` (the personal account moves into the residents' pension, 人社部发〔2014〕17号),
+  ``refund`` (the insurance ends, the personal account is refunded to the member).
+
+Idempotency: an award or event is one row per member (primary key), the same command again
+returns it and writes nothing, a different one is refused naming the field; entries are
+keyed ``pension:<YYYY-MM>:<member>``, ``inheritance:pension:<member>``,
+``refund:pension:<member>``, ``scheme-change:pension:<member>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from sqlalchemy import Connection, insert, select
+
+from ledger.errors import BadInput
+from ledger.journal import EntryDraft, EntryKind, collection, heirs, personal, pooling, refunds
+from ledger.money import format_yuan
+from ledger.operations import recorded_keys
+from ledger.period import Month
+from ledger.rules.benefit import (
+    Award,
+    PaidBase,
+    compute_award,
+    in_payment,
+    split_payment,
+)
+from ledger.rules.pension import default_category, minimum_months, retirement
+from ledger.schemes import Scheme
+from ledger.services import Ledger, Member
+from ledger.store.balances import balances_of
+from ledger.store.queries import pension_place_of
+from ledger.store.recorder import RecordedEntry
+from ledger.store.tables import benefit_events, entries, pension_awards
+
+PENSION = Scheme.PENSION.value
+CHOICES = ("pay-on", "resident", "refund")
+# Everything recorded, whatever its effective date: what an account holds now.
+_ALL = date(9999, 12, 31)
+
+
+class ShortOfMinimum(BadInput):
+    """Raised when a member is awarded a pension with fewer months than the minimum."""
+
+
+class NotRetired(BadInput):
+    """Raised when a retirement is dated before the member's statutory retirement date."""
+
+
+class AlreadyRecorded(BadInput):
+    """Raised when an award or event is recorded again with different details."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwardRow:
+    """A recorded award (``pension_awards``), read back."""
+
+    member_id: str
+    region: str
+    retired_on: date
+    first_month: Month
+    basic_fen: int
+    personal_fen: int
+    total_fen: int
+    months_counted: int
+    average_index: Fraction
+    created: bool
+
+
+def _fraction_text(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def age_on(birth: date, on: date) -> tuple[int, int]:
+    """Whole years and extra months of age on ``on``."""
+    months = Month.of(on) - Month.of(birth) - (1 if on.day < birth.day else 0)
+    return divmod(months, 12)
+
+
+def paid_bases(conn: Connection, member_id: str) -> list[PaidBase]:
+    """Each pension month the member paid, once, with the base it was last assessed on
+    (a later adjustment of the month's base replaces the contribution's)."""
+    rows = conn.execute(
+        select(entries.c.period, entries.c.region, entries.c.base_fen)
+        .where(entries.c.member_id == member_id, entries.c.scheme == PENSION,
+               entries.c.kind.in_([EntryKind.CONTRIBUTION.value, EntryKind.ADJUSTMENT.value]),
+               entries.c.period.is_not(None), entries.c.base_fen.is_not(None))
+        .order_by(entries.c.id)
+    )  # fmt: skip
+    by_month: dict[str, PaidBase] = {}
+    for period, region, base in rows:
+        by_month[period] = PaidBase(Month.parse(period), region, int(base))
+    return sorted(by_month.values(), key=lambda p: p.month)
+
+
+def _personal_balance(conn: Connection, member_id: str, as_of: date = _ALL) -> int:
+    """What the member's pension personal account holds (credit positive)."""
+    name = personal(PENSION, member_id)
+    return -balances_of(conn, [name], as_of).get(name, 0)
+
+
+def find_award(conn: Connection, member_id: str) -> AwardRow | None:
+    row = conn.execute(
+        select(pension_awards).where(
+            pension_awards.c.member_id == member_id, pension_awards.c.scheme == PENSION
+        )
+    ).first()
+    if row is None:
+        return None
+    return AwardRow(
+        row.member_id, row.region, row.retired_on, Month.parse(row.first_month), row.basic_fen,
+        row.personal_fen, row.total_fen, row.months_counted, _fraction(row.average_index), False,
+    )  # fmt: skip
+
+
+def find_event(conn: Connection, member_id: str, kind: str):
+    return conn.execute(
+        select(benefit_events).where(
+            benefit_events.c.member_id == member_id, benefit_events.c.kind == kind
+        )
+    ).first()
+
+
+def _statutory(ledger: Ledger, member: Member, on: date):
+    reached = retirement(member.birth_date, default_category(member.sex), ledger.policy)
+    if on < reached.date:
+        raise NotRetired(
+            "on",
+            f"{on} is before {member.id}'s statutory retirement date {reached.date} "
+            f"(age {reached.age_label}, NPC decision 2024-09-13)",
+        )
+    return reached
+
+
+def plan_award(ledger: Ledger, conn: Connection, member: Member, on: date) -> Award:
+    """The award ``member`` would get retiring on ``on`` (no writes; any months)."""
+    reached = _statutory(ledger, member, on)
+    paid = paid_bases(conn, member.id)
+    if not paid:
+        raise ShortOfMinimum("member", f"{member.id} has paid no pension month")
+    place = pension_place_of(conn, member.id, ledger.policy)
+    region = place.region if place is not None else member.region
+    years, extra = age_on(member.birth_date, on)
+    return compute_award(
+        paid, region=region, retired_on=on, age_years=years, age_extra_months=extra,
+        personal_balance_fen=_personal_balance(conn, member.id, on), policy=ledger.policy,
+        retirement_source=reached.rule_source,
+    )  # fmt: skip
+
+
+def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) -> AwardRow:
+    """Award ``member_id`` a pension from ``on``; the same award again writes nothing."""
+    member = ledger.member(conn, member_id)
+    existing = find_award(conn, member.id)
+    if existing is not None:
+        if existing.retired_on != on:
+            raise AlreadyRecorded(
+                "on", f"{member.id} was awarded a pension on {existing.retired_on}, not {on}"
+            )
+        return existing
+    death = find_event(conn, member.id, "death")
+    if death is not None:
+        raise BadInput("member", f"{member.id} died on {death.on_date}: no pension to award")
+    choice = find_event(conn, member.id, "short-of-minimum")
+    if choice is not None and choice.choice != "pay-on":
+        raise AlreadyRecorded(
+            "member", f"{member.id} chose {choice.choice} on {choice.on_date}: the insurance ended"
+        )
+    award = plan_award(ledger, conn, member, on)
+    if not award.meets_minimum:
+        raise ShortOfMinimum(
+            "member",
+            f"{member.id} has {award.months_counted} months, {award.minimum_months} needed "
+            f"to retire in {on.year} (Social Insurance Law Art. 16): choose with --short "
+            f"{'|'.join(CHOICES)}",
+        )
+    inputs = {
+        "months": [
+            {"region": y.region, "record_effective": y.effective.isoformat(), "months": y.months,
+             "base_total_fen": y.base_total_fen, "average_wage_fen": _fraction_text(y.average_wage),
+             "index_sum": _fraction_text(y.index_sum), "source": y.source, "status": y.status}
+            for y in award.years
+        ],
+    }  # fmt: skip
+    conn.execute(
+        insert(pension_awards).values(
+            member_id=member.id, scheme=PENSION, region=award.region, retired_on=on,
+            first_month=str(award.first_month), age_years=award.age_years,
+            age_extra_months=award.age_extra_months, months_counted=award.months_counted,
+            minimum_months=award.minimum_months, index_sum=_fraction_text(award.index_sum),
+            average_index=_fraction_text(award.average_index),
+            calculation_base_fen=award.calculation_base_fen,
+            personal_balance_fen=award.personal_balance_fen,
+            divisor=_fraction_text(award.divisor), basic_fen=award.basic_fen,
+            personal_fen=award.personal_fen, total_fen=award.total_fen,
+            inputs=json.dumps(inputs, ensure_ascii=False, sort_keys=True),
+            sources="\n".join(award.sources), recorded_at=ledger.clock.now(),
+        )
+    )  # fmt: skip
+    return AwardRow(
+        member.id, award.region, on, award.first_month, award.basic_fen, award.personal_fen,
+        award.total_fen, award.months_counted, award.average_index, True,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------- monthly payments
+
+
+def awarded_members(conn: Connection, month: Month) -> list[str]:
+    """Members whose pension is due for ``month``: awarded, first month by then, alive
+    (or died in ``month`` or later: the month of death is paid)."""
+    awarded = conn.execute(
+        select(pension_awards.c.member_id).where(
+            pension_awards.c.scheme == PENSION, pension_awards.c.first_month <= str(month)
+        )
+    ).scalars()
+    dead = {
+        row.member_id: row.on_date
+        for row in conn.execute(select(benefit_events).where(benefit_events.c.kind == "death"))
+    }
+    return sorted(m for m in awarded if m not in dead or Month.of(dead[m]) >= month)
+
+
+def pension_drafts(
+    ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
+) -> list[EntryDraft]:
+    """The payments of ``month`` on ``paid_on`` for each member still due one (no writes)."""
+    if paid_on < month.first_day:
+        raise BadInput("today", f"{month}'s pension cannot be paid before it, on {paid_on}")
+    if paid_on > ledger.clock.now().date():
+        raise BadInput("today", f"{paid_on} is in the future")
+    keys = {m: f"pension:{month}:{m}" for m in member_ids}
+    done = recorded_keys(conn, keys.values())
+    due = [m for m in sorted(set(member_ids)) if keys[m] not in done]
+    if not due:
+        return []
+    rows = {
+        r.member_id: r
+        for r in conn.execute(
+            select(pension_awards).where(
+                pension_awards.c.scheme == PENSION, pension_awards.c.member_id.in_(due)
+            )
+        )
+    }
+    dead = {
+        r.member_id: r.on_date
+        for r in conn.execute(
+            select(benefit_events).where(
+                benefit_events.c.kind == "death", benefit_events.c.member_id.in_(due)
+            )
+        )
+    }
+    names = [personal(PENSION, m) for m in due]
+    held = balances_of(conn, names, _ALL)
+    drafts = []
+    for member in due:
+        row = rows.get(member)
+        if row is None or Month.parse(row.first_month) > month:
+            continue
+        if member in dead and Month.of(dead[member]) < month:
+            continue
+        pension = in_payment(row.basic_fen, row.personal_fen, row.retired_on, month, ledger.policy)
+        split = split_payment(pension, -held.get(personal(PENSION, member), 0))
+        raised = "".join(
+            f"; +{format_yuan(i.amount_fen)} from {i.effective} ({i.status}, {i.source})"
+            for i in pension.increases
+        )
+        drafts.append(
+            EntryDraft.build(
+                kind=EntryKind.PENSION_PAYMENT,
+                effective_date=paid_on,
+                idempotency_key=keys[member],
+                reason=(
+                    f"pension {month}: {format_yuan(split.total_fen)} = basic "
+                    f"{format_yuan(pension.basic_fen)} + personal account "
+                    f"{format_yuan(pension.personal_fen)}; from the personal account "
+                    f"{format_yuan(split.from_personal_fen)}, from the pooling fund "
+                    f"{format_yuan(split.from_pooling_fen)}{raised}"
+                ),
+                period=str(month),
+                member_id=member,
+                scheme=PENSION,
+                region=row.region,
+                postings=[
+                    (pooling(PENSION, row.region), split.from_pooling_fen),
+                    (personal(PENSION, member), split.from_personal_fen),
+                    (collection(PENSION, row.region), -split.total_fen),
+                ],
+            )
+        )
+    return drafts
+
+
+def pay_month(
+    ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
+) -> list[RecordedEntry]:
+    """Pay ``month``'s pension to each member due one; paid months write nothing."""
+    return [
+        r
+        for r in ledger.recorder.append(conn, pension_drafts(ledger, conn, member_ids, month,
+                                                             paid_on))
+        if r.created
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------- death and choices
+
+
+def _event(
+    ledger: Ledger, conn: Connection, member: Member, kind: str, on: date,
+    choice: str | None, detail: str,
+) -> bool:  # fmt: skip
+    """Record the event once; True if written now. The same again is nothing; a
+    different date or choice is refused."""
+    found = find_event(conn, member.id, kind)
+    if found is not None:
+        if found.on_date != on or found.choice != choice:
+            what = f"{found.choice} on {found.on_date}" if found.choice else str(found.on_date)
+            raise AlreadyRecorded("on" if found.choice == choice else "choice",
+                                  f"{member.id}: {kind} already recorded ({what})")  # fmt: skip
+        return False
+    conn.execute(
+        insert(benefit_events).values(
+            member_id=member.id, kind=kind, on_date=on, choice=choice, detail=detail,
+            recorded_at=ledger.clock.now(),
+        )
+    )  # fmt: skip
+    return True
+
+
+def _move_personal(
+    ledger: Ledger, conn: Connection, member: Member, kind: EntryKind, key: str, to: str,
+    on: date, reason: str,
+) -> list[RecordedEntry]:  # fmt: skip
+    """Move the whole pension personal account to ``to`` (nothing if it is empty)."""
+    balance = _personal_balance(conn, member.id)
+    if balance == 0:
+        return []
+    region = pension_place_of(conn, member.id, ledger.policy) or None
+    draft = EntryDraft.build(
+        kind=kind, effective_date=on, idempotency_key=key,
+        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=PENSION,
+        region=region.region if region else member.region,
+        postings=[(personal(PENSION, member.id), balance), (to, -balance)],
+    )  # fmt: skip
+    return ledger.recorder.append(conn, [draft])
+
+
+def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
+    """Record a death on ``on``: the pension stops after that month, and the personal
+    account left is owed to the heirs (Social Insurance Law Art. 14)."""
+    member = ledger.member(conn, member_id)
+    if on > ledger.clock.now().date():
+        raise BadInput("on", f"{on} is in the future")
+    if on < member.birth_date:
+        raise BadInput("on", f"{on} is before the member's birth on {member.birth_date}")
+    key = f"inheritance:{PENSION}:{member.id}"
+    if not _event(ledger, conn, member, "death", on, None, "died: pension stops after this month"):
+        return []
+    # The month of death is still paid: if its payment is not recorded yet, it is
+    # recorded now, before the account is settled, so that the heirs get what it left.
+    award = find_award(conn, member.id)
+    if award is not None and Month.of(on) >= award.first_month:
+        pay_month(ledger, conn, [member.id], Month.of(on), max(on, Month.of(on).first_day))
+    return _move_personal(
+        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on,
+        f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
+        f"Art. 14)",
+    )  # fmt: skip
+
+
+def record_short_choice(
+    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str
+) -> list[RecordedEntry]:
+    """The explicit choice of a member at retirement age short of the minimum months."""
+    if choice not in CHOICES:
+        raise BadInput("short", f"{choice!r} is not one of {', '.join(CHOICES)}")
+    member = ledger.member(conn, member_id)
+    _statutory(ledger, member, on)
+    if find_award(conn, member.id) is not None:
+        raise AlreadyRecorded("short", f"{member.id} is awarded a pension already")
+    if find_event(conn, member.id, "death") is not None:
+        raise BadInput("member", f"{member.id} is recorded dead")
+    months = len(paid_bases(conn, member.id))
+    needed = minimum_months(on.year, ledger.policy)
+    existing = find_event(conn, member.id, "short-of-minimum")
+    if months >= needed and existing is None:
+        raise BadInput(
+            "short", f"{member.id} has {months} months (≥ {needed}): retire without --short"
+        )
+    detail = f"{months} months paid, {needed} needed to retire in {on.year}: chose {choice}"
+    _event(ledger, conn, member, "short-of-minimum", on, choice, detail)
+    if choice == "refund":
+        return _move_personal(
+            ledger, conn, member, EntryKind.REFUND, f"refund:{PENSION}:{member.id}",
+            refunds(PENSION, member.id), on,
+            f"insurance ended short of the minimum ({detail}): personal account refunded",
+        )  # fmt: skip
+    if choice == "resident":
+        to = personal(Scheme.RESIDENT_PENSION.value, member.id)
+        return _move_personal(
+            ledger, conn, member, EntryKind.SCHEME_CHANGE,
+            f"scheme-change:{PENSION}:{member.id}", to, on,
+            f"moved to the residents' pension ({detail}): the personal account merges in "
+            f"(人社部发〔2014〕17号)",
+        )  # fmt: skip
+    return []

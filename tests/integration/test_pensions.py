@@ -1,0 +1,267 @@
+"""The benefit phase on SQLite and PostgreSQL: award, monthly payments, death, short of the minimum.
+
+Given a man born 1965-06-15 (retirement age 60y2m under the NPC decision of 2024-09-13:
+born 1965-05 to 1965-08, two months' delay, so he retires on 2025-08-15) who paid Beijing's
+pension at a base of 8,000.00 yuan for the 180 months 2010-08 to 2025-07, when he retires,
+then his award is the formula of DOMAIN.md §6 on the ledger's own months, recorded with
+every input; each month he is paid his pension from the pooling fund and his personal
+account, the pooling fund going on once the account is spent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import select, update
+
+from ledger.clock import FixedClock
+from ledger.errors import BadInput
+from ledger.identity import check_character
+from ledger.money import round_half_up
+from ledger.operations.pensions import (
+    ShortOfMinimum,
+    award_pension,
+    awarded_members,
+    pay_month,
+    record_death,
+    record_short_choice,
+)
+from ledger.period import Month
+from ledger.rules.benefit import recompute_basic_fen
+from ledger.rules.contribution import BaseChoice
+from ledger.schemes import Scheme
+from ledger.services import Ledger
+from ledger.store.queries import balance
+from ledger.store.tables import benefit_events, entries, pension_awards, postings
+from ledger.store.verify import verify
+from tests.pension_history import history_policy
+from tests.rows import row_counts
+
+MEMBER = "110105196506150" + "01" + check_character("11010519650615001")
+SHORT = "110105196505200" + "03" + check_character("11010519650520003")
+BEIJING = "110000"
+PENSION = Scheme.PENSION
+RETIRED = date(2025, 8, 15)
+# Beijing's average wages of the records in force, yuan (ledger/policy/data/110000.toml; the
+# 2010-07 to 2016-06 months under the 2016 record carried back, tests/pension_history.py).
+WAGE_MONTHS = [(7086, 71 + 12), (7706, 12), (8467, 36), (9407, 12), (10628, 12), (11297, 12),
+               (11761, 12), (11937, 1)]  # fmt: skip
+
+
+def pay_years(ledger: Ledger, conn, member: str, first: Month, last: Month) -> None:
+    """Pay first..last, each calendar year's months on 20 December (the window)."""
+    for year in range(first.year, last.year + 1):
+        start = first if year == first.year else Month(year, 1)
+        end = last if year == last.year else Month(year, 12)
+        ledger.contribute(conn, member, PENSION, start, end, min(date(year, 12, 20),
+                          date(2025, 7, 20)))  # fmt: skip
+
+
+@pytest.fixture
+def ledger(engine) -> Ledger:
+    ledger = Ledger(engine, FixedClock(datetime(2025, 8, 20, 9, tzinfo=UTC)), history_policy())
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, MEMBER, BEIJING)
+        ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(amount="8000"),
+                      Month(2010, 8))  # fmt: skip
+        pay_years(ledger, conn, MEMBER, Month(2010, 8), Month(2025, 7))
+    return ledger
+
+
+def retire(ledger: Ledger, member: str = MEMBER, on: date = RETIRED):
+    with ledger.unit_of_work() as conn:
+        return award_pension(ledger, conn, member, on)
+
+
+def bal(ledger: Ledger, account: str) -> int:
+    with ledger.engine.connect() as conn:
+        return balance(conn, account, date(2099, 12, 31))
+
+
+def pay(ledger: Ledger, month: Month, on: date | None = None):
+    day = on or month.first_day.replace(day=10)
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    if at > ledger.clock.now():
+        ledger.clock.advance_to(at)
+    with ledger.unit_of_work() as conn:
+        return pay_month(ledger, conn, awarded_members(conn, month), month, day)
+
+
+def test_the_award_is_computed_from_the_ledgers_months_to_the_fen_and_recorded_with_its_inputs(
+    ledger,
+):
+    """DOMAIN.md §6, by hand. 180 months (2010-08..2025-07) at 8,000.00; index of a month =
+    8,000 ÷ the average wage in force that month: 83 months at 7,086, 12 at 7,706, 36 at
+    8,467, 12 each at 9,407, 10,628, 11,297, 11,761 and 1 at 11,937 — average 0.981926…
+    C = 12,049 (Beijing 2025, DOMAIN.md §6). Basic = 12,049 × (1 + 0.981926…) / 2 × 15 ×
+    1% = 1,791.0212… → 1,791.02. Personal account: 8% × 8,000 × 180 = 115,200.00 (no
+    interest credited); age 60 → divisor 139 (国发〔2005〕38号); 115,200 ÷ 139 = 828.7769…
+    → 828.78. Total 2,619.80."""
+    index_sum = sum((Fraction(8000 * n, wage) for wage, n in WAGE_MONTHS), Fraction(0))
+    average = index_sum / 180
+    assert 0.98192 < float(average) < 0.98193
+    award = retire(ledger)
+    assert award.created and award.region == BEIJING and award.first_month == Month(2025, 9)
+    assert (award.months_counted, award.average_index) == (180, average)
+    assert (award.basic_fen, award.personal_fen, award.total_fen) == (179102, 82878, 261980)
+    with ledger.engine.connect() as conn:
+        row = conn.execute(select(pension_awards)).one()
+    assert (row.calculation_base_fen, row.personal_balance_fen, row.divisor) == (
+        1204900,
+        11520000,
+        "139/1",
+    )
+    assert (row.age_years, row.age_extra_months, row.minimum_months) == (60, 2, 180)
+    # An auditor recomputes the award from the row alone.
+    assert Fraction(row.index_sum) / row.months_counted == Fraction(row.average_index)
+    assert recompute_basic_fen(row.calculation_base_fen, Fraction(row.average_index),
+                               row.months_counted) == row.basic_fen  # fmt: skip
+    assert round_half_up(Fraction(row.personal_balance_fen) / Fraction(row.divisor)) == 82878
+    months = json.loads(row.inputs)["months"]
+    assert sum(m["months"] for m in months) == 180
+    assert sum(Fraction(m["index_sum"]) for m in months) == Fraction(row.index_sum)
+    assert "12,049" in row.sources and "国发〔2005〕38号" in row.sources
+
+
+def test_retiring_again_writes_nothing_and_another_date_is_refused_naming_on(ledger):
+    retire(ledger)
+    before = row_counts(ledger.engine, entries, postings, pension_awards)
+    again = retire(ledger)
+    assert not again.created and again.total_fen == 261980
+    with pytest.raises(BadInput) as refused:
+        retire(ledger, on=date(2025, 9, 1))
+    assert refused.value.field == "on"
+    assert row_counts(ledger.engine, entries, postings, pension_awards) == before
+
+
+def test_retiring_before_the_statutory_date_is_refused_naming_on(ledger):
+    """Born 1965-06-15: 60y2m, so 2025-08-15 (NPC decision 2024-09-13); 2025-08-14 is early."""
+    with pytest.raises(BadInput) as refused:
+        retire(ledger, on=date(2025, 8, 14))
+    assert refused.value.field == "on" and "2025-08-15" in refused.value.rule
+
+
+def test_a_month_pays_basic_from_pooling_and_the_personal_pension_from_the_account(ledger):
+    """2025-09, the first month after retirement (次月): 2,619.80 paid, 1,791.02 from
+    Beijing's pooling fund, 828.78 from the personal account (DOMAIN.md §6)."""
+    retire(ledger)
+    pool, own = bal(ledger, "pooling:pension:110000"), bal(ledger, f"personal:pension:{MEMBER}")
+    cash = bal(ledger, "collection:pension:110000")
+    [paid] = pay(ledger, Month(2025, 9))
+    assert paid.draft.kind.value == "pension-payment" and paid.draft.period == "2025-09"
+    assert bal(ledger, "pooling:pension:110000") - pool == 179102
+    assert bal(ledger, f"personal:pension:{MEMBER}") - own == 82878
+    assert bal(ledger, "collection:pension:110000") - cash == -261980
+    assert pay(ledger, Month(2025, 9), date(2025, 9, 12)) == []  # the same month again
+
+
+def test_once_the_personal_account_is_spent_the_pooling_fund_pays_that_part(ledger):
+    """115,200.00 ÷ 828.78 a month: after 138 months 828.36 is left (115,200.00 − 138 ×
+    828.78), so month 139 (2037-03) takes 828.36 from the account and 0.42 from pooling,
+    and month 140 (2037-04) takes all 2,619.80 from pooling (国发〔2005〕38号). No yearly
+    increase is in the files after 2025, so the pension stays 2,619.80."""
+    retire(ledger)
+    ledger.clock.advance_to(datetime(2037, 3, 1, tzinfo=UTC))
+    with ledger.unit_of_work() as conn:
+        for n in range(138):
+            month = Month(2025, 9) + n
+            pay_month(ledger, conn, [MEMBER], month, month.first_day)
+    assert -bal(ledger, f"personal:pension:{MEMBER}") == 82836
+    pool = bal(ledger, "pooling:pension:110000")
+    pay(ledger, Month(2037, 3))
+    assert bal(ledger, f"personal:pension:{MEMBER}") == 0
+    assert bal(ledger, "pooling:pension:110000") - pool == 179102 + 42
+    pay(ledger, Month(2037, 4))
+    assert bal(ledger, f"personal:pension:{MEMBER}") == 0
+    assert bal(ledger, "pooling:pension:110000") - pool == 179102 + 42 + 261980
+
+
+def test_on_death_the_personal_account_left_goes_to_the_heirs_and_the_pension_stops(ledger):
+    """Died 2025-10-20: September and October are paid (the month of death is paid), so
+    115,200.00 − 2 × 828.78 = 113,542.44 is owed to the heirs (Social Insurance Law Art.
+    14); no pension from November."""
+    retire(ledger)
+    pay(ledger, Month(2025, 9))
+    ledger.clock.advance_to(datetime(2025, 10, 25, tzinfo=UTC))
+    with ledger.unit_of_work() as conn:
+        [inherited] = record_death(ledger, conn, MEMBER, date(2025, 10, 20))
+    assert inherited.draft.kind.value == "inheritance"
+    assert bal(ledger, f"heirs:pension:{MEMBER}") == -11354244
+    assert bal(ledger, f"personal:pension:{MEMBER}") == 0
+    assert pay(ledger, Month(2025, 11)) == []
+    before = row_counts(ledger.engine, entries, postings, benefit_events)
+    with ledger.unit_of_work() as conn:
+        assert record_death(ledger, conn, MEMBER, date(2025, 10, 20)) == []
+        with pytest.raises(BadInput) as refused:
+            record_death(ledger, conn, MEMBER, date(2025, 10, 21))
+    assert refused.value.field == "on"
+    assert row_counts(ledger.engine, entries, postings, benefit_events) == before
+    with ledger.engine.connect() as conn:
+        assert verify(conn).ok
+
+
+@pytest.fixture
+def short(ledger) -> Ledger:
+    """Born 1965-05-20 (60y2m: retires 2025-07-20), paid 2016-07..2025-06: 108 months."""
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, SHORT, BEIJING)
+        ledger.enroll(conn, SHORT, PENSION, BEIJING, BaseChoice.of(amount="8000"),
+                      Month(2016, 7))  # fmt: skip
+        pay_years(ledger, conn, SHORT, Month(2016, 7), Month(2025, 6))
+    return ledger
+
+
+def test_a_member_short_of_the_minimum_is_refused_a_pension_and_must_choose(short):
+    """108 months against 180 for 2025 (Social Insurance Law Art. 16): no award."""
+    with pytest.raises(ShortOfMinimum) as refused:
+        retire(short, SHORT, date(2025, 7, 20))
+    assert "108 months, 180 needed" in refused.value.rule
+    with short.engine.connect() as conn:
+        assert conn.execute(select(pension_awards)).all() == []
+
+
+def test_ending_short_of_the_minimum_refunds_the_personal_account(short):
+    """108 × 8% × 8,000.00 = 69,120.00 moves to refunds:pension:<member>."""
+    with short.unit_of_work() as conn:
+        [refund] = record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund")
+    assert refund.draft.kind.value == "refund"
+    assert bal(short, f"refunds:pension:{SHORT}") == -6912000
+    assert bal(short, f"personal:pension:{SHORT}") == 0
+    with short.unit_of_work() as conn:
+        assert record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund") == []
+        with pytest.raises(BadInput) as refused:
+            record_short_choice(short, conn, SHORT, date(2025, 7, 20), "pay-on")
+        assert refused.value.field == "choice"
+        with pytest.raises(BadInput):
+            award_pension(short, conn, SHORT, date(2025, 7, 20))
+
+
+def test_moving_to_the_residents_scheme_merges_the_personal_account(short):
+    """人社部发〔2014〕17号: the employee personal account merges into the resident one."""
+    with short.unit_of_work() as conn:
+        record_short_choice(short, conn, SHORT, date(2025, 7, 20), "resident")
+    assert bal(short, f"personal:resident-pension:{SHORT}") == -6912000
+    assert bal(short, f"personal:pension:{SHORT}") == 0
+
+
+def test_paying_on_is_recorded_and_writes_no_entry(short):
+    with short.unit_of_work() as conn:
+        assert record_short_choice(short, conn, SHORT, date(2025, 7, 20), "pay-on") == []
+    with short.engine.connect() as conn:
+        [event] = conn.execute(select(benefit_events)).all()
+    assert (event.kind, event.choice) == ("short-of-minimum", "pay-on")
+    assert "108 months paid, 180 needed" in event.detail
+    assert bal(short, f"personal:pension:{SHORT}") == -6912000
+
+
+def test_awards_and_events_are_append_only(short):
+    retire(short)
+    with short.unit_of_work() as conn:
+        record_short_choice(short, conn, SHORT, date(2025, 7, 20), "pay-on")
+    for table in (pension_awards, benefit_events):
+        with pytest.raises(Exception, match="append-only"):
+            with short.engine.begin() as conn:
+                conn.execute(update(table).values(member_id=MEMBER))

@@ -356,6 +356,37 @@ def interest_batch(
 
 
 @job_actor
+def pension_payments_batch(
+    message_id: str,
+    run_key: str,
+    month: str,
+    member_ids: list[str],
+    today_iso: str,
+    at_iso: str | None = None,
+) -> None:
+    """Pay ``month``'s pension to each member (``ledger.operations.pensions.pay_month``):
+    basic pension from the pooling fund, the personal-account pension from the account
+    while it lasts. A month paid already writes nothing (key ``pension:<month>:<member>``)."""
+    from ledger.operations.pensions import pay_month
+
+    with runtime.exactly_once(message_id, "pension_payments_batch", run_key, at_iso) as batch:
+        if batch is None:
+            return
+        period, today = Month.parse(month), date.fromisoformat(today_iso)
+        ledger, conn = batch.ledger, batch.conn
+
+        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
+            paid = Counter(r.draft.member_id for r in pay_month(ledger, conn, ids, period, today))
+            return {m: (("paid" if paid[m] else "nothing-due"), paid[m]) for m in ids}, []
+
+        def handle(member: str) -> tuple[str, int]:
+            created = pay_month(ledger, conn, [member], period, today)
+            return ("paid" if created else "nothing-due"), len(created)
+
+        batch.bulk(member_ids, fast, handle)
+
+
+@job_actor
 def late_adjustments(
     message_id: str, run_key: str, today_iso: str, at_iso: str | None = None
 ) -> None:

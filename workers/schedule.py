@@ -202,6 +202,23 @@ def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_:
     )
 
 
+def pensions_run(conn: Connection, month: Month, today: date, size: int) -> Run:
+    """Every member whose pension is due for ``month`` (``pension_payments_batch``)."""
+    from ledger.operations.pensions import awarded_members
+
+    if today < month.first_day:
+        raise BadInput("today", f"{month}'s pensions cannot be paid before it, on {today}")
+    key = f"pensions:{month}"
+    return Run(
+        key,
+        "pension_payments_batch",
+        tuple(
+            {"run_key": key, "month": str(month), "member_ids": b, "today_iso": today.isoformat()}
+            for b in batches(awarded_members(conn, month), size)
+        ),
+    )
+
+
 def transfer_run(transfer_id: str, on: date) -> Run:
     """The first step of a transfer; the worker chains the next through the outbox."""
     key = f"transfer:{transfer_id}"

@@ -12,6 +12,7 @@ import click
 
 # Command modules register themselves on ``cli`` when imported.
 from ledger.cli import (  # noqa: F401
+    benefits,
     compare,
     demo,
     identity,

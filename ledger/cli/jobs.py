@@ -21,7 +21,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
-from ledger.errors import LedgerError
+from ledger.errors import BadInput, LedgerError
 from ledger.period import Month, parse_date
 from ledger.schemes import Scheme
 
@@ -271,6 +271,20 @@ def run_close_year(year: int, scheme: str, today: str | None, **opts: Any) -> No
 
     chosen, day = Scheme.parse(scheme), _today(today)
     _execute(lambda c: close_year_run(c, year, chosen, day, opts["batch_size"]), opts)
+
+
+@run_group.command("pensions")
+@click.option("--month", required=True, help="YYYY-MM: the month whose pensions are paid.")
+@click.option("--today", help="The day they are paid (default today), in the month or after.")
+@_run_options
+def run_pensions(month: str, today: str | None, **opts: Any) -> None:
+    """Pay MONTH's pension to every member awarded one (`flexledger retire`)."""
+    from workers.schedule import pensions_run
+
+    period, day = Month.parse(month), _today(today)
+    if day > datetime.now().date():
+        raise BadInput("today", f"{day} is in the future")
+    _execute(lambda c: pensions_run(c, period, day, opts["batch_size"]), opts)
 
 
 @run_group.command("contributions", hidden=True)

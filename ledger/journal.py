@@ -76,6 +76,9 @@ class EntryKind(StrEnum):
     INHERITANCE = "inheritance"
     REFUND = "refund"
     SCHEME_CHANGE = "scheme-change"
+    # At retirement, 12% of the bases paid in a temporary account's place moves to the
+    # pooling fund of the region that pays the pension (国办发〔2009〕66号 Art. 4, 5).
+    TEMPORARY_COLLECTION = "temporary-collection"
 
 
 class AccountType(StrEnum):

@@ -475,6 +475,8 @@ def _transfers(
             if step == "request":
                 member, scheme, to = _transfer_parts(tid)
                 transfers.request_transfer(ledger, conn, member, Scheme.parse(scheme), to, on)
+                if transfers.find_transfer(conn, tid) is None:  # 66号 Art. 5 (2)
+                    return "temporary-account", 0
                 requested.append(tid)
             elif step == "accept":
                 try:

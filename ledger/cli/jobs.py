@@ -380,6 +380,14 @@ def transfer(
         if found is not None and found.returned_because:
             problems.insert(0, found.returned_because)
         status = found.status.value if found else "requested"
+        if found is None and chosen is Scheme.PENSION:
+            from ledger.operations.temporary import temporary_account
+
+            with engine.connect() as conn:
+                opened = temporary_account(conn, number, to_region)
+            if opened is not None:
+                status = "temporary-account"
+                problems.insert(0, opened.reason)
         row = {
             "transfer": transfer_id,
             "member": number,

@@ -40,6 +40,7 @@ from ledger.period import Month
 from ledger.rules.benefit import (
     Award,
     PaidBase,
+    age_on,
     compute_award,
     in_payment,
     split_payment,
@@ -92,12 +93,6 @@ def _fraction_text(value: Fraction) -> str:
 
 def _fraction(text: str) -> Fraction:
     return Fraction(text)
-
-
-def age_on(birth: date, on: date) -> tuple[int, int]:
-    """Whole years and extra months of age on ``on``."""
-    months = Month.of(on) - Month.of(birth) - (1 if on.day < birth.day else 0)
-    return divmod(months, 12)
 
 
 def paid_bases(conn: Connection, member_id: str) -> list[PaidBase]:
@@ -220,6 +215,9 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
             sources="\n".join(award.sources), recorded_at=ledger.clock.now(),
         )
     )  # fmt: skip
+    from ledger.operations.temporary import collect_at_award
+
+    collect_at_award(ledger, conn, member.id, award.region, on)
     return AwardRow(
         member.id, award.region, on, award.first_month, award.basic_fen, award.personal_fen,
         award.total_fen, award.months_counted, award.average_index, True,

@@ -51,7 +51,7 @@ from ledger.errors import BadInput, LedgerError
 from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
 from ledger.money import format_yuan
-from ledger.operations import CHUNK, recorded_keys
+from ledger.operations import CHUNK, recorded_keys, temporary
 from ledger.operations.bulk import enrolments_of
 from ledger.period import Month
 from ledger.rules.transfer import PaidMonth, transfer_out
@@ -216,6 +216,12 @@ def request_transfer(
     source = enrolment.region
     if source == to_region:
         raise BadInput("to", f"{member.id} is already enrolled in {to_region}")
+    if scheme is Scheme.PENSION:
+        kept = temporary.needing(ledger, conn, {transfer_id: (member.id, source, to_region)}, on)
+        if kept:  # 66号 Art. 5 (2): no money moves, a temporary account opens there
+            temporary.open_temporary(ledger, conn, member.id, enrolment, to_region,
+                                     kept[transfer_id], on)  # fmt: skip
+            return transfer_id
     moved_before = _moved_before(member_transfers(conn, member.id, scheme), source)
     paid = []
     if scheme is Scheme.PENSION:
@@ -278,6 +284,11 @@ def request_batch(
             except TransferStateError:
                 continue
             sources[tid] = enrolment.region
+    for tid in temporary.needing(ledger, conn, {  # opened one by one, as request_transfer
+        t: (wanted[t][0], source, wanted[t][2])
+        for t, source in sources.items() if wanted[t][1] is Scheme.PENSION
+    }, on):  # fmt: skip
+        del sources[tid]
     paid = paid_months(conn, Scheme.PENSION, on, {
         wanted[tid][0]: (source, moved[tid])
         for tid, source in sources.items() if wanted[tid][1] is Scheme.PENSION

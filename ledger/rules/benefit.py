@@ -39,6 +39,12 @@ from ledger.rules.pension import (
 )
 
 
+def age_on(birth: date, on: date) -> tuple[int, int]:
+    """Whole years and extra months of age on ``on`` (a birthday counts on its day)."""
+    months = Month.of(on) - Month.of(birth) - (1 if on.day < birth.day else 0)
+    return divmod(months, MONTHS_PER_YEAR)
+
+
 @dataclass(frozen=True, slots=True)
 class PaidBase:
     """A pension month the member paid: the region whose policy assessed it, and its base."""

@@ -38,6 +38,7 @@ from ledger.store.tables import (
     entries,
     members,
     postings,
+    temporary_accounts,
 )
 
 __all__ = [
@@ -315,9 +316,9 @@ def pension_place_of(conn: Connection, member_id: str, policy: PolicySet) -> Pen
     The stints are the member's paid pension months in period order, a new stint at each
     change of region; the relationship is now where the last paid months are held (they
     follow accepted transfers), a stint of 0 months if nothing is paid there yet. None
-    when the member has paid no pension month. (The temporary account of members who
-    moved at ≥ 50 / ≥ 40, which keeps the relationship at the previous place, is not
-    recorded by the ledger and so not taken into account here.)
+    when the member has paid no pension month. Months paid into a temporary account
+    (members who moved at ≥ 50 / ≥ 40 outside the hukou province, 66号 Art. 5 (2):
+    ``temporary_accounts``) make no stint: the relationship stayed where it was.
     """
     member = conn.execute(select(members.c.hukou).where(members.c.id == member_id)).first()
     periods = conn.execute(
@@ -327,6 +328,15 @@ def pension_place_of(conn: Connection, member_id: str, policy: PolicySet) -> Pen
         .distinct()
         .order_by(entries.c.period, entries.c.region)
     ).all()  # fmt: skip
+    temporary = set(
+        conn.execute(
+            select(temporary_accounts.c.region).where(
+                temporary_accounts.c.member_id == member_id,
+                temporary_accounts.c.scheme == "pension",
+            )
+        ).scalars()
+    )
+    periods = [p for p in periods if p.region not in temporary] or periods
     if not periods:
         if member is None:
             raise UnknownMember(member_id)

@@ -239,8 +239,23 @@ benefit_events = Table(
     comment="a death, or the choice of a member short of the minimum months: once each",
 )
 
+temporary_accounts = Table(
+    "temporary_accounts",
+    metadata,
+    Column("member_id", String(18), primary_key=True),
+    Column("scheme", String(20), primary_key=True),
+    Column("region", String(6), primary_key=True, comment="where the temporary account is"),
+    Column("kept_in", String(6), nullable=False, comment="where the relationship stays"),
+    Column("opened_on", Date, nullable=False),
+    Column("from_month", String(7), nullable=False, comment="first month paid there"),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    comment="国办发〔2009〕66号 Art. 5 (2): a member moving at 50 (men) or 40 (women) outside "
+    "the hukou province keeps the relationship and pays into a temporary account",
+)
+
 APPEND_ONLY_TABLES = (
     "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
-    "bank_settlements", "pension_awards", "benefit_events",
+    "bank_settlements", "pension_awards", "benefit_events", "temporary_accounts",
 )  # fmt: skip
 from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

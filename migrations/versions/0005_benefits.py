@@ -9,9 +9,10 @@ of the award (months counted, the average contribution index as an exact fractio
 calculation base of the retirement year, the personal-account balance, the divisor) with
 the rule's sources, so that an auditor recomputes the figures from the row alone.
 ``benefit_events``: the recorded decisions and facts that change a benefit: a death, the
-explicit choice of a member short of the minimum months. Both append-only, like the
-journal. Copied from ``ledger/store/tables.py`` rather than imported, so this migration
-never changes.
+explicit choice of a member short of the minimum months. ``temporary_accounts``: the
+temporary accounts (临时缴费账户) of members who moved at 50 / 40 outside their hukou
+province (国办发〔2009〕66号 Art. 5 (2)). All append-only, like the journal. Copied from
+``ledger/store/tables.py`` rather than imported, so this migration never changes.
 """
 
 from __future__ import annotations
@@ -73,9 +74,30 @@ def upgrade() -> None:
         comment="a death, or the choice of a member short of the minimum months: once each",
     )
     invariants.create_append_only("benefit_events")
+    op.create_table(
+        "temporary_accounts",
+        sa.Column("member_id", sa.String(18), nullable=False),
+        sa.Column("scheme", sa.String(20), nullable=False),
+        sa.Column("region", sa.String(6), nullable=False,
+                  comment="where the temporary account is"),
+        sa.Column("kept_in", sa.String(6), nullable=False,
+                  comment="where the relationship stays"),
+        sa.Column("opened_on", sa.Date(), nullable=False),
+        sa.Column("from_month", sa.String(7), nullable=False,
+                  comment="first month paid there"),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("recorded_at", Timestamp, nullable=False),
+        sa.PrimaryKeyConstraint("member_id", "scheme", "region",
+                                name=op.f("pk_temporary_accounts")),
+        comment="国办发〔2009〕66号 Art. 5 (2): a member moving at 50 (men) or 40 (women) "
+        "outside the hukou province keeps the relationship and pays into a temporary account",
+    )  # fmt: skip
+    invariants.create_append_only("temporary_accounts")
 
 
 def downgrade() -> None:
+    invariants.drop_append_only("temporary_accounts")
+    op.drop_table("temporary_accounts")
     invariants.drop_append_only("benefit_events")
     op.drop_table("benefit_events")
     invariants.drop_append_only("pension_awards")

@@ -34,8 +34,11 @@ from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from tests.rows import row_counts
 
-MEMBER = "11010519491231002X"
-OTHER = "11010519650115011" + check_character("11010519650115011")
+# Members under 40 (women) and 50 (men): their money moves. From those ages a move out of
+# the hukou province opens a temporary account instead (66号 Art. 5 (2):
+# tests/integration/test_temporary_accounts.py).
+MEMBER = "11010519941231002" + check_character("11010519941231002")
+OTHER = "11010519850115011" + check_character("11010519850115011")
 BEIJING, SHANGHAI = "110000", "310000"
 PENSION = Scheme.PENSION
 LEFT, ARRIVED = date(2025, 7, 10), date(2025, 7, 20)
@@ -222,7 +225,7 @@ def test_contribution_months_follow_the_member_through_an_accepted_transfer_only
 
 
 def _citizen(serial: int) -> str:
-    base = f"110105197001010{serial:02d}"
+    base = f"110105199001010{serial:02d}"
     return base + check_character(base)
 
 

@@ -1,0 +1,172 @@
+"""Temporary accounts (临时基本养老保险缴费账户, 国办发〔2009〕66号 Art. 5 (2); DOMAIN.md §5).
+
+A man of 50 or more, or a woman of 40 or more, who moves to insure outside the hukou
+province keeps the pension relationship where it is and opens a temporary account in the
+new place (``rules.transfer.needs_temporary_account``). In the ledger, a pension transfer
+request for such a member moves no money: it records a ``temporary_accounts`` row (the
+region, where the relationship stays, the first month paid there) and enrols the member
+in the new place from the month after, as they were enrolled. The months paid there go to
+the member's one personal account and the new place's pooling fund, as any month does;
+they never make the new place the relationship's (``store.queries.pension_place_of``
+leaves them out), and at retirement 12% of their bases (66号 Art. 4 (2), the transfer
+rule) is collected from the temporary place's pooling fund into the paying region's
+(``collect_at_award``: a ``temporary-collection`` entry per temporary place, key
+``temporary-collection:<member>:<region>``).
+
+Idempotent: one row per member, scheme and region (primary key); the same request again
+writes nothing. Moving on from a temporary place to a third province is another
+temporary account kept in the same place; moving back into the relationship's province is
+an ordinary transfer (the temporary place's money goes back with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from sqlalchemy import Connection, insert, select
+
+from ledger.journal import EntryDraft, EntryKind, pooling
+from ledger.money import format_yuan
+from ledger.period import Month
+from ledger.rules.benefit import age_on
+from ledger.rules.transfer import PaidMonth, needs_temporary_account, province_of, transfer_out
+from ledger.schemes import Scheme
+from ledger.services import Enrolment, Ledger
+from ledger.store.recorder import RecordedEntry
+from ledger.store.tables import entries, members, temporary_accounts
+
+PENSION = Scheme.PENSION.value
+
+
+def temporary_regions(conn: Connection, member_id: str) -> dict[str, str]:
+    """The member's temporary pension accounts: region → where the relationship stays."""
+    rows = conn.execute(
+        select(temporary_accounts.c.region, temporary_accounts.c.kept_in).where(
+            temporary_accounts.c.member_id == member_id, temporary_accounts.c.scheme == PENSION
+        )
+    )
+    return {row.region: row.kept_in for row in rows}
+
+
+def temporary_account(conn: Connection, member_id: str, region: str):
+    """The member's temporary pension account in ``region`` (its row), or None."""
+    return conn.execute(
+        select(temporary_accounts).where(
+            temporary_accounts.c.member_id == member_id,
+            temporary_accounts.c.scheme == PENSION,
+            temporary_accounts.c.region == region,
+        )
+    ).first()
+
+
+def needing(
+    ledger: Ledger, conn: Connection, moves: Mapping[str, tuple[str, str, str]], on: date
+) -> dict[str, str]:
+    """Of ``moves`` (key → (member, source region, destination)), those whose pension
+    request opens a temporary account: key → where the relationship stays."""
+    ids = sorted({m for m, _, _ in moves.values()})
+    facts = {
+        row.id: row
+        for start in range(0, len(ids), 500)
+        for row in conn.execute(
+            select(members.c.id, members.c.sex, members.c.hukou, members.c.birth_date).where(
+                members.c.id.in_(ids[start : start + 500])
+            )
+        )
+    }
+    kept: dict[str, dict[str, str]] = {}
+    if ids:
+        for start in range(0, len(ids), 500):
+            for row in conn.execute(
+                select(temporary_accounts).where(
+                    temporary_accounts.c.member_id.in_(ids[start : start + 500]),
+                    temporary_accounts.c.scheme == PENSION,
+                )
+            ):
+                kept.setdefault(row.member_id, {})[row.region] = row.kept_in
+    found: dict[str, str] = {}
+    for key, (member_id, source, to_region) in moves.items():
+        fact = facts.get(member_id)
+        if fact is None:
+            continue
+        relationship = kept.get(member_id, {}).get(source, source)
+        if province_of(to_region) == province_of(relationship):
+            continue  # back where the relationship is: an ordinary transfer
+        years, _ = age_on(fact.birth_date, on)
+        if needs_temporary_account(fact.sex, years, fact.hukou, to_region, ledger.policy, on):
+            found[key] = relationship
+    return found
+
+
+def open_temporary(
+    ledger: Ledger,
+    conn: Connection,
+    member_id: str,
+    enrolment: Enrolment,
+    to_region: str,
+    kept_in: str,
+    on: date,
+) -> None:
+    """Record the temporary account in ``to_region`` and enrol the member there from the
+    month after ``on``, with the base choice and method of ``enrolment``."""
+    first = Month.of(on) + 1
+    ledger.enroll(conn, member_id, Scheme.PENSION, to_region, enrolment.choice, first,
+                  method=enrolment.method, agency=enrolment.agency)  # fmt: skip
+    if to_region in temporary_regions(conn, member_id):
+        return
+    conn.execute(
+        insert(temporary_accounts).values(
+            member_id=member_id, scheme=PENSION, region=to_region, kept_in=kept_in,
+            opened_on=on, from_month=str(first),
+            reason=f"moved to {to_region} on {on}, outside the hukou province at an age "
+            f"from which 国办发〔2009〕66号 Art. 5 (2) applies: the relationship stays in "
+            f"{kept_in}, a temporary account is opened in {to_region}",
+            recorded_at=ledger.clock.now(),
+        )
+    )  # fmt: skip
+
+
+def collect_at_award(
+    ledger: Ledger, conn: Connection, member_id: str, paying: str, on: date
+) -> list[RecordedEntry]:
+    """At retirement, 12% of the bases paid in each temporary place (other than the
+    paying region) moves from its pooling fund to the paying region's (66号 Art. 4 (2))."""
+    drafts = []
+    for region in sorted(temporary_regions(conn, member_id)):
+        if region == paying:
+            continue
+        paid = [
+            PaidMonth(Month.parse(row.period), region, int(row.base_fen), 0)
+            for row in conn.execute(
+                select(entries.c.period, entries.c.base_fen)
+                .where(entries.c.member_id == member_id, entries.c.scheme == PENSION,
+                       entries.c.kind == EntryKind.CONTRIBUTION.value,
+                       entries.c.region == region)
+                .order_by(entries.c.period)
+            )
+        ]  # fmt: skip
+        if not paid:
+            continue
+        out = transfer_out(paid, region, 0, on, ledger.policy)
+        if out.pooling_moved_fen == 0:
+            continue
+        drafts.append(
+            EntryDraft.build(
+                kind=EntryKind.TEMPORARY_COLLECTION,
+                effective_date=on,
+                idempotency_key=f"temporary-collection:{member_id}:{region}",
+                reason=f"retired {on}: the temporary account in {region} is collected into "
+                f"{paying}: {format_yuan(out.pooling_moved_fen)} = "
+                f"{out.share_rate * 100:g}% of the bases of {out.months} months "
+                f"({out.source})",
+                member_id=member_id,
+                scheme=PENSION,
+                region=region,
+                postings=[
+                    (pooling(PENSION, region), out.pooling_moved_fen),
+                    (pooling(PENSION, paying), -out.pooling_moved_fen),
+                ],
+            )
+        )
+    return ledger.recorder.append(conn, drafts)

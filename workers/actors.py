@@ -387,6 +387,61 @@ def pension_payments_batch(
 
 
 @job_actor
+def retirements_batch(
+    message_id: str,
+    run_key: str,
+    retirements: list[list[str]],
+    short_choice: str,
+    at_iso: str | None = None,
+) -> None:
+    """Each ``[member, retirement day]``: the pension awarded (``award_pension``), or, for
+    a member short of the minimum months, ``short_choice`` recorded
+    (``record_short_choice``: ``refund`` or ``resident``)."""
+    from ledger.operations.pensions import ShortOfMinimum, award_pension, record_short_choice
+
+    with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
+        if batch is None:
+            return
+        ledger, conn = batch.ledger, batch.conn
+
+        def handle(key: str) -> tuple[str, int]:
+            member, _, on_iso = key.partition("/")
+            on = date.fromisoformat(on_iso)
+            try:
+                with conn.begin_nested():
+                    award = award_pension(ledger, conn, member, on)
+            except ShortOfMinimum:
+                batch.forget_accounts()
+                moved = record_short_choice(ledger, conn, member, on, short_choice)
+                return f"short-{short_choice}", sum(1 for r in moved if r.created)
+            return ("awarded" if award.created else "replayed"), award.entries_posted
+
+        batch.each([f"{member}/{on}" for member, on in retirements], handle)
+
+
+@job_actor
+def deaths_batch(
+    message_id: str, run_key: str, deaths: list[list[str]], at_iso: str | None = None
+) -> None:
+    """Each ``[member, day of death]`` (``record_death``): the month of death paid if it
+    was not, the personal account left owed to the heirs, no pension after."""
+    from ledger.operations.pensions import record_death
+
+    with runtime.exactly_once(message_id, "deaths_batch", run_key, at_iso) as batch:
+        if batch is None:
+            return
+        ledger, conn = batch.ledger, batch.conn
+
+        def handle(key: str) -> tuple[str, int]:
+            member, _, on_iso = key.partition("/")
+            recorded = record_death(ledger, conn, member, date.fromisoformat(on_iso))
+            created = sum(1 for r in recorded if r.created)
+            return ("died" if created else "recorded"), created
+
+        batch.each([f"{member}/{on}" for member, on in deaths], handle)
+
+
+@job_actor
 def late_adjustments(
     message_id: str, run_key: str, today_iso: str, at_iso: str | None = None
 ) -> None:

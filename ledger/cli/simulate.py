@@ -72,3 +72,6 @@ def simulate(
                 ("figure", "value"), rows)  # fmt: skip
     print_table("Pooling funds (credit balances)", ("scheme:region", "yuan"),
                 sorted(data["pooling"].items()))  # fmt: skip
+    if data["pensions_from_pooling"]:
+        print_table("Pensions paid from the pooling funds", ("scheme:region", "yuan"),
+                    sorted(data["pensions_from_pooling"].items()))  # fmt: skip

@@ -85,6 +85,7 @@ class AwardRow:
     months_counted: int
     average_index: Fraction
     created: bool
+    entries_posted: int = 0
 
 
 def _fraction_text(value: Fraction) -> str:
@@ -217,10 +218,11 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
     )  # fmt: skip
     from ledger.operations.temporary import collect_at_award
 
-    collect_at_award(ledger, conn, member.id, award.region, on)
+    collected = collect_at_award(ledger, conn, member.id, award.region, on)
     return AwardRow(
         member.id, award.region, on, award.first_month, award.basic_fen, award.personal_fen,
         award.total_fen, award.months_counted, award.average_index, True,
+        sum(1 for r in collected if r.created),
     )  # fmt: skip
 
 
@@ -369,7 +371,9 @@ def _move_personal(
 
 def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
     """Record a death on ``on``: the pension stops after that month, and the personal
-    account left is owed to the heirs (Social Insurance Law Art. 14)."""
+    account left is owed to the heirs (Social Insurance Law Art. 14). Returns the entries
+    written: the month of death's pension if it was not paid yet (paid on ``on``), then
+    the ``inheritance``."""
     member = ledger.member(conn, member_id)
     if on > ledger.clock.now().date():
         raise BadInput("on", f"{on} is in the future")
@@ -381,9 +385,10 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
     # The month of death is still paid: if its payment is not recorded yet, it is
     # recorded now, before the account is settled, so that the heirs get what it left.
     award = find_award(conn, member.id)
+    paid: list[RecordedEntry] = []
     if award is not None and Month.of(on) >= award.first_month:
-        pay_month(ledger, conn, [member.id], Month.of(on), max(on, Month.of(on).first_day))
-    return _move_personal(
+        paid = pay_month(ledger, conn, [member.id], Month.of(on), on)
+    return paid + _move_personal(
         ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on,
         f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
         f"Art. 14)",

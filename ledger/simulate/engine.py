@@ -24,6 +24,7 @@ which the worker drafts and appends in one pass.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -50,6 +51,7 @@ from workers.schedule import (
     batches,
     close_year_run,
     interest_run,
+    pensions_run,
     transfers_run,
 )
 from workers.sequence import Sequencer
@@ -57,6 +59,9 @@ from workers.sequence import Sequencer
 # Members per message: the worker drafts and appends a batch in one pass.
 BATCH = 10_000
 PAY_DAY, AGENCY_DAY, BANK_DAY, BACK_PAY_DAY, RESIDENT_DAY = 15, 20, 25, 28, 15
+# Pensions are paid on the 10th; the month's retirements are awarded, and its deaths
+# recorded, on the 28th (after the month's payments).
+PENSION_DAY, AWARD_DAY, DEATH_DAY = 10, 28, 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,9 @@ class SimulationResult:
     interest_entries: int = 0
     bank_failures: int = 0
     retirees: list[tuple[str, Month]] = field(default_factory=list)
+    deaths: list[tuple[str, date]] = field(default_factory=list)
+    awards: int = 0
+    pensions_paid: int = 0
     messages: int = 0
     workers: str = ""
     trace: list[Paid] | None = None
@@ -122,6 +130,13 @@ class Simulation:
         self.sequencer = sequencer
         self.enrolled: dict[tuple[str, Scheme], Enrolment] = {}
         self._publications = sorted(_publications(ledger.policy))
+        # Deaths draw from their own stream per member, so that adding them changed no
+        # other draw of a member's story.
+        self._mortality = {m.id: random.Random(f"{seed}:{m.index}:death")
+                           for m in self.population}  # fmt: skip
+        self.dead: set[str] = set()
+        self._retiring: list[Member] = []
+        self._paying_pensions = False
 
     # ------------------------------------------------------------------ the calendar
 
@@ -180,6 +195,11 @@ class Simulation:
             days.setdefault(BANK_DAY, []).append(lambda: self._bank(month, monthly))
         if month.month == 12:
             days.setdefault(BACK_PAY_DAY, []).append(lambda: self._back_pay(month))
+        if self._paying_pensions:
+            days.setdefault(PENSION_DAY, []).append(lambda: self._pensions(month))
+        if self._retiring:
+            days.setdefault(AWARD_DAY, []).append(self._award)
+        days.setdefault(DEATH_DAY, []).append(lambda: self._deaths(month))
         for day in sorted(days):
             self._at(date(month.year, month.month, day))
             for event in days[day]:
@@ -240,9 +260,61 @@ class Simulation:
                 member.retired = True
                 self.result.retirees.append((member.id, member.retire_month))
                 retiring.extend((member, s) for s in self._schemes(member))
+                if not member.resident:
+                    self._retiring.append(member)
         if retiring:
             with self.ledger.unit_of_work() as conn:
                 end_enrolments(self, conn, retiring, month - 1)
+
+    def _award(self) -> None:
+        """The month's retirements: a pension awarded from the ledger's months, or the
+        scenario's choice for a member short of the minimum (``retirements_batch``)."""
+        from ledger.rules.pension import retirement
+
+        retiring, self._retiring = self._retiring, []
+        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat()]
+                for m in retiring]  # fmt: skip
+        key, choice = f"simulation:retirements:{self._today()}", self.scenario.benefits.short_choice
+        self._send(lambda _: Run(key, "retirements_batch", tuple(
+            {"run_key": key, "retirements": b, "short_choice": choice}
+            for b in batches(rows, BATCH)
+        )))  # fmt: skip
+        self._paying_pensions = True
+
+    def _pensions(self, month: Month) -> None:
+        """Every awarded member's pension for ``month`` (``pension_payments_batch``)."""
+        today = self._today()
+        self._send(lambda conn: pensions_run(conn, month, today, BATCH))
+
+    def _deaths(self, month: Month) -> None:
+        """Members dying this month by the scenario's mortality: the pension stops, the
+        personal account goes to the heirs (``deaths_batch``); they pay no more."""
+        from ledger.rules.benefit import age_on
+
+        mortality, today = self.scenario.benefits, self._today()
+        dying = []
+        for member in self.population:
+            if member.id in self.dead:
+                continue
+            age, _ = age_on(member.birth_date, month.first_day)
+            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex)):
+                dying.append(member)
+        if not dying:
+            return
+        active = [m for m in dying if not m.retired]
+        for member in dying:
+            self.dead.add(member.id)
+            member.retired = True
+            self.result.deaths.append((member.id, today))
+        if active:
+            with self.ledger.unit_of_work() as conn:
+                end_enrolments(self, conn, [(m, s) for m in active for s in self._schemes(m)],
+                               month)  # fmt: skip
+        rows = [[m.id, today.isoformat()] for m in dying]
+        key = f"simulation:deaths:{today}"
+        self._send(lambda _: Run(key, "deaths_batch", tuple(
+            {"run_key": key, "deaths": b} for b in batches(rows, BATCH)
+        )))  # fmt: skip
 
     def _monthly(self, month: Month) -> None:
         miss = self.scenario.payment.miss_month
@@ -428,6 +500,11 @@ def tally(sim: Simulation) -> None:
     result.adjustments = kinds.get("adjustment", 0)
     result.interest_entries = kinds.get("interest", 0)
     result.bank_failures = failures
+    result.pensions_paid = kinds.get("pension-payment", 0)
+    with sim.ledger.engine.connect() as conn:
+        from ledger.store.tables import pension_awards
+
+        result.awards = conn.execute(select(func.count()).select_from(pension_awards)).scalar_one()
 
 
 def _publications(policy: PolicySet) -> set[date]:

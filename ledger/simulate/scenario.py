@@ -101,12 +101,53 @@ class Interest(_Section):
     assumed_rate: Probability = Decimal("0.026")
 
 
+class Benefits(_Section):
+    """Retirement and death: what members short of the minimum choose, and mortality.
+
+    Mortality is a Gompertz law, ``q(age) = q50 × 2^((age − 50) / doubling_years)`` a
+    year (capped at 1), drawn month by month (q / 12). ``male_q50`` is the CL1 (2010–2013)
+    non-annuity table's rate for men of 50, 0.4249% (中国人身保险业经验生命表（2010-2013）,
+    as quoted by Xinhua, 2017-03-02); the female rate and the doubling time are
+    assumptions (status: unverified, see ``mortality_note``): a national life table by age
+    and sex should replace the law.
+    """
+
+    #: what a member short of the minimum months at retirement chooses (the ledger's
+    #: ``flexledger retire --short``); paying on is not simulated: enrolments end.
+    short_choice: str = "refund"
+    male_q50: Probability = Decimal("0.004249")
+    female_q50: Probability = Decimal("0.0021")
+    doubling_years: int = Field(default=8, ge=1, le=30)
+    mortality_source: str = (
+        "male q50: 中国人身保险业经验生命表（2010-2013）CL1, quoted by Xinhua 2017-03-02; "
+        "Gompertz law"
+    )
+    mortality_note: str = (
+        "unverified: the female rate at 50 (about half the male) and the doubling every "
+        "8 years of age are assumptions, not read from a table; replace with the national "
+        "life table"
+    )
+
+    @model_validator(mode="after")
+    def _choice(self) -> Benefits:
+        if self.short_choice not in ("refund", "resident"):
+            raise ValueError("short_choice: 'refund' or 'resident'")
+        return self
+
+    def monthly_death(self, age_years: int, sex: str) -> Decimal:
+        """The chance of dying within a month at ``age_years`` (exact decimals)."""
+        q50 = self.male_q50 if sex == "male" else self.female_q50
+        yearly = q50 * Decimal(2) ** (Decimal(age_years - 50) / Decimal(self.doubling_years))
+        return min(Decimal(1), yearly) / 12
+
+
 class Scenario(_Section):
     population: Population = Population()
     base: Base = Base()
     payment: Payment = Payment()
     moves: Moves = Moves()
     interest: Interest = Interest()
+    benefits: Benefits = Benefits()
 
     @classmethod
     def load(cls, path: Path | str | None) -> Scenario:

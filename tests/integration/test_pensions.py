@@ -187,7 +187,8 @@ def test_on_death_the_personal_account_left_goes_to_the_heirs_and_the_pension_st
     pay(ledger, Month(2025, 9))
     ledger.clock.advance_to(datetime(2025, 10, 25, tzinfo=UTC))
     with ledger.unit_of_work() as conn:
-        [inherited] = record_death(ledger, conn, MEMBER, date(2025, 10, 20))
+        october, inherited = record_death(ledger, conn, MEMBER, date(2025, 10, 20))
+    assert (october.draft.kind.value, october.draft.period) == ("pension-payment", "2025-10")
     assert inherited.draft.kind.value == "inheritance"
     assert bal(ledger, f"heirs:pension:{MEMBER}") == -11354244
     assert bal(ledger, f"personal:pension:{MEMBER}") == 0

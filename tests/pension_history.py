@@ -3,8 +3,8 @@
 The policy files start in the 2016 contribution year; a pension needs 180 months (15
 years), so a member retiring in 2025 paid from 2010. The test policy carries the earliest
 records of the paths a 2010 month is assessed under back to 2010-07-01, marked ``derived``
-(test figures, no official ones): Beijing's 2016 pension base (average wage 7,086) and the
-national payment rules of 2016.
+(test figures, no official ones): Beijing's 2016 pension base (average wage 7,086) and
+payment frequencies, and the national payment rules of 2016.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from ledger.policy import PolicySet, default_policy
 from ledger.policy.loader import NATIONAL
 
 CARRIED_FROM = date(2010, 7, 1)
-PATHS = {"110000": ("pension.base",), NATIONAL: ("payment.back_payment", "payment.frequencies",
-                                                 "payment.bank_agreement")}  # fmt: skip
+PATHS = {
+    "110000": ("pension.base", "payment.frequencies"),
+    NATIONAL: ("payment.back_payment", "payment.frequencies", "payment.bank_agreement"),
+}
 
 
 def history_policy() -> PolicySet:

@@ -50,6 +50,9 @@ from .test_bank_deduction import ScriptedBank
 PENSION = Scheme.PENSION
 BEIJING, SHANGHAI, GUANGZHOU = "110000", "310000", "440100"
 MEMBER = "11010519491231002X"
+# Who moves is under 40 (a woman): from 40 a move out of the hukou province opens a
+# temporary account and moves nothing (66号 Art. 5 (2), test_temporary_accounts.py).
+MOVER = "11010519941231002" + check_character("11010519941231002")
 SIXTY = BaseChoice.of(percent="60")
 
 
@@ -222,11 +225,11 @@ def moved_to_guangzhou(engine, accepted: date | None = date(2025, 7, 20)) -> tup
     requested on 10 July and (unless ``accepted`` is None) accepted on ``accepted``."""
     ledger = Ledger(engine, FixedClock(at(2025, 9, 1, 9)))
     with ledger.unit_of_work() as conn:
-        ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, PENSION, BEIJING, SIXTY, Month(2025, 1))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6),
+        ledger.add_member(conn, MOVER, BEIJING)
+        ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1))
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 1), Month(2025, 6),
                           date(2025, 6, 20))  # fmt: skip
-        transfer_id = request_transfer(ledger, conn, MEMBER, PENSION, GUANGZHOU, date(2025, 7, 10))
+        transfer_id = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         if accepted is not None:
             accept_transfer(ledger, conn, transfer_id, accepted)
     return ledger, transfer_id
@@ -239,7 +242,7 @@ def test_a_month_paid_at_the_source_after_an_accepted_transfer_is_refused(engine
     ledger, transfer_id = moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(MonthMovedWithTransfer) as refused:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 8, 25))
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 25))
     assert refused.value.field == "from"
     assert transfer_id in refused.value.rule and "440100" in refused.value.rule
     assert "国办发〔2009〕66号" in refused.value.rule
@@ -251,10 +254,10 @@ def test_a_month_paid_at_the_source_while_the_transfer_is_in_transit_is_refused(
     yet or not; returned, the relationship is back and the month can be paid there."""
     ledger, transfer_id = moved_to_guangzhou(engine, accepted=None)
     with ledger.unit_of_work() as conn, pytest.raises(MonthMovedWithTransfer):
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
     with ledger.unit_of_work() as conn:
         return_transfer(ledger, conn, transfer_id, date(2025, 8, 1), "rejected: no documents")
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 8, 5))
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 5))
     assert periods(engine, region=BEIJING)[-1] == "2025-07"
 
 
@@ -266,13 +269,13 @@ def test_the_month_of_acceptance_is_paid_at_the_destination_whose_fund_holds_12_
     bases of every month ``months`` says it holds, to the fen of each rounding."""
     ledger, _ = moved_to_guangzhou(engine)
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 7, 25))
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 25))
     with engine.connect() as conn:
         bases = dict(conn.execute(
             select(entries.c.period, entries.c.base_fen)
             .where(entries.c.kind == "contribution")
         ).all())  # fmt: skip
-        held = {c.region: c for c in contribution_months(conn, MEMBER)}
+        held = {c.region: c for c in contribution_months(conn, MOVER)}
         fund = -balance(conn, f"pooling:pension:{GUANGZHOU}", date(2025, 12, 31))
         left_behind = -balance(conn, f"pooling:pension:{BEIJING}", date(2025, 12, 31))
     assert held[BEIJING].months == 6 and held[BEIJING].held_in == GUANGZHOU
@@ -291,18 +294,18 @@ def test_an_hr_company_cannot_pay_the_source_after_the_transfer(engine):
     """国办发〔2009〕66号: the company's month at the source is refused like the member's own."""
     ledger = Ledger(engine, FixedClock(at(2025, 9, 1, 9)))
     with ledger.unit_of_work() as conn:
-        ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="agency",
+        ledger.add_member(conn, MOVER, BEIJING)
+        ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="agency",
                       agency="hr-co")  # fmt: skip
-        charge_month(ledger, conn, MEMBER, PENSION, Month(2025, 6), date(2025, 6, 20))
-        moved = request_transfer(ledger, conn, MEMBER, PENSION, GUANGZHOU, date(2025, 7, 10))
+        charge_month(ledger, conn, MOVER, PENSION, Month(2025, 6), date(2025, 6, 20))
+        moved = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(MonthMovedWithTransfer):
-        charge_month(ledger, conn, MEMBER, PENSION, Month(2025, 7), date(2025, 8, 20))
+        charge_month(ledger, conn, MOVER, PENSION, Month(2025, 7), date(2025, 8, 20))
     assert counts(engine) == before
     with ledger.unit_of_work() as conn:  # August is Guangzhou's, through the same company
-        charge_month(ledger, conn, MEMBER, PENSION, Month(2025, 8), date(2025, 8, 20))
+        charge_month(ledger, conn, MOVER, PENSION, Month(2025, 8), date(2025, 8, 20))
     assert periods(engine, region=GUANGZHOU) == ["2025-08"]
 
 
@@ -312,13 +315,13 @@ def test_a_bank_run_after_the_transfer_neither_charges_nor_gaps_the_source(engin
     relationship moved, is neither charged there nor recorded as a gap there."""
     ledger = Ledger(engine, FixedClock(at(2025, 12, 25, 9)))
     with ledger.unit_of_work() as conn:
-        ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="bank",
+        ledger.add_member(conn, MOVER, BEIJING)
+        ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="bank",
                       signed_on=date(2024, 12, 1))  # fmt: skip
-        deduct_member_year(ledger, conn, MEMBER, PENSION, 2025, ScriptedBank(), date(2025, 6, 25))
-        moved = request_transfer(ledger, conn, MEMBER, PENSION, GUANGZHOU, date(2025, 7, 10))
+        deduct_member_year(ledger, conn, MOVER, PENSION, 2025, ScriptedBank(), date(2025, 6, 25))
+        moved = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
-        result = deduct_member_year(ledger, conn, MEMBER, PENSION, 2025, ScriptedBank(),
+        result = deduct_member_year(ledger, conn, MOVER, PENSION, 2025, ScriptedBank(),
                                     date(2025, 12, 25))  # fmt: skip
     assert [r.draft.period for r in result.posted] == [f"2025-{m:02d}" for m in range(8, 13)]
     assert periods(engine, region=GUANGZHOU) == [f"2025-{m:02d}" for m in range(8, 13)]
@@ -329,7 +332,7 @@ def test_the_payment_workers_refuse_the_source_after_a_transfer(engine, rt):
     """The workers' batch path refuses the same month the same way."""
     moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     key = "test:after-transfer"
-    actors.post_payments_batch(message_id(key, 0), key, [[MEMBER, "pension"]], "2025-07",
+    actors.post_payments_batch(message_id(key, 0), key, [[MOVER, "pension"]], "2025-07",
                                "2025-07", "2025-08-25", None)  # fmt: skip
     outcome, error = _processed(engine)
     assert outcome["counts"] == {"refused": 1}
@@ -340,7 +343,7 @@ def test_the_cli_refuses_the_source_after_a_transfer_with_exit_2(env, engine, ca
     """国办发〔2009〕66号: ``flexledger contribute`` at the source after the transfer is exit 2."""
     moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     before = counts(engine)
-    code = main(["contribute", "--member", MEMBER, "--scheme", "pension", "--from", "2025-07",
+    code = main(["contribute", "--member", MOVER, "--scheme", "pension", "--from", "2025-07",
                  "--paid-on", "2025-08-25"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2, err

@@ -50,7 +50,8 @@ def test_importing_the_actors_configures_the_broker_from_the_environment_without
         out = subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         ).stdout
-        assert out.split() == [expected, "9"]
+        # every actor declared: 9, and the benefit phase's retirements, pensions and deaths
+        assert out.split() == [expected, "12"]
 
 
 def test_options_are_read_from_the_environment():

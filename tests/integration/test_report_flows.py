@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from ledger.clock import FixedClock
+from ledger.identity import check_character
 from ledger.operations.transfers import accept_transfer, request_transfer
 from ledger.period import Month
 from ledger.report import FundYear, pooling_flows
@@ -17,7 +18,9 @@ from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
 from ledger.services import Ledger
 
-MEMBER = "11010519491231002X"
+# Under 40: her transfer moves the money (from 40 a woman moving out of her hukou province
+# opens a temporary account instead, 66号 Art. 5 (2)).
+MEMBER = "11010519941231002" + check_character("11010519941231002")
 
 
 def test_money_in_and_out_of_each_pooling_fund_by_year(engine):

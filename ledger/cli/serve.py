@@ -46,8 +46,8 @@ def token() -> None:
 
 
 @token.command("add")
-@click.option("--role", type=click.Choice(["auditor", "operator"]), required=True,
-              help="auditor: read; operator: read and start verify runs.")  # fmt: skip
+@click.option("--role", required=True,
+              help="auditor (read) or operator (read and start verify runs).")  # fmt: skip
 @click.option("--name", default="api token", show_default=True, help="Who it is for.")
 @click.option("--expires", "days", default=90, show_default=True, type=int,
               help=f"Days until it expires, 1-{MAX_DAYS}.")  # fmt: skip

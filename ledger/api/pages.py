@@ -199,11 +199,11 @@ def pooling_svg(rows: list[tuple[str, str, int]]) -> str:
     """A bar chart of the pooling funds (yuan, credit-positive) as inline SVG markup."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7, 3.2))
+    figure = Figure(figsize=(7.5, 3.8))
     axes = figure.add_subplot()
     labels = [f"{scheme}\n{region}" for scheme, region, _ in rows]
     axes.bar(range(len(rows)), [amount / 100 for _, _, amount in rows], color="#2a6f97")
-    axes.set_xticks(range(len(rows)), labels, fontsize=8)
+    axes.set_xticks(range(len(rows)), labels, fontsize=8, rotation=30, ha="right")
     axes.set_ylabel("yuan")
     axes.set_title("Pooling funds (credit-positive)")
     figure.tight_layout()

@@ -20,7 +20,13 @@ MAX_PORT = 65535
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="TCP port, 1-65535.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=int,
+    help="TCP port, 1-65535.",
+)
 def serve(host: str, port: int) -> None:
     """Serve the read-only API (OpenAPI at /docs) and the auditor's pages."""
     if not 1 <= port <= MAX_PORT:
@@ -92,7 +98,7 @@ def token_list(as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
 def token_revoke(token_id: int) -> None:
     """Revoke a token from now on (a new row; nothing is changed)."""
     from ledger.cli.context import open_ledger

@@ -83,6 +83,8 @@ def test_revoking_writes_one_row_and_revoking_again_writes_nothing(cli, empty_da
         (["token", "add", "--role", "auditor", "--name", "x" * 101], "name: must be 1 to 100"),
         (["token", "revoke", "9"], "id: 9: no such token"),
         (["token", "revoke", "nine"], "TOKEN_ID"),
+        (["token", "revoke", "0"], "TOKEN_ID"),
+        (["token", "revoke", "99999999999999999999999"], "TOKEN_ID"),
         (["serve", "--port", "0"], "port: 0 is not a TCP port"),
         (["serve", "--port", "70000"], "port: 70000"),
     ],

@@ -11,6 +11,7 @@ every request is authenticated but the login page's.
 
 from __future__ import annotations
 
+import copy
 import logging
 import traceback
 import uuid
@@ -88,6 +89,50 @@ class Recorded:
             record_access(conn, token_id, at, scope["method"], scope["path"], status)
 
 
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem document",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "the input that broke a rule"},
+        "rule": {"type": "string", "description": "the rule it broke"},
+    },
+    "required": ["type", "title", "status", "detail", "instance"],
+}
+REFUSALS = {
+    "400": "bad input: the field and the rule",
+    "401": "no token, or an unknown, expired or revoked one",
+    "404": "no such member, account or entry",
+}
+
+
+def described(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI description with the refusals as they are: problem documents, 400 for
+    bad input (FastAPI would say 422), 401 everywhere, 403 where the operator role is needed."""
+    cached = getattr(app.state, "described", None)
+    if cached is not None:
+        return cached
+    spec = copy.deepcopy(app.openapi())
+    spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    content = {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for methods in spec.get("paths", {}).values():
+        for method, operation in methods.items():
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            for status, text in REFUSALS.items():
+                answers[status] = {"description": text, "content": content}
+            if method == "post":
+                answers["403"] = {"description": "needs the operator role", "content": content}
+    spec.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    app.state.described = spec
+    return spec
+
+
 def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
     """The API and pages on ``engine`` (opened, not connected: ``open_engine`` checks the
     revision when ``flexledger serve`` starts)."""
@@ -118,7 +163,7 @@ def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_who: Reader) -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(described(app))
 
     @app.get("/docs", include_in_schema=False)
     def docs(_who: Reader) -> HTMLResponse:

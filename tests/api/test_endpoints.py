@@ -208,5 +208,8 @@ def test_the_openapi_description_lists_every_endpoint(served):
         "/api/export/ledger",
         "/api/export/csv",
     } <= paths
+    balance = spec["paths"]["/api/accounts/{account}/balance"]["get"]["responses"]
+    assert {"200", "400", "401", "404"} <= set(balance) and "422" not in balance
+    assert "403" in spec["paths"]["/api/verify"]["post"]["responses"]
     docs = served.get("/docs", served.auditor)
     assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -147,8 +147,13 @@ def member_page(
             request, "home.html", 404, who=who, member=member, error=f"{error.field}: {error.rule}"
         )
     except BadInput as error:
-        return _bad(request, "member.html", who, error, lines=[], balances=[], **context)
+        return _bad(
+            request, "member.html", who, error, lines=[], balances=[], held=[], bought=[], **context
+        )
     context.update(as_of=day.isoformat(), known_at=known_at or "")
+    context.update(
+        held=queries.holdings(member, lines), bought=queries.payments_bought(member, lines)
+    )
     page = lines[offset : offset + STATEMENT_PAGE]
     return render(
         request,

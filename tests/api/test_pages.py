@@ -89,6 +89,12 @@ def test_a_members_page_shows_balances_and_statement_on_both_time_axes(served, b
     assert f"of {lines['page']['total']}</caption>" in page.text
     for line in lines["lines"]:
         assert f'<td class="num">{line["entry_id"]}</td>' in page.text
+    for held in lines["accounts"]:
+        assert f'<td>{held["account"]}</td><td class="num">{held["owned"]}</td>' in page.text
+    for paid in lines["payments"]:
+        assert f'<td class="num">{paid["paid"]}</td><td class="num">{paid["personal"]}</td>' in (
+            page.text
+        )
     accounts = served.get("/api/accounts", served.auditor, params={"member": member}).json()
     for account in accounts["accounts"]:
         balance = served.get(

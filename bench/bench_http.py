@@ -300,7 +300,7 @@ def report(result: dict) -> None:
             f"{phase['known_at']['p50_ms']:.3f}",
             f"{phase['ratio_p50_to_in_process']}",
         )
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Who may read the ledger over HTTP: tokens, their revocations, the access log, verify runs.
 
-Revision ID: 0005_api_access
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 
 ``flexledger serve`` answers only requests that carry a token made by ``flexledger token
@@ -21,8 +21,8 @@ from alembic import op
 
 from migrations import invariants
 
-revision: str = "0005_api_access"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

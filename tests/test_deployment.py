@@ -23,9 +23,9 @@ SERVICES = COMPOSE["services"]
 OURS = [name for name, service in SERVICES.items() if service.get("image") == "flexledger:latest"]
 
 
-def test_compose_runs_postgres_redis_the_migrations_workers_and_the_scheduler():
-    assert {"postgres", "redis", "migrate", "worker", "scheduler"} <= set(SERVICES)
-    assert sorted(OURS) == ["migrate", "scheduler", "worker"]
+def test_compose_runs_postgres_redis_the_migrations_workers_the_scheduler_and_the_api():
+    assert {"postgres", "redis", "migrate", "worker", "scheduler", "api"} <= set(SERVICES)
+    assert sorted(OURS) == ["api", "migrate", "scheduler", "worker"]
 
 
 @pytest.mark.parametrize("service", OURS)
@@ -36,7 +36,7 @@ def test_each_container_runs_a_real_flexledger_command(service):
 
 
 def test_workers_and_the_scheduler_start_only_after_the_migrations_succeeded():
-    for service in ("worker", "scheduler"):
+    for service in ("worker", "scheduler", "api"):
         depends = SERVICES[service]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["postgres"]["condition"] == "service_healthy"
@@ -63,6 +63,11 @@ def test_every_variable_compose_sets_is_one_the_code_reads():
     environment = SERVICES["worker"]["environment"]
     assert environment["FLEXLEDGER_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert environment["FLEXLEDGER_REDIS_URL"].startswith("redis://redis:")
+
+
+def test_the_api_listens_on_every_address_of_its_container_but_only_on_the_hosts_loopback():
+    assert SERVICES["api"]["command"][:3] == ["serve", "--host", "0.0.0.0"]
+    assert SERVICES["api"]["ports"] == ["127.0.0.1:8000:8000"]
 
 
 def test_redis_keeps_what_it_was_handed_across_a_restart():

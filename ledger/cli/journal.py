@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
 from ledger.errors import LedgerError
@@ -208,10 +209,7 @@ def verify_command(anchor: bool, as_json: bool) -> None:
     if report.ok and anchor:
         with ledger.unit_of_work() as conn:
             head = store_anchor(conn, ledger.clock)
-    data = {"ok": report.ok, "entries": report.entries, "postings": report.postings,
-            "anchors": report.anchors, "checkpoints": report.checkpoints,
-            "first_bad_entry": report.first_bad_entry, "problems": report.problems[:100],
-            "anchored": {"entry": head[0], "hash": head[1]} if head else None}  # fmt: skip
+    data = views.verify_view(report, head)
     if as_json:
         print_json(data)
     else:

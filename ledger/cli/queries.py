@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Connection, Engine
 
+from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.clock import SystemClock
 from ledger.config import Settings
@@ -79,14 +80,7 @@ def balance_command(
     with _reading() as conn:
         total = queries.balance(conn, account, as_of, known_at)
     if as_json:
-        print_json(
-            {
-                "account": account,
-                "as_of": as_of.isoformat(),
-                "known_at": _iso(known_at),
-                "balance": format_yuan(total),
-            }
-        )
+        print_json(views.balance_view(account, as_of, known_at, total))
         return
     print_table(_axes(as_of, known_at), ("account", "balance"), [(account, format_yuan(total))])
 
@@ -102,16 +96,7 @@ def trial_balance_command(as_of_text: str, known_at_text: str | None, as_json: b
         rows = queries.trial_balance(conn, as_of, known_at)
     total = format_yuan(sum(amount for _, amount in rows))
     if as_json:
-        print_json(
-            {
-                "as_of": as_of.isoformat(),
-                "known_at": _iso(known_at),
-                "accounts": [
-                    {"account": name, "balance": format_yuan(amount)} for name, amount in rows
-                ],
-                "total": total,
-            }
-        )
+        print_json(views.trial_balance_view(as_of, known_at, rows))
         return
     table = [(name, format_yuan(amount)) for name, amount in rows] + [("total", total)]
     print_table(f"trial balance {_axes(as_of, known_at)}", ("account", "balance"), table)
@@ -135,54 +120,7 @@ def statement_command(
     held = queries.holdings(member_id, lines)
     bought = queries.payments_bought(member_id, lines)
     if as_json:
-        print_json(
-            {
-                "member": member_id,
-                "as_of": as_of.isoformat() if as_of else None,
-                "known_at": _iso(known_at),
-                "accounts": [
-                    {
-                        "account": h.account,
-                        "owned": format_yuan(h.owned_fen),
-                        "postings": h.postings,
-                        "last_date": h.last_date.isoformat(),
-                    }
-                    for h in held
-                ],
-                "payments": [
-                    {
-                        "entry_id": p.entry_id,
-                        "effective_date": p.effective_date.isoformat(),
-                        "kind": p.kind,
-                        "period": p.period,
-                        "scheme": p.scheme,
-                        "region": p.region,
-                        "paid": format_yuan(p.paid_fen),
-                        "personal": format_yuan(p.personal_fen),
-                        "pooling": format_yuan(p.pooling_fen),
-                        "subsidy": format_yuan(p.subsidy_fen),
-                        "personal_balance": format_yuan(p.personal_balance_fen),
-                    }
-                    for p in bought
-                ],
-                "lines": [
-                    {
-                        "entry_id": line.entry_id,
-                        "effective_date": line.effective_date.isoformat(),
-                        "recorded_at": line.recorded_at.isoformat(),
-                        "kind": line.kind,
-                        "period": line.period,
-                        "scheme": line.scheme,
-                        "region": line.region,
-                        "account": line.account,
-                        "amount": format_yuan(line.amount_fen),
-                        "balance": format_yuan(line.balance_fen),
-                        "reason": line.reason,
-                    }
-                    for line in lines
-                ],
-            }
-        )
+        print_json(views.statement_view(member_id, as_of, known_at, lines, held, bought))
         return
     axes = _axes(as_of, known_at)
     print_table(
@@ -230,29 +168,11 @@ def pooling_command(as_of_text: str, known_at_text: str | None, as_json: bool) -
     with _reading() as conn:
         rows = queries.pooling_by_region(conn, as_of, known_at)
     if as_json:
-        print_json(
-            {
-                "as_of": as_of.isoformat(),
-                "known_at": _iso(known_at),
-                "sign": "credit-positive",
-                "pools": [
-                    {"scheme": scheme, "region": region, "balance": format_yuan(amount)}
-                    for scheme, region, amount in rows
-                ],
-            }
-        )
+        print_json(views.pooling_view(as_of, known_at, rows))
         return
     table = [(scheme, region, format_yuan(amount)) for scheme, region, amount in rows]
     title = f"pooling funds {_axes(as_of, known_at)} (credit-positive)"
     print_table(title, ("scheme", "region", "balance"), table)
-
-
-PLACE_CLAUSES = {
-    1: "国办发〔2009〕66号 Art. 6 (1): the hukou place, where the relationship is",
-    2: "国办发〔2009〕66号 Art. 6 (2): the place of the relationship, with ≥ 10 years",
-    3: "国办发〔2009〕66号 Art. 6 (3): the last earlier place with ≥ 10 years",
-    4: "国办发〔2009〕66号 Art. 6 (4): the hukou place, no place having ≥ 10 years",
-}
 
 
 @cli.command("months")
@@ -268,28 +188,9 @@ def months_command(member_id: str | None, as_json: bool) -> None:
         rows = queries.contribution_months(conn, member_id)
         if member_id is not None:
             place = queries.pension_place_of(conn, member_id, default_policy())
-    where = None
-    if place is not None:
-        where = {"region": place.region, "rule": place.rule,
-                 "clause": PLACE_CLAUSES[place.rule], "reason": place.reason}  # fmt: skip
+    where = views.pension_place_view(place)
     if as_json:
-        found: dict[str, object] = {
-            "months": [
-                {
-                    "member": r.member_id,
-                    "scheme": r.scheme,
-                    "region": r.region,
-                    "months": r.months,
-                    "first": r.first,
-                    "last": r.last,
-                    "held_in": r.held_in,
-                }
-                for r in rows
-            ]
-        }
-        if member_id is not None:
-            found["pension_paid_in"] = where
-        print_json(found)
+        print_json(views.months_view(rows, member_id, place))
         return
     table = [
         (r.member_id, r.scheme, r.region, str(r.months), r.first, r.last, r.held_in) for r in rows
@@ -311,22 +212,7 @@ def arrangements_command(as_json: bool) -> None:
     with _reading() as conn:
         rows = queries.affiliated_arrangements(conn)
     if as_json:
-        print_json(
-            {
-                "arrangements": [
-                    {
-                        "member": r.member_id,
-                        "scheme": r.scheme,
-                        "region": r.region,
-                        "agency": r.agency,
-                        "from": r.from_month,
-                        "to": r.to_month,
-                        "recorded_at": r.recorded_at.isoformat(),
-                    }
-                    for r in rows
-                ]
-            }
-        )
+        print_json(views.arrangements_view(rows))
         return
     table = [
         (r.member_id, r.scheme, r.region, r.agency, r.from_month, r.to_month or "") for r in rows

@@ -16,6 +16,7 @@ tags (``; key: value``); hledger ends a tag value at a comma, ledger-cli at the 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
@@ -93,30 +94,37 @@ def journal_entry(entry: Row, legs: list[tuple[str, int]]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def export_ledger(conn: Connection, out: TextIO) -> int:
-    """Write every entry as a ledger-cli / hledger journal to ``out``; returns the entry count."""
-    out.write(
+def iter_ledger(conn: Connection) -> Iterator[tuple[str, int]]:
+    """The journal ``export_ledger`` writes, as (text, entries in it) chunks, for streaming."""
+    yield (
         "; flexledger journal: amounts in yuan, debit positive, credit negative; entries in\n"
         "; recorded order; (n) is the entry id.\n"
         f"commodity 1,000.00 {COMMODITY}\n\n"
-    )
-    written = 0
+    ), 0
     for chunk in _entry_chunks(conn):
         legs = _legs(conn, chunk[0].id, chunk[-1].id)
-        out.write("".join(journal_entry(entry, legs.get(entry.id, [])) for entry in chunk))
-        written += len(chunk)
+        yield "".join(journal_entry(entry, legs.get(entry.id, [])) for entry in chunk), len(chunk)
+
+
+def export_ledger(conn: Connection, out: TextIO) -> int:
+    """Write every entry as a ledger-cli / hledger journal to ``out``; returns the entry count."""
+    written = 0
+    for text, count in iter_ledger(conn):
+        out.write(text)
+        written += count
     return written
 
 
-def export_csv(conn: Connection, out: TextIO) -> int:
-    """Write every posting as CSV (columns ``CSV_COLUMNS``, amount in yuan); returns the count.
-
-    Rows in entry id then posting id order; empty cells for a missing period or member.
-    """
-    writer = csv.writer(out, lineterminator="\n")
+def iter_csv(conn: Connection) -> Iterator[tuple[str, int]]:
+    """The CSV ``export_csv`` writes, as (text, postings in it) chunks, for streaming."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    written = 0
+    yield buffer.getvalue(), 0
     for chunk in _entry_chunks(conn):
+        buffer.seek(0)
+        buffer.truncate()
+        written = 0
         legs = _legs(conn, chunk[0].id, chunk[-1].id)
         for entry in chunk:
             recorded = format_recorded_at(entry.recorded_at)
@@ -134,4 +142,16 @@ def export_csv(conn: Connection, out: TextIO) -> int:
                     )
                 )
                 written += 1
+        yield buffer.getvalue(), written
+
+
+def export_csv(conn: Connection, out: TextIO) -> int:
+    """Write every posting as CSV (columns ``CSV_COLUMNS``, amount in yuan); returns the count.
+
+    Rows in entry id then posting id order; empty cells for a missing period or member.
+    """
+    written = 0
+    for text, count in iter_csv(conn):
+        out.write(text)
+        written += count
     return written

@@ -495,3 +495,86 @@ def affiliated_arrangements(conn: Connection) -> list[AffiliatedArrangement]:
             )
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account as a search lists it: its name's parts, its type and when it was opened."""
+
+    id: int
+    name: str
+    type: str
+    recorded_at: datetime
+
+
+def find_accounts(
+    conn: Connection,
+    *,
+    member: str | None = None,
+    region: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[AccountRow]]:
+    """(how many match, the page) of accounts by name, filtered on its parts.
+
+    ``member``: the member's own accounts (``<kind>:<scheme>:<member>``); ``region``: the
+    region's accounts (``<kind>:<scheme>:<region>``); ``kind``: the first part of the name.
+    """
+    where = []
+    if member is not None:
+        where.append(accounts.c.name.like(f"%:{_escape_like(member)}", escape="\\"))
+    if region is not None:
+        where.append(accounts.c.name.like(f"%:{_escape_like(region)}", escape="\\"))
+    if kind is not None:
+        where.append(accounts.c.name.like(f"{_escape_like(kind)}:%", escape="\\"))
+    total = conn.execute(select(func.count()).select_from(accounts).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.name, accounts.c.type, accounts.c.recorded_at)
+        .where(*where)
+        .order_by(accounts.c.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    return int(total), [AccountRow(r.id, r.name, r.type, utc(r.recorded_at)) for r in rows]
+
+
+def entries_page(conn: Connection, after: int, limit: int) -> list[dict[str, object]]:
+    """Entries with ids after ``after``, in chain order, each with its hash and postings.
+
+    An entry's id is its position in the hash chain (ids are gapless, in recorded order):
+    ``hash = sha256(prev_hash|id|recorded_at|content)``. Amounts stay in fen here.
+    """
+    rows = conn.execute(
+        select(entries).where(entries.c.id > after).order_by(entries.c.id).limit(limit)
+    ).all()
+    if not rows:
+        return []
+    legs: dict[int, list[tuple[str, int]]] = {}
+    for entry_id, name, amount in conn.execute(
+        select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id.between(rows[0].id, rows[-1].id))
+        .order_by(postings.c.entry_id, postings.c.id)
+    ):
+        legs.setdefault(entry_id, []).append((name, amount))
+    return [
+        {
+            "id": row.id,
+            "chain_position": row.id,
+            "kind": row.kind,
+            "effective_date": row.effective_date,
+            "recorded_at": utc(row.recorded_at),
+            "period": row.period,
+            "member": row.member_id,
+            "scheme": row.scheme,
+            "region": row.region,
+            "reason": row.reason,
+            "corrects": row.corrects,
+            "idempotency_key": row.idempotency_key,
+            "prev_hash": row.prev_hash,
+            "hash": row.hash,
+            "postings": legs.get(row.id, []),
+        }
+        for row in rows
+    ]

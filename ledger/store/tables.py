@@ -258,4 +258,5 @@ APPEND_ONLY_TABLES = (
     "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
     "bank_settlements", "pension_awards", "benefit_events", "temporary_accounts",
 )  # fmt: skip
+from ledger.store import access_tables as _access_tables  # noqa: E402,F401  (tokens, access log)
 from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

@@ -116,6 +116,9 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["jobs", "status"], []),
     (["verify"], []),
     (["adjust"], []),
+    (["token", "add"], ["--role", "--name", "--expires"]),
+    (["token", "revoke", "ID"], []),
+    (["token", "list"], []),
 ]  # fmt: skip
 
 

@@ -1,0 +1,176 @@
+"""The HTTP application: ``create_app(engine)`` builds it; nothing connects until a request.
+
+Layers, outermost first: ``Recorded`` writes one ``access_log`` row per request (who,
+when, method, path, status) after the answer has started, and turns any exception that
+escaped the routes into a 500 problem document whose detail is an incident id (the log
+gets the exception's type and where it was raised, never its message, which may quote a
+URL or a token); then FastAPI's handlers turn ``Problem``, ``BadInput``, validation and
+routing errors into problem documents. ``/docs`` and ``/openapi.json`` need a token too:
+every request is authenticated but the login page's.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import traceback
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.api import pages, problems, routes
+from ledger.api.auth import Reader
+from ledger.clock import Clock, SystemClock
+from ledger.errors import BadInput
+from ledger.store.access import record_access
+
+log = logging.getLogger("flexledger.api")
+
+
+class Recorded:
+    """ASGI middleware: the access log, and the last line of defence against a traceback."""
+
+    def __init__(self, app: Any, engine: Engine, clock: Clock) -> None:
+        self.app = app
+        self.engine = engine
+        self.clock = clock
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        at = self.clock.now()
+        status = {"code": 500, "started": False}
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            incident = uuid.uuid4().hex[:12]
+            where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+            log.error(
+                "incident %s: %s in %s %s\n%s",
+                incident,
+                type(exc).__name__,
+                scope["method"],
+                scope["path"],
+                where,
+            )
+            status["code"] = 500
+            if not status["started"]:
+                response = problems.problem_response(
+                    500,
+                    f"internal error, incident {incident}: the server log has the details",
+                    scope["path"],
+                    slug="internal-error",
+                )
+                await response(scope, receive, send)
+        finally:
+            token_id = scope["state"].get("token_id")
+            try:
+                await run_in_threadpool(self._record, token_id, at, scope, status["code"])
+            except Exception as exc:  # the log must not turn an answer into a failure
+                log.error("access log not written: %s", type(exc).__name__)
+
+    def _record(self, token_id: int | None, at: Any, scope: dict, status: int) -> None:
+        with self.engine.begin() as conn:
+            record_access(conn, token_id, at, scope["method"], scope["path"], status)
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem document",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "the input that broke a rule"},
+        "rule": {"type": "string", "description": "the rule it broke"},
+    },
+    "required": ["type", "title", "status", "detail", "instance"],
+}
+REFUSALS = {
+    "400": "bad input: the field and the rule",
+    "401": "no token, or an unknown, expired or revoked one",
+    "404": "no such member, account or entry",
+}
+
+
+def described(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI description with the refusals as they are: problem documents, 400 for
+    bad input (FastAPI would say 422), 401 everywhere, 403 where the operator role is needed."""
+    cached = getattr(app.state, "described", None)
+    if cached is not None:
+        return cached
+    spec = copy.deepcopy(app.openapi())
+    spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    content = {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for methods in spec.get("paths", {}).values():
+        for method, operation in methods.items():
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            for status, text in REFUSALS.items():
+                answers[status] = {"description": text, "content": content}
+            if method == "post":
+                answers["403"] = {"description": "needs the operator role", "content": content}
+    spec.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    app.state.described = spec
+    return spec
+
+
+def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
+    """The API and pages on ``engine`` (opened, not connected: ``open_engine`` checks the
+    revision when ``flexledger serve`` starts)."""
+    app = FastAPI(
+        title="flexledger",
+        summary="The auditor's read-only API of the flexible-employment contribution ledger.",
+        description=(
+            "Every request needs a token from `flexledger token add` as "
+            "`Authorization: Bearer <token>` (or the pages' login cookie). Amounts are yuan "
+            "strings with two places, debit positive and credit negative (the pooling funds "
+            "credit-positive), exactly as the CLI's `--json`. Errors are RFC 9457 problem "
+            "documents naming the field and the rule."
+        ),
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.engine = engine
+    app.state.clock = clock or SystemClock()
+    app.add_exception_handler(problems.Problem, problems.on_problem)
+    app.add_exception_handler(BadInput, problems.on_bad_input)
+    app.add_exception_handler(RequestValidationError, problems.on_validation)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http)
+    app.add_exception_handler(pages.LoginNeeded, pages.on_login_needed)
+    app.include_router(routes.router)
+    app.include_router(pages.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_who: Reader) -> JSONResponse:
+        return JSONResponse(described(app))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_who: Reader) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="flexledger API")
+
+    app.add_middleware(Recorded, engine=engine, clock=app.state.clock)
+    return app
+
+
+__all__ = ["create_app"]

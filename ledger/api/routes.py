@@ -1,0 +1,261 @@
+"""The read-only JSON API: the CLI's auditor queries over HTTP, the same answers.
+
+Each route opens one AUTOCOMMIT connection (on SQLite a read never takes the write lock),
+parses its inputs with the CLI's parsers (so a bad date names ``as_of`` or ``known_at``
+exactly as the CLI does) and shapes its answer with ``ledger.views``, the functions the
+CLI's ``--json`` prints. Pages and dates are bounded: at most ``MAX_PAGE`` rows a page,
+dates from ``FIRST_DAY`` to ``LAST_DAY``. Only ``POST /api/verify`` needs the operator
+role; it runs ``verify`` and records the run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
+
+from ledger import views
+from ledger.api.auth import Operator, Reader
+from ledger.api.problems import Problem
+from ledger.errors import BadInput
+from ledger.journal import _TYPES as ACCOUNT_KINDS
+from ledger.money import format_yuan
+from ledger.period import parse_date, parse_datetime
+from ledger.policy import default_policy
+from ledger.store import access, queries
+from ledger.store.export import iter_csv, iter_ledger
+from ledger.store.verify import verify
+
+MAX_PAGE = 500
+MAX_OFFSET = 10_000_000
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
+MEMBER = re.compile(r"^[0-9]{17}[0-9X]$")
+REGION = re.compile(r"^[0-9]{6}$")
+
+router = APIRouter(prefix="/api", tags=["ledger"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"rows a page, 1-{MAX_PAGE}")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
+AsOf = Annotated[str, Query(description="effective date, YYYY-MM-DD")]
+KnownAt = Annotated[
+    str | None, Query(description="only entries recorded by then (ISO date or date-time)")
+]
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[Connection]:
+    engine = request.app.state.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
+
+
+def _bounded(day: date, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadInput(field, f"{day.isoformat()} is outside {FIRST_DAY} to {LAST_DAY}")
+
+
+def as_of_date(text: str, field: str = "as_of") -> date:
+    day = parse_date(text, field)
+    _bounded(day, field)
+    return day
+
+
+def known_at_time(text: str | None) -> datetime | None:
+    if text is None or text == "":
+        return None
+    moment = queries.utc(parse_datetime(text, "known_at"))
+    _bounded(moment.date(), "known_at")
+    return moment
+
+
+def member_id(text: str) -> str:
+    if not MEMBER.match(text):
+        raise BadInput("member", f"{text!r} is not an 18-character citizen ID number")
+    return text
+
+
+@router.get("/accounts", summary="Accounts by member, region or kind")
+def accounts(
+    request: Request,
+    _who: Reader,
+    member: str | None = None,
+    region: str | None = None,
+    kind: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict:
+    if member is not None:
+        member_id(member)
+    if region is not None and not REGION.match(region):
+        raise BadInput("region", f"{region!r} is not a 6-digit region code")
+    if kind is not None and kind not in ACCOUNT_KINDS:
+        raise BadInput("kind", f"{kind!r} is not one of {', '.join(sorted(ACCOUNT_KINDS))}")
+    with reading(request) as conn:
+        total, rows = queries.find_accounts(
+            conn, member=member, region=region, kind=kind, limit=limit, offset=offset
+        )
+    return {
+        "accounts": [
+            {
+                "id": r.id,
+                "account": r.name,
+                "type": r.type,
+                "kind": r.name.split(":", 1)[0],
+                "opened_at": r.recorded_at.isoformat(),
+            }
+            for r in rows
+        ],
+        "page": {"offset": offset, "limit": limit, "total": total},
+    }
+
+
+@router.get("/accounts/{account}/balance", summary="One account's balance on both time axes")
+def balance(
+    request: Request, _who: Reader, account: str, as_of: AsOf, known_at: KnownAt = None
+) -> dict:
+    day, moment = as_of_date(as_of), known_at_time(known_at)
+    with reading(request) as conn:
+        total = queries.balance(conn, account, day, moment)
+    return views.balance_view(account, day, moment, total)
+
+
+@router.get(
+    "/members/{member}/statement",
+    summary="What a member owns, what each payment bought, and their postings a page at a time",
+)
+def statement(
+    request: Request,
+    _who: Reader,
+    member: str,
+    as_of: str | None = None,
+    known_at: KnownAt = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict:
+    member_id(member)
+    day = as_of_date(as_of) if as_of else None
+    moment = known_at_time(known_at)
+    with reading(request) as conn:
+        lines = queries.statement(conn, member, day, moment)
+    held = queries.holdings(member, lines)
+    bought = queries.payments_bought(member, lines)
+    found = views.statement_view(member, day, moment, lines[offset : offset + limit], held, bought)
+    found["page"] = {"offset": offset, "limit": limit, "total": len(lines)}
+    return found
+
+
+@router.get("/trial-balance", summary="Every non-zero balance; the total is 0.00")
+def trial_balance(request: Request, _who: Reader, as_of: AsOf, known_at: KnownAt = None) -> dict:
+    day, moment = as_of_date(as_of), known_at_time(known_at)
+    with reading(request) as conn:
+        rows = queries.trial_balance(conn, day, moment)
+    return views.trial_balance_view(day, moment, rows)
+
+
+@router.get("/pooling", summary="Pooling funds by scheme and region, credit-positive")
+def pooling(request: Request, _who: Reader, as_of: AsOf, known_at: KnownAt = None) -> dict:
+    day, moment = as_of_date(as_of), known_at_time(known_at)
+    with reading(request) as conn:
+        rows = queries.pooling_by_region(conn, day, moment)
+    return views.pooling_view(day, moment, rows)
+
+
+@router.get("/months", summary="Paid contribution months per member, scheme and region")
+def months(request: Request, _who: Reader, member: str | None = None) -> dict:
+    if member is not None:
+        member_id(member)
+    with reading(request) as conn:
+        rows = queries.contribution_months(conn, member)
+        place = None
+        if member is not None:
+            place = queries.pension_place_of(conn, member, default_policy())
+    return views.months_view(rows, member, place)
+
+
+@router.get("/arrangements", summary="Affiliated arrangements (method agency)")
+def arrangements(request: Request, _who: Reader) -> dict:
+    with reading(request) as conn:
+        rows = queries.affiliated_arrangements(conn)
+    return views.arrangements_view(rows)
+
+
+def _entry_view(entry: dict) -> dict:
+    shown = dict(entry)
+    shown["effective_date"] = entry["effective_date"].isoformat()
+    shown["recorded_at"] = entry["recorded_at"].isoformat()
+    shown["postings"] = [
+        {"account": name, "amount": format_yuan(amount)} for name, amount in entry["postings"]
+    ]
+    return shown
+
+
+@router.get("/entries", summary="Entries in chain order with their hashes (keyset pages)")
+def entries(
+    request: Request,
+    _who: Reader,
+    after: Annotated[int, Query(ge=0, description="the last entry id already seen")] = 0,
+    limit: Limit = 100,
+) -> dict:
+    with reading(request) as conn:
+        found = queries.entries_page(conn, after, limit)
+    last = found[-1]["id"] if len(found) == limit else None
+    return {"entries": [_entry_view(e) for e in found], "next_after": last}
+
+
+@router.get("/entries/{entry_id}", summary="One entry, its hash and its chain position")
+def entry(request: Request, _who: Reader, entry_id: Annotated[int, Path(ge=1)]) -> dict:
+    with reading(request) as conn:
+        found = queries.entries_page(conn, entry_id - 1, 1)
+    if not found or found[0]["id"] != entry_id:
+        raise Problem(
+            404, f"entry_id: {entry_id}: no such entry", field="entry_id", rule="no such entry"
+        )
+    return _entry_view(found[0])
+
+
+@router.get("/verify", summary="The last verify run started over the API")
+def last_verify(request: Request, _who: Reader) -> dict:
+    with reading(request) as conn:
+        return {"last_run": access.last_verify_run(conn)}
+
+
+@router.post("/verify", summary="Run verify now (operator)", status_code=201)
+def run_verify(request: Request, who: Operator) -> dict:
+    clock, engine = request.app.state.clock, request.app.state.engine
+    started = clock.now()
+    with reading(request) as conn:
+        result = views.verify_view(verify(conn))
+    with engine.begin() as conn:
+        access.record_verify_run(conn, who.token_id, started, clock.now(), result)
+        return {"last_run": access.last_verify_run(conn)}
+
+
+def _stream(request: Request, chunks) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    engine = request.app.state.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for text, _count in chunks(conn):
+            yield text.encode("utf-8")
+
+
+@router.get("/export/ledger", summary="The whole ledger as a ledger-cli / hledger journal")
+def export_journal(request: Request, _who: Reader) -> StreamingResponse:
+    return StreamingResponse(
+        _stream(request, iter_ledger),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="flexledger.journal"'},
+    )
+
+
+@router.get("/export/csv", summary="Every posting as CSV")
+def export_csv(request: Request, _who: Reader) -> StreamingResponse:
+    return StreamingResponse(
+        _stream(request, iter_csv),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="flexledger-postings.csv"'},
+    )

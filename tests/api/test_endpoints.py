@@ -1,0 +1,215 @@
+"""Every read endpoint answers exactly what the CLI's ``--json`` prints on the same ledger.
+
+Given a simulated ledger on SQLite and on PostgreSQL and an auditor's token, when each
+endpoint is asked what the matching command is asked, then the JSON documents are equal
+(amounts as yuan strings, both time axes); pages of a statement or of the entries put
+together are the whole; exports stream the CLI's bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import select
+
+from ledger.store.export import export_csv, export_ledger
+from ledger.store.tables import accounts, entries
+
+AS_OF = "2018-12-31"
+KNOWN_AT = "2018-03-31T12:00:00+00:00"
+
+
+def _member(served) -> str:  # type: ignore[no-untyped-def]
+    with served.engine.connect() as conn:
+        return conn.execute(
+            select(entries.c.member_id)
+            .where(entries.c.member_id.is_not(None))
+            .order_by(entries.c.id)
+            .limit(1)
+        ).scalar_one()
+
+
+def _account(served, prefix: str) -> str:  # type: ignore[no-untyped-def]
+    with served.engine.connect() as conn:
+        return conn.execute(
+            select(accounts.c.name).where(accounts.c.name.like(f"{prefix}%")).limit(1)
+        ).scalar_one()
+
+
+@pytest.mark.parametrize("known_at", [None, KNOWN_AT], ids=["everything", "known-at"])
+def test_a_balance_is_the_clis_on_both_time_axes(served, cli_json, known_at):
+    account = _account(served, "pooling:pension:")
+    axes = {"as_of": AS_OF} | ({"known_at": known_at} if known_at else {})
+    answer = served.get(f"/api/accounts/{account}/balance", served.auditor, params=axes)
+    args = ["balance", account, "--as-of", AS_OF] + (["--known-at", known_at] if known_at else [])
+    assert answer.status_code == 200
+    assert answer.json() == cli_json(*args)
+    assert answer.json()["balance"] != "0.00"
+
+
+@pytest.mark.parametrize("known_at", [None, KNOWN_AT], ids=["everything", "known-at"])
+def test_the_trial_balance_is_the_clis_and_sums_to_zero(served, cli_json, known_at):
+    axes = {"as_of": AS_OF} | ({"known_at": known_at} if known_at else {})
+    answer = served.get("/api/trial-balance", served.auditor, params=axes)
+    args = ["trial-balance", "--as-of", AS_OF] + (["--known-at", known_at] if known_at else [])
+    assert answer.json() == cli_json(*args)
+    assert answer.json()["total"] == "0.00"
+    assert len(answer.json()["accounts"]) > 10
+
+
+def test_the_pooling_funds_are_the_clis(served, cli_json):
+    answer = served.get("/api/pooling", served.auditor, params={"as_of": AS_OF})
+    assert answer.json() == cli_json("pooling", "--as-of", AS_OF)
+    assert answer.json()["pools"]
+
+
+def test_a_statement_is_the_clis_and_its_pages_put_together_are_the_whole(served, cli_json):
+    member = _member(served)
+    whole = cli_json("statement", "--member", member, "--as-of", AS_OF)
+    pages, offset = [], 0
+    while True:
+        page = served.get(
+            f"/api/members/{member}/statement",
+            served.auditor,
+            params={"as_of": AS_OF, "limit": 7, "offset": offset},
+        ).json()
+        assert page["page"] == {"offset": offset, "limit": 7, "total": len(whole["lines"])}
+        pages.extend(page["lines"])
+        offset += 7
+        if offset >= page["page"]["total"]:
+            break
+    assert len(whole["lines"]) > 7
+    assert pages == whole["lines"]
+    first = served.get(
+        f"/api/members/{member}/statement", served.auditor, params={"as_of": AS_OF, "limit": 500}
+    ).json()
+    assert {k: v for k, v in first.items() if k != "page"} == whole
+
+
+def test_a_statement_as_known_at_a_time_is_the_clis(served, cli_json):
+    member = _member(served)
+    answer = served.get(
+        f"/api/members/{member}/statement",
+        served.auditor,
+        params={"known_at": KNOWN_AT, "limit": 500},
+    ).json()
+    whole = cli_json("statement", "--member", member, "--known-at", KNOWN_AT)
+    assert {k: v for k, v in answer.items() if k != "page"} == whole
+
+
+@pytest.mark.parametrize("for_member", [False, True], ids=["everyone", "one-member"])
+def test_contribution_months_are_the_clis(served, cli_json, for_member):
+    member = _member(served)
+    params = {"member": member} if for_member else {}
+    answer = served.get("/api/months", served.auditor, params=params).json()
+    assert answer == cli_json("months", *(["--member", member] if for_member else []))
+    assert answer["months"]
+
+
+def test_affiliated_arrangements_are_the_clis(served, cli_json):
+    answer = served.get("/api/arrangements", served.auditor).json()
+    assert answer == cli_json("arrangements")
+    assert answer["arrangements"], "seed 3 has members paying through an HR company"
+
+
+def test_accounts_are_found_by_member_region_and_kind(served):
+    member = _member(served)
+    with served.engine.connect() as conn:
+        names = list(conn.execute(select(accounts.c.name).order_by(accounts.c.name)).scalars())
+    cases = {
+        ("member", member): [n for n in names if n.endswith(f":{member}")],
+        ("region", "110000"): [n for n in names if n.endswith(":110000")],
+        ("kind", "pooling"): [n for n in names if n.startswith("pooling:")],
+    }
+    for (field, value), expected in cases.items():
+        found = served.get("/api/accounts", served.auditor, params={field: value}).json()
+        assert [a["account"] for a in found["accounts"]] == expected, field
+        assert found["page"]["total"] == len(expected)
+        assert expected
+    paged = served.get("/api/accounts", served.auditor, params={"limit": 5, "offset": 5}).json()
+    assert [a["account"] for a in paged["accounts"]] == names[5:10]
+
+
+def test_entries_come_in_chain_order_with_their_hashes_a_page_at_a_time(served):
+    with served.engine.connect() as conn:
+        stored = conn.execute(
+            select(entries.c.id, entries.c.prev_hash, entries.c.hash)
+            .order_by(entries.c.id)
+            .limit(25)
+        ).all()
+    seen, after = [], 0
+    while len(seen) < 25:
+        page = served.get("/api/entries", served.auditor, params={"after": after, "limit": 10})
+        body = page.json()
+        seen.extend(body["entries"])
+        after = body["next_after"]
+    assert [(e["id"], e["prev_hash"], e["hash"]) for e in seen[:25]] == [tuple(r) for r in stored]
+    assert all(e["chain_position"] == e["id"] for e in seen)
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in pairwise(seen))
+    one = seen[3]
+    assert served.get(f"/api/entries/{one['id']}", served.auditor).json() == one
+    total = sum(int(p["amount"].replace(".", "")) for p in one["postings"])
+    assert total == 0 and len(one["postings"]) >= 2
+
+
+def test_the_last_entry_page_says_there_is_no_next(served):
+    with served.engine.connect() as conn:
+        head = conn.execute(select(entries.c.id).order_by(entries.c.id.desc())).first()[0]
+    body = served.get("/api/entries", served.auditor, params={"after": head - 3}).json()
+    assert [e["id"] for e in body["entries"]] == [head - 2, head - 1, head]
+    assert body["next_after"] is None
+
+
+@pytest.mark.parametrize(("path", "writer"), [("ledger", export_ledger), ("csv", export_csv)])
+def test_exports_stream_the_same_bytes_the_cli_writes(served, path, writer):
+    out = io.StringIO()
+    with served.engine.connect() as conn:
+        writer(conn, out)
+    with served.client.stream(
+        "GET", f"/api/export/{path}", headers={"Authorization": f"Bearer {served.auditor}"}
+    ) as answer:
+        assert answer.status_code == 200
+        assert "attachment" in answer.headers["content-disposition"]
+        body = b"".join(answer.iter_bytes())
+    assert body == out.getvalue().encode("utf-8")
+    assert len(body) > 10_000
+
+
+def test_an_operator_runs_verify_and_everyone_reads_the_last_run_as_the_cli_reports(
+    served, cli_json
+):
+    ran = served.post("/api/verify", served.operator)
+    assert ran.status_code == 201
+    run = ran.json()["last_run"]
+    cli = cli_json("verify")
+    assert {k: run[k] for k in cli if k != "anchored"} == {
+        k: v for k, v in cli.items() if k != "anchored"
+    }
+    assert run["ok"] is True and run["by_token"] == served.ids["operator"]
+    assert served.get("/api/verify", served.auditor).json() == {"last_run": run}
+
+
+def test_the_openapi_description_lists_every_endpoint(served):
+    spec = served.get("/openapi.json", served.auditor).json()
+    paths = set(spec["paths"])
+    assert {
+        "/api/accounts",
+        "/api/accounts/{account}/balance",
+        "/api/members/{member}/statement",
+        "/api/trial-balance",
+        "/api/pooling",
+        "/api/months",
+        "/api/arrangements",
+        "/api/entries",
+        "/api/entries/{entry_id}",
+        "/api/verify",
+        "/api/export/ledger",
+        "/api/export/csv",
+    } <= paths
+    balance = spec["paths"]["/api/accounts/{account}/balance"]["get"]["responses"]
+    assert {"200", "400", "401", "404"} <= set(balance) and "422" not in balance
+    assert "403" in spec["paths"]["/api/verify"]["post"]["responses"]
+    docs = served.get("/docs", served.auditor)
+    assert docs.status_code == 200 and "/openapi.json" in docs.text

@@ -2,7 +2,7 @@
 and the verify runs started through the API. On the journal's ``metadata``.
 
 Invariants and where they hold:
-- append-only (triggers on SQLite and PostgreSQL, ``migrations/versions/0005_api_access.py``):
+- append-only (triggers on SQLite and PostgreSQL, ``migrations/versions/0006_api_access.py``):
   all four tables refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL). A token is revoked
   by a new ``api_token_revocations`` row, never by changing its ``api_tokens`` row; the
   primary key on ``token_id`` makes a second revocation of the same token a no-op.

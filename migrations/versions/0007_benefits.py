@@ -1,7 +1,7 @@
 """The benefit phase: pension awards and the recorded decisions of a member's benefit life.
 
-Revision ID: 0006_benefits
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 
 ``pension_awards``: one row per member awarded a pension at retirement, holding every input
@@ -24,8 +24,8 @@ from alembic import op
 
 from migrations import invariants
 
-revision: str = "0006_benefits"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,6 +22,7 @@ from ledger.cli import (  # noqa: F401
     quote,
     report,
     retirement,
+    roles,
     serve,
     simulate,
     store,

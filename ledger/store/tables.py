@@ -154,7 +154,18 @@ checkpoints = Table(
     Column("balance_fen", BigInteger, nullable=False),
     Column("posting_count", BigInteger, nullable=False),
     Column("recorded_at", Timestamp, nullable=False),
+    Column(
+        "last_date",
+        Date,
+        comment="latest effective_date of the account's postings through the id",
+    ),
     UniqueConstraint("account_id", "as_of", "through_entry_id"),
+    Index(
+        "ix_checkpoints_account_id_through_entry_id_as_of",
+        "account_id",
+        "through_entry_id",
+        "as_of",
+    ),
     comment=(
         "balance of account_id over postings with effective_date <= as_of and entry_id <= "
         "through_entry_id: exact for ever, since later entries only have larger ids"

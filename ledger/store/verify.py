@@ -135,6 +135,20 @@ def _check_checkpoints(conn: Connection, report: VerifyReport) -> None:
                 f"checkpoint {cp.id} ({cp.name} as of {cp.as_of} through entry "
                 f"{cp.through_entry_id}) says {cp.balance_fen} fen, postings say {actual}",
             )
+        if cp.last_date is None:
+            continue
+        last = conn.execute(
+            select(func.max(postings.c.effective_date)).where(
+                postings.c.account_id == cp.account_id,
+                postings.c.entry_id <= cp.through_entry_id,
+            )
+        ).scalar()
+        if last != cp.last_date:
+            report.fail(
+                None,
+                f"checkpoint {cp.id} ({cp.name} through entry {cp.through_entry_id}) says its "
+                f"last date is {cp.last_date}, postings say {last}",
+            )
 
 
 def anchor(conn: Connection, clock: Clock) -> tuple[int, str] | None:

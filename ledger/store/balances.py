@@ -35,11 +35,22 @@ plain indexed sum. Checkpoints never change an answer, only how much of the inde
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, case, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -75,13 +86,15 @@ def known_cutoff(conn: Connection, known_at: datetime | None) -> int | None:
     """
     if known_at is None:
         return None
-    latest = (
-        select(func.max(entries.c.recorded_at))
-        .where(entries.c.recorded_at <= utc(known_at))
-        .scalar_subquery()
-    )
-    found = conn.execute(select(func.max(entries.c.id)).where(entries.c.recorded_at == latest))
-    return found.scalar() or 0
+    return conn.execute(_CUTOFF, {"known_at": utc(known_at)}).scalar() or 0
+
+
+_CUTOFF = select(func.max(entries.c.id)).where(
+    entries.c.recorded_at
+    == select(func.max(entries.c.recorded_at))
+    .where(entries.c.recorded_at <= bindparam("known_at", type_=entries.c.recorded_at.type))
+    .scalar_subquery()
+)
 
 
 # --------------------------------------------------------------------------- sums
@@ -181,31 +194,76 @@ def _usable(as_of: date, cutoff: int | None) -> list[ColumnElement[bool]]:
 
 def account_id(conn: Connection, account: str) -> int:
     """The id of the account named ``account``; ``UnknownAccount`` if it was never opened."""
-    found = conn.execute(select(accounts.c.id).where(accounts.c.name == account)).scalar()
+    found = conn.execute(_ACCOUNT_ID, {"name": account}).scalar()
     if found is None:
         raise UnknownAccount(account)
     return found
 
 
+_COLUMNS = (
+    checkpoints.c.as_of,
+    checkpoints.c.through_entry_id,
+    checkpoints.c.balance_fen,
+    checkpoints.c.posting_count,
+    checkpoints.c.last_date,
+)
+
+
+@functools.cache
+def _point_statements(known: bool) -> dict[str, Select]:
+    """The point balance's statements, built once with bound parameters: building and
+    keying a statement costs more Python time than the index reads it asks for."""
+    account = bindparam("account", type_=accounts.c.id.type)
+    as_of = bindparam("as_of", type_=postings.c.effective_date.type)
+    cutoff = bindparam("cutoff", type_=postings.c.entry_id.type) if known else None
+    usable = [checkpoints.c.account_id == account]
+    # by_id hides the as_of bound from the planner: otherwise SQLite reads every usable row
+    # on the unique (account, as_of, through) index and sorts them (milliseconds on a grid).
+    by_id_where = [checkpoints.c.account_id == account, unindexed(checkpoints.c.as_of) <= as_of]
+    if cutoff is not None:
+        usable.append(checkpoints.c.through_entry_id <= cutoff)
+        by_id_where.append(checkpoints.c.through_entry_id <= cutoff)
+    rest = since_checkpoint(
+        account,
+        as_of,
+        cutoff,
+        bindparam("cp_as_of", type_=checkpoints.c.as_of.type),
+        bindparam("cp_through", type_=checkpoints.c.through_entry_id.type),
+        bindparam("cp_last", type_=checkpoints.c.as_of.type),
+    )
+    return {
+        "by_date": select(*_COLUMNS)
+        .where(*usable, checkpoints.c.as_of <= as_of)
+        .order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc())
+        .limit(1),
+        "by_id": select(*_COLUMNS)
+        .where(*by_id_where)
+        .order_by(checkpoints.c.through_entry_id.desc(), checkpoints.c.as_of.desc())
+        .limit(1),
+        "scratch": select(from_scratch(account, as_of, cutoff)),
+        "rest": select(rest),
+    }
+
+
+_ACCOUNT_ID = select(accounts.c.id).where(accounts.c.name == bindparam("name"))
+
+
+def _params(account: int, as_of: date, cutoff: int | None) -> dict[str, object]:
+    params: dict[str, object] = {"account": account, "as_of": as_of}
+    if cutoff is not None:
+        params["cutoff"] = cutoff
+    return params
+
+
 def best_checkpoint(conn: Connection, account: int, as_of: date, cutoff: int | None) -> Row | None:
     """The usable checkpoint of ``account`` that holds the most postings, of two candidates:
     the latest as_of (then the largest id) and the largest id (then the latest as_of)."""
-    columns = (
-        checkpoints.c.as_of,
-        checkpoints.c.through_entry_id,
-        checkpoints.c.balance_fen,
-        checkpoints.c.posting_count,
-        checkpoints.c.last_date,
-    )
-    usable = select(*columns).where(checkpoints.c.account_id == account, *_usable(as_of, cutoff))
-    by_date = conn.execute(
-        usable.order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc()).limit(1)
-    ).first()
+    statements = _point_statements(cutoff is not None)
+    params = _params(account, as_of, cutoff)
+    by_date = conn.execute(statements["by_date"], params).first()
     if by_date is None:
         return None
-    by_id = conn.execute(
-        usable.order_by(checkpoints.c.through_entry_id.desc(), checkpoints.c.as_of.desc()).limit(1)
-    ).first()
+    by_id = conn.execute(statements["by_id"], params).first()
     if by_id is not None and by_id.posting_count > by_date.posting_count:
         return by_id
     return by_date
@@ -222,14 +280,15 @@ def balance(conn: Connection, account: str, as_of: date, known_at: datetime | No
     ident = account_id(conn, account)
     cutoff = known_cutoff(conn, known_at)
     cp = best_checkpoint(conn, ident, as_of, cutoff)
+    statements = _point_statements(cutoff is not None)
+    params = _params(ident, as_of, cutoff)
     if cp is None:
-        return int(conn.execute(select(from_scratch(ident, as_of, cutoff))).scalar_one())
-    if cp.last_date is not None and cp.last_date <= cp.as_of:
-        last: object = cp.as_of  # it holds every posting of its ids: no later date to add
-    else:
-        last = cp.last_date
-    rest = since_checkpoint(ident, as_of, cutoff, cp.as_of, cp.through_entry_id, last)
-    return cp.balance_fen + int(conn.execute(select(rest)).scalar_one())
+        return int(conn.execute(statements["scratch"], params).scalar_one())
+    # A checkpoint holding every posting of its ids (last_date <= as_of) has no later date
+    # to add: the date range is cut to nothing; an unknown last_date (NULL) cuts nothing.
+    last = cp.last_date if cp.last_date is not None else as_of
+    params.update(cp_as_of=cp.as_of, cp_through=cp.through_entry_id, cp_last=max(last, cp.as_of))
+    return cp.balance_fen + int(conn.execute(statements["rest"], params).scalar_one())
 
 
 def balances_of(conn: Connection, names: Sequence[str], as_of: date) -> dict[str, int]:

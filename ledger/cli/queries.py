@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
@@ -257,3 +257,43 @@ def checkpoint_command(as_of_text: str, min_postings: int) -> None:
     finally:
         engine.dispose()
     click.echo(f"made {count} checkpoints as of {as_of.isoformat()}")
+
+
+MAX_GRID_MONTHS = 1200
+
+
+@cli.command("checkpoint-grid")
+@click.option("--from", "first_text", required=True, help="First month, YYYY-MM.")
+@click.option("--to", "last_text", required=True, help="Last month, YYYY-MM.")
+@click.option("--min-postings", default=1000, show_default=True, type=click.IntRange(min=1))
+def checkpoint_grid_command(first_text: str, last_text: str, min_postings: int) -> None:
+    """Checkpoints for both time axes: as of every month's end from --from to --to, through
+    the last entry recorded by every month's end and the last entry (``make_grid``)."""
+    from datetime import UTC, timedelta
+
+    from ledger.period import Month
+    from ledger.store.balances import known_cutoff
+    from ledger.store.checkpoints import make_grid
+    from ledger.store.tables import entries
+
+    first, last = Month.parse(first_text, "--from"), Month.parse(last_text, "--to")
+    if last < first:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    count_months = last.index - first.index + 1
+    if count_months > MAX_GRID_MONTHS:
+        raise click.BadParameter(f"at most {MAX_GRID_MONTHS} months", param_hint="--to")
+    ends = [Month.from_index(first.index + n + 1).first_day - timedelta(days=1)
+            for n in range(count_months)]  # fmt: skip
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            head = conn.execute(select(func.max(entries.c.id))).scalar() or 0
+            ids = {known_cutoff(conn, datetime.combine(end, datetime.max.time(), UTC))
+                   for end in ends}  # fmt: skip
+            throughs = sorted(i for i in ids | {head} if i)
+            count = make_grid(conn, ends, throughs, SystemClock(), min_postings)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"made {count} checkpoints as of {len(ends)} month ends through {len(throughs)} entries"
+    )

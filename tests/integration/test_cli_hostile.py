@@ -101,6 +101,7 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
                    "--bases", "--grades", "--start", "--as-of", "--by", "--scenario"]),
     (["compare"], ["--member", "--lives-in", "--bases", "--start", "--as-of", "--plot"]),
     (["checkpoint"], ["--as-of", "--min-postings"]),
+    (["checkpoint-grid"], ["--from", "--to", "--min-postings"]),
     (["transfer"], ["--member", "--scheme", "--to", "--on"]),
     (["retire"], ["--member", "--on", "--short"]),
     (["death"], ["--member", "--on"]),

@@ -224,3 +224,43 @@ def test_a_grid_checkpoint_holds_what_its_dates_and_ids_say(engine):
         _check_checkpoints(conn, report)
         assert len(report.problems) == 2
         assert "last date is 2020-01-01, postings say 2020-01-02" in report.problems[0]
+
+
+def test_flexledger_checkpoint_grid_makes_the_grid_once_and_answers_stay_the_same(
+    engine, empty_database, monkeypatch, capsys
+):
+    """Two months paid through the CLI; the grid over Jul-Sep 2025 (3 month ends; entries
+    recorded by each month's end and the last entry) checkpoints the collection and pooling
+    accounts (2 postings each, --min-postings 1); a rerun writes nothing."""
+    from ledger.cli import main
+    from ledger.cli.context import settings as cli_settings
+
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
+    cli_settings.cache_clear()
+    member = "11010519491231002X"
+    for argv in (
+        ["member", "add", "--id", member, "--region", "110000"],
+        ["enroll", "--member", member, "--scheme", "pension", "--region", "110000",
+         "--base-percent", "60", "--from", "2025-07"],
+        ["contribute", "--member", member, "--scheme", "pension", "--from", "2025-07",
+         "--to", "2025-08", "--paid-on", "2025-08-20"],
+    ):  # fmt: skip
+        assert main(argv) == 0, argv
+    capsys.readouterr()
+    before = {}
+    with engine.connect() as conn:
+        names = [n for (n,) in conn.execute(select(accounts.c.name))]
+        for name in names:
+            before[name] = balance(conn, name, date(2025, 12, 31))
+    grid = ["checkpoint-grid", "--from", "2025-07", "--to", "2025-09", "--min-postings", "1"]
+    assert main(grid) == 0
+    first = capsys.readouterr().out
+    assert main(grid) == 0
+    again = capsys.readouterr().out
+    assert first.startswith("made ") and not first.startswith("made 0 ")
+    assert again == "made 0 checkpoints as of 3 month ends through 1 entries\n"
+    with engine.connect() as conn:
+        assert {n: balance(conn, n, date(2025, 12, 31)) for n in names} == before
+        assert conn.execute(select(func.count()).select_from(checkpoints)).scalar_one() > 0
+    assert main(["checkpoint-grid", "--from", "2025-09", "--to", "2025-07"]) == 2
+    assert "--to" in capsys.readouterr().err

@@ -50,6 +50,7 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -231,7 +232,23 @@ def _point_statements(known: bool) -> dict[str, Select]:
         bindparam("cp_through", type_=checkpoints.c.through_entry_id.type),
         bindparam("cp_last", type_=checkpoints.c.as_of.type),
     )
+    by_date = (
+        select(*_COLUMNS)
+        .where(*usable, checkpoints.c.as_of <= as_of)
+        .order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc())
+        .limit(1)
+        .subquery()
+    )
+    by_id = (
+        select(*_COLUMNS)
+        .where(*by_id_where)
+        .order_by(checkpoints.c.through_entry_id.desc(), checkpoints.c.as_of.desc())
+        .limit(1)
+        .subquery()
+    )
     return {
+        # Equal counts: either leaves as many postings to add.
+        "candidates": union_all(select(by_date), select(by_id)),
         "by_date": select(*_COLUMNS)
         .where(*usable, checkpoints.c.as_of <= as_of)
         .order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc())
@@ -260,13 +277,8 @@ def best_checkpoint(conn: Connection, account: int, as_of: date, cutoff: int | N
     the latest as_of (then the largest id) and the largest id (then the latest as_of)."""
     statements = _point_statements(cutoff is not None)
     params = _params(account, as_of, cutoff)
-    by_date = conn.execute(statements["by_date"], params).first()
-    if by_date is None:
-        return None
-    by_id = conn.execute(statements["by_id"], params).first()
-    if by_id is not None and by_id.posting_count > by_date.posting_count:
-        return by_id
-    return by_date
+    found = conn.execute(statements["candidates"], params).all()  # one round trip
+    return max(found, key=lambda row: row.posting_count, default=None)
 
 
 def balance(conn: Connection, account: str, as_of: date, known_at: datetime | None = None) -> int:

@@ -140,7 +140,9 @@ postings = Table(
     Column("amount_fen", BigInteger, nullable=False, comment="debit positive, credit negative"),
     Column("effective_date", Date, nullable=False, comment="copy of the entry's"),
     Index("ix_postings_account_date", "account_id", "effective_date", "entry_id", "amount_fen"),
-    Index("ix_postings_account_entry", "account_id", "entry_id"),
+    # Covering: a balance as known at a time reads the entries recorded after a checkpoint
+    # (an entry-id range) and needs their dates and amounts without visiting the rows.
+    Index("ix_postings_account_entry", "account_id", "entry_id", "effective_date", "amount_fen"),
     Index("ix_postings_entry", "entry_id"),
 )
 

@@ -13,6 +13,11 @@ NULL (checkpoints made before this revision): not known, the range is not cut sh
 ``ix_checkpoints_account_id_through_entry_id_as_of`` finds the checkpoint with the largest
 ``through_entry_id`` not after the known-at cutoff, then the latest ``as_of`` in one seek.
 Checkpoints are a cache: no row changes meaning.
+
+``ix_postings_account_entry`` gains ``effective_date`` and ``amount_fen``: the entries
+recorded after a checkpoint are read by an entry-id range, and covered, that range is read
+from the index alone (at 10 million postings a month of a pooling fund's entries is 2,000
+row visits otherwise).
 """
 
 from __future__ import annotations
@@ -41,9 +46,17 @@ def upgrade() -> None:
             )
         )
     op.create_index(INDEX, "checkpoints", ["account_id", "through_entry_id", "as_of"])
+    op.drop_index("ix_postings_account_entry", table_name="postings")
+    op.create_index(
+        "ix_postings_account_entry",
+        "postings",
+        ["account_id", "entry_id", "effective_date", "amount_fen"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_postings_account_entry", table_name="postings")
+    op.create_index("ix_postings_account_entry", "postings", ["account_id", "entry_id"])
     op.drop_index(INDEX, table_name="checkpoints")
     with op.batch_alter_table("checkpoints") as batch:
         batch.drop_column("last_date")

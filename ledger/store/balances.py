@@ -249,14 +249,6 @@ def _point_statements(known: bool) -> dict[str, Select]:
     return {
         # Equal counts: either leaves as many postings to add.
         "candidates": union_all(select(by_date), select(by_id)),
-        "by_date": select(*_COLUMNS)
-        .where(*usable, checkpoints.c.as_of <= as_of)
-        .order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc())
-        .limit(1),
-        "by_id": select(*_COLUMNS)
-        .where(*by_id_where)
-        .order_by(checkpoints.c.through_entry_id.desc(), checkpoints.c.as_of.desc())
-        .limit(1),
         "scratch": select(from_scratch(account, as_of, cutoff)),
         "rest": select(rest),
     }

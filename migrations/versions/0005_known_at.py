@@ -1,7 +1,7 @@
 """Checkpoints serve the known-at axis: each says the latest date it holds; a through index.
 
 Revision ID: 0005_known_at
-Revises: 0004
+Revises: 0005 (0005_transfer_index, on main since this branch began)
 Create Date: 2026-12-03
 
 ``checkpoints.last_date``: the latest ``effective_date`` among the account's postings with
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_known_at"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -63,14 +63,14 @@ def cluster(request, monkeypatch) -> Iterator[Cluster]:
     with autocommit.connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     admin = make_engine(server_url, schema=schema)
-    upgrade(admin)
     found = Cluster(server_url, schema, admin, names)
     monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", found.url())
     monkeypatch.delenv("FLEXLEDGER_REDIS_URL", raising=False)
     monkeypatch.setenv("FLEXLEDGER_RETRY_MIN_BACKOFF_MS", "10")
     monkeypatch.setenv("FLEXLEDGER_RETRY_MAX_BACKOFF_MS", "50")
     cli_settings.cache_clear()
-    try:
+    try:  # from here on the schema and any role made are dropped, whatever happens
+        upgrade(admin)
         yield found
     finally:
         admin.dispose()

@@ -1,7 +1,7 @@
 """Checkpoints serve the known-at axis: each says the latest date it holds; a through index.
 
-Revision ID: 0005_known_at
-Revises: 0005 (0005_transfer_index, on main since this branch began)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 
 ``checkpoints.last_date``: the latest ``effective_date`` among the account's postings with
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_known_at"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,7 +11,8 @@
   TRUNCATE, REFERENCES or TRIGGER anywhere, owns nothing, so it cannot ALTER a table or
   disable its triggers.
 - **auditor** (default ``flexledger_auditor``): USAGE on the schema and SELECT on every
-  ledger table, nothing else.
+  ledger table but ``api_tokens`` (``SECRET_TABLES``: the token hashes the API checks),
+  nothing else.
 
 ``apply_roles`` compares what the database grants with that and changes only the
 difference (roles created or their attributes put right, privileges granted or revoked,
@@ -113,12 +114,17 @@ def ledger_tables() -> list[str]:
     return sorted([*metadata.tables, "alembic_version"])
 
 
+# Tables the auditor does not read: the API's token hashes are what the API checks a bearer
+# against, and least privilege keeps them to the roles that check (the writer, for the API).
+SECRET_TABLES = frozenset({"api_tokens"})
+
+
 def wanted_privileges(names: RoleNames, table: str) -> dict[str, set[str]]:
     """What the writer and the auditor may do on ``table`` (the owner owns it)."""
     writer = {"SELECT", "INSERT"} if table != "alembic_version" else {"SELECT"}
     if table in WORKER_TABLES:
         writer.add("UPDATE")
-    return {names.writer: writer, names.auditor: {"SELECT"}}
+    return {names.writer: writer, names.auditor: set() if table in SECRET_TABLES else {"SELECT"}}
 
 
 def apply_roles(

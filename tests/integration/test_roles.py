@@ -244,6 +244,7 @@ def test_the_auditor_reads_balances_and_cannot_write(cluster, capsys, monkeypatc
             update(outbox).values(sent_at=None),
             "DELETE FROM postings",
             "CREATE TABLE sneaky (id int)",
+            "SELECT secret_sha256 FROM api_tokens",  # the API's token hashes are not read
         ):
             assert refused(auditor, statement) == INSUFFICIENT_PRIVILEGE, statement
     finally:

@@ -69,23 +69,6 @@ def _monthly_balance(conn: Connection, account: str) -> list[tuple[Month, int]]:
     return series
 
 
-def _pooling_by_year(conn: Connection) -> dict[str, list[tuple[int, int]]]:
-    year = func.substr(cast(postings.c.effective_date, String), 1, 4)
-    rows = conn.execute(
-        select(accounts.c.name, year.label("y"), func.sum(postings.c.amount_fen))
-        .join(accounts, accounts.c.id == postings.c.account_id)
-        .where(accounts.c.name.like("pooling:%"))
-        .group_by(accounts.c.name, year)
-        .order_by(accounts.c.name, year)
-    ).all()
-    series: dict[str, list[tuple[int, int]]] = {}
-    for name, label, total in rows:
-        points = series.setdefault(name.removeprefix("pooling:"), [])
-        previous = points[-1][1] if points else 0
-        points.append((int(label), previous - int(total)))
-    return series
-
-
 @dataclass(frozen=True, slots=True)
 class FundYear:
     """A pooling fund's year: money in (credits: contributions, transfers in), money out
@@ -121,6 +104,15 @@ def pooling_flows(conn: Connection) -> list[FundYear]:
     return found
 
 
+def pooling_by_year(flows: list[FundYear]) -> dict[str, list[tuple[int, int]]]:
+    """Each fund's balance at the end of each year, keyed ``<scheme>:<region>`` (the plot's
+    lines), from the flows already read: one pass over the pooling postings, not two."""
+    series: dict[str, list[tuple[int, int]]] = {}
+    for f in flows:
+        series.setdefault(f"{f.scheme}:{f.region}", []).append((f.year, f.end_fen))
+    return series
+
+
 def projected_pensions(
     policy: PolicySet, region: str, on: Month
 ) -> dict[str, list[tuple[int, int]]]:
@@ -153,13 +145,14 @@ def gather(conn: Connection, policy: PolicySet, as_of: date, member: str | None)
     member = member or _busiest_member(conn)
     count = lambda t: conn.execute(select(func.count()).select_from(t)).scalar_one()  # noqa: E731
     lines = trial_balance(conn, as_of)
+    flows = pooling_flows(conn)
     return Figures(
         member=member,
         member_balance=_monthly_balance(conn, f"personal:pension:{member}") if member else [],
-        pooling_by_year=_pooling_by_year(conn),
+        pooling_by_year=pooling_by_year(flows),
         pensions=projected_pensions(policy, "110000", Month.of(as_of)),
         pooling_now=pooling_by_region(conn, as_of),
-        flows=pooling_flows(conn),
+        flows=flows,
         counts={"entries": count(entries), "postings": count(postings),
                 "accounts": count(accounts), "trial balance total (fen)": sum(a for _, a in lines)},
         as_of=as_of,

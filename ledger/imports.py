@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import BadInput, ImportRejected, LedgerError
 from ledger.identity import parse_citizen_id
 from ledger.operations import enrolment_index
 from ledger.period import Month
@@ -35,18 +35,6 @@ from ledger.store.tables import enrolments, members
 REQUIRED = ("id", "region", "scheme", "base_percent", "from", "method")
 OPTIONAL = ("agency",)
 ENCODINGS = ("utf-8", "gbk", "gb18030")
-
-
-class ImportRejected(BadInput):
-    """Raised when any row of an import file is bad; lists every bad row by line number."""
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.problems = problems
-        shown = "\n".join(problems[:50])
-        more = f"\n… and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(
-            "file", f"{path}: {len(problems)} bad row(s), nothing written\n{shown}{more}"
-        )
 
 
 @dataclass(frozen=True, slots=True)

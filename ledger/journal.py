@@ -38,19 +38,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from ledger.errors import LedgerError
+from ledger.errors import EntryNotBalanced, InvalidAccount
 
 GENESIS_HASH = "0" * 64
 
 _ACCOUNT = re.compile(r"^[a-z][a-z-]*(:[0-9A-Za-z\u4e00-\u9fff._-]+)+$")
-
-
-class EntryNotBalanced(LedgerError):
-    """Raised when an entry's postings do not sum to zero or it has fewer than two."""
-
-
-class InvalidAccount(LedgerError):
-    """Raised when an account name is not a colon path of the chart of accounts."""
 
 
 class EntryKind(StrEnum):

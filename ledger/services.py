@@ -18,7 +18,18 @@ from functools import lru_cache
 from sqlalchemy import Connection, Engine, insert, select
 
 from ledger.clock import Clock, SystemClock
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import (
+    BackPaymentWindowClosed,
+    BadInput,
+    IdempotencyConflict,
+    LedgerError,
+    MemberConflict,
+    MonthAlreadyPaid,
+    MonthMovedWithTransfer,
+    NotEnrolled,
+    PaidOutsideItsMonth,
+    UnknownMember,
+)
 from ledger.identity import CitizenId, parse_citizen_id
 from ledger.journal import (
     EntryDraft,
@@ -36,42 +47,10 @@ from ledger.policy.records import BackPayment, Frequencies
 from ledger.rules.contribution import Assessment, BaseChoice, assess
 from ledger.schemes import Scheme
 from ledger.store.queries import Departure, departures_of
-from ledger.store.recorder import IdempotencyConflict, MonthAlreadyPaid, RecordedEntry, Recorder
+from ledger.store.recorder import RecordedEntry, Recorder
 from ledger.store.tables import enrolments, entries, members
 
 METHODS = ("monthly", "bank", "agency")
-
-
-class UnknownMember(BadInput):
-    """Raised when a command names a member who is not registered."""
-
-    def __init__(self, member: str) -> None:
-        super().__init__("member", f"{member} is not registered: run `flexledger member add`")
-
-
-class MemberConflict(BadInput):
-    """Raised when a member is registered again with different details."""
-
-
-class NotEnrolled(BadInput):
-    """Raised when a month lies outside every enrolment of the member in the scheme."""
-
-
-class BackPaymentWindowClosed(BadInput):
-    """Raised when a missed month is paid after its region's back-payment window closed."""
-
-
-class PaidOutsideItsMonth(BackPaymentWindowClosed):
-    """Raised when a region that takes flexible employees' contributions month by month only,
-    with no later catch-up that adds contribution years (``payment.frequencies``: Shanghai,
-    沪人社规〔2023〕5号 item 6), is paid for a month in another month: late, or ahead together
-    with other months."""
-
-
-class MonthMovedWithTransfer(BadInput):
-    """Raised when a month is paid in a region the member's insurance was transferred out of
-    (in transit or accepted): the relationship there ended with the transfer, and the months
-    now follow it to the destination (国办发〔2009〕66号; DOMAIN.md §5)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,9 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, MonthAlreadyPaid
 from ledger.period import Month
 from ledger.schemes import Scheme
-from ledger.store.recorder import MonthAlreadyPaid
 from workers import runtime
 from workers.outbox import QUEUE
 
@@ -209,7 +208,8 @@ def bank_deduction_batch(
 
     ``seed`` and ``failure_rate`` choose the simulated bank (``Runtime.bank``).
     """
-    from ledger.operations.bank import BankUnavailable, deduct_batch, deduct_member_year
+    from ledger.errors import BankUnavailable
+    from ledger.operations.bank import deduct_batch, deduct_member_year
 
     with runtime.exactly_once(message_id, "bank_deduction_batch", run_key, at_iso) as batch:
         if batch is None:
@@ -397,7 +397,8 @@ def retirements_batch(
     """Each ``[member, retirement day]``: the pension awarded (``award_pension``), or, for
     a member short of the minimum months, ``short_choice`` recorded
     (``record_short_choice``: ``refund`` or ``resident``)."""
-    from ledger.operations.pensions import ShortOfMinimum, award_pension, record_short_choice
+    from ledger.errors import ShortOfMinimum
+    from ledger.operations.pensions import award_pension, record_short_choice
 
     with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
         if batch is None:

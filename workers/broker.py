@@ -55,11 +55,7 @@ from dramatiq.middleware import (
 from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
-from ledger.errors import LedgerError
-
-
-class Transient(LedgerError):
-    """Raised when a fault may pass by itself (a service down, a timeout): retried later."""
+from ledger.errors import Transient
 
 
 @functools.cache
@@ -67,7 +63,7 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     """The exception classes retried with backoff (see the module docstring)."""
     import redis.exceptions
 
-    from ledger.store.db import DatabaseUnavailable
+    from ledger.errors import DatabaseUnavailable
     from workers.outbox import BROKER_CONNECTION_ERROR
 
     found: list[type[BaseException]] = [
@@ -79,7 +75,7 @@ def transient_errors() -> tuple[type[BaseException], ...]:
         BROKER_CONNECTION_ERROR,
     ]
     try:  # registered by name: the bank module may not be installed with every build
-        from ledger.operations.bank import BankUnavailable
+        from ledger.errors import BankUnavailable
 
         found.append(BankUnavailable)
     except ImportError:  # pragma: no cover

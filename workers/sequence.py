@@ -30,7 +30,7 @@ import dramatiq
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
-from ledger.errors import LedgerError
+from ledger.errors import SimulationStepFailed
 from ledger.store.worker_tables import job_messages
 from workers import outbox
 from workers.schedule import Run
@@ -40,10 +40,6 @@ MAX_POLL_SECONDS = 0.1
 STALL_SECONDS = 30
 
 logger = logging.getLogger(__name__)
-
-
-class SimulationStepFailed(LedgerError):
-    """Raised when a simulation's message ended failed: the worker's error is the reason."""
 
 
 class Sequencer:

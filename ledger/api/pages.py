@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ledger import errors
 from ledger.api import routes
 from ledger.api.auth import COOKIE, identify
 from ledger.errors import BadInput
@@ -142,7 +143,7 @@ def member_page(
             lines = queries.statement(conn, member, day, moment)
             _, owned = queries.find_accounts(conn, member=member, limit=routes.MAX_PAGE)
             balances = [(a.name, queries.balance(conn, a.name, day, moment)) for a in owned]
-    except queries.UnknownMember as error:
+    except errors.UnknownMember as error:
         return render(
             request, "home.html", 404, who=who, member=member, error=f"{error.field}: {error.rule}"
         )

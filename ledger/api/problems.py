@@ -16,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import BadInput
-from ledger.store.queries import UnknownAccount, UnknownMember
+from ledger.errors import BadInput, UnknownAccount, UnknownMember
 
 MEDIA_TYPE = "application/problem+json"
 

@@ -21,19 +21,11 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import BadInput, NeedsRedis, RunFailed
 from ledger.period import Month, parse_date
 from ledger.schemes import Scheme
 
 EMBEDDED_THREADS = 4
-
-
-class NeedsRedis(LedgerError):
-    """Raised when a command that feeds or runs separate worker processes has no Redis."""
-
-
-class RunFailed(LedgerError):
-    """Raised when messages of a run ended failed (the summary was printed first)."""
 
 
 def _open(settings: Settings):

@@ -8,7 +8,7 @@ import click
 from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
-from ledger.errors import LedgerError
+from ledger.errors import VerifyFailed
 from ledger.money import format_yuan
 from ledger.period import Month, parse_date
 from ledger.rules.contribution import BaseChoice
@@ -225,5 +225,3 @@ def verify_command(anchor: bool, as_json: bool) -> None:
         raise VerifyFailed(report.problems[0])
 
 
-class VerifyFailed(LedgerError):
-    """Raised when ``verify`` finds an entry, anchor or checkpoint that does not hold."""

@@ -14,8 +14,8 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json
 from ledger.cli.context import settings
-from ledger.errors import BadInput
-from ledger.store.roles import NotPostgres, RoleNames, apply_roles
+from ledger.errors import BadInput, NotPostgres
+from ledger.store.roles import RoleNames, apply_roles
 
 
 def _password(option: str, variable: str | None) -> str | None:

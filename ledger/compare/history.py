@@ -14,14 +14,16 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from ledger import errors
 from ledger.compare.projection import Person
+from ledger.errors import UnknownMember
 from ledger.journal import personal
 from ledger.operations.transfers import paid_months
 from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.rules.pension import Category, contribution_index
 from ledger.schemes import Scheme
-from ledger.services import Ledger, UnknownMember
+from ledger.services import Ledger
 from ledger.store import queries
 
 
@@ -52,7 +54,7 @@ def member_person(
     )
     try:
         balance_fen = -queries.balance(conn, personal("pension", member_id), on)
-    except queries.UnknownAccount:
+    except errors.UnknownAccount:
         balance_fen = 0
     last = max(held, key=lambda c: c.last).held_in if held else None
     return Person(

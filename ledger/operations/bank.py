@@ -54,7 +54,14 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger.config import Settings
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import (
+    BackPaymentWindowClosed,
+    BadInput,
+    BankUnavailable,
+    LedgerError,
+    SettlementRecorded,
+    SettlementShort,
+)
 from ledger.journal import EntryDraft, EntryKind, arrears, collection, refunds
 from ledger.journal import gaps as gaps_account
 from ledger.operations import enrolment_index, paid_periods, recorded_keys
@@ -63,7 +70,7 @@ from ledger.period import Month
 from ledger.policy.records import BackPayment, BankAgreement
 from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
-from ledger.services import BackPaymentWindowClosed, Enrolment, Ledger, Member, _enrolment
+from ledger.services import Enrolment, Ledger, Member, _enrolment
 from ledger.store.bulk import bulk_insert
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, savepoint
@@ -80,18 +87,6 @@ class BankOutcome(StrEnum):
     OK = "ok"
     INSUFFICIENT_FUNDS = "insufficient-funds"
     ACCOUNT_CLOSED = "account-closed"
-
-
-class BankUnavailable(LedgerError):
-    """Raised when the bank does not answer in time: transient, the caller retries."""
-
-
-class SettlementShort(LedgerError):
-    """Raised when the bank settled a reference for less than the months due now cost."""
-
-
-class SettlementRecorded(LedgerError):
-    """Raised when another run recorded a deduction under the same reference meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
-from ledger.errors import BadInput
+from ledger.errors import BadInput, NotAffiliated
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
 from ledger.money import format_yuan
 from ledger.operations import enrolment_index, paid_periods, recorded_keys
@@ -36,10 +36,6 @@ from ledger.services import Enrolment, Ledger, _enrolment
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import enrolments
-
-
-class NotAffiliated(BadInput):
-    """Raised when a month is charged as affiliated but is not paid through an HR company."""
 
 
 def charge_month(

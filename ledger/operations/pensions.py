@@ -32,7 +32,7 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.errors import BadInput
+from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
 from ledger.journal import EntryDraft, EntryKind, collection, heirs, personal, pooling, refunds
 from ledger.money import format_yuan
 from ledger.operations import recorded_keys
@@ -57,18 +57,6 @@ PENSION = Scheme.PENSION.value
 CHOICES = ("pay-on", "resident", "refund")
 # Everything recorded, whatever its effective date: what an account holds now.
 _ALL = date(9999, 12, 31)
-
-
-class ShortOfMinimum(BadInput):
-    """Raised when a member is awarded a pension with fewer months than the minimum."""
-
-
-class NotRetired(BadInput):
-    """Raised when a retirement is dated before the member's statutory retirement date."""
-
-
-class AlreadyRecorded(BadInput):
-    """Raised when an award or event is recorded again with different details."""
 
 
 @dataclass(frozen=True, slots=True)

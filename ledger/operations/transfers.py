@@ -47,7 +47,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, Row, select
 
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import BadInput, LedgerError, NotEnrolled, TransferStateError, UnknownAccount
 from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
 from ledger.money import format_yuan
@@ -56,8 +56,8 @@ from ledger.operations.bulk import enrolments_of
 from ledger.period import Month
 from ledger.rules.transfer import PaidMonth, transfer_out
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, NotEnrolled
-from ledger.store.balances import UnknownAccount, balance, balances_of
+from ledger.services import Enrolment, Ledger
+from ledger.store.balances import balance, balances_of
 from ledger.store.tables import accounts, entries, members, postings
 
 _ID = re.compile(r"^(?P<member>\d{17}[\dX])-(?P<scheme>[a-z-]+)-(?P<to>\d{6})-(?P<on>\d{8})$")
@@ -69,10 +69,6 @@ class TransferStatus(StrEnum):
     OUT = "out"
     IN = "in"
     RETURNED = "returned"
-
-
-class TransferStateError(BadInput):
-    """Raised when a transfer step is asked of a transfer in a state that does not allow it."""
 
 
 @dataclass(frozen=True, slots=True)

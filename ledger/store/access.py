@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, select
 
 from ledger.clock import Clock, as_utc
-from ledger.errors import BadInput
+from ledger.errors import BadInput, UnknownToken
 from ledger.store.access_tables import (
     ROLES,
     access_log,
@@ -31,13 +31,6 @@ PREFIX = "flx_"
 MAX_DAYS = 3650
 MAX_NAME = 100
 MAX_PATH = 500
-
-
-class UnknownToken(BadInput):
-    """Raised when a token id names no token the ledger has issued."""
-
-    def __init__(self, token_id: int) -> None:
-        super().__init__("id", f"{token_id}: no such token")
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,18 +55,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from ledger.errors import BadInput
+from ledger.errors import UnknownAccount
 from ledger.store.tables import accounts, checkpoints, entries, postings
 
 Strategy = Literal["auto", "checkpoints", "group"]
 NAMES_CHUNK = 500
-
-
-class UnknownAccount(BadInput):
-    """Raised when a query names an account the ledger has never opened."""
-
-    def __init__(self, account: str) -> None:
-        super().__init__("account", f"{account!r}: no such account in the ledger")
 
 
 def utc(moment: datetime) -> datetime:

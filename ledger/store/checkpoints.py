@@ -35,17 +35,10 @@ from datetime import date
 from sqlalchemy import Connection, and_, case, func, insert, literal, select
 
 from ledger.clock import Clock
-from ledger.errors import BadInput
+from ledger.errors import BadInput, CheckpointBeyondHead
 from ledger.store.tables import checkpoints, entries, postings
 
 INSERT_CHUNK = 5_000
-
-
-class CheckpointBeyondHead(BadInput):
-    """Raised when a checkpoint is asked for through an entry id that is not recorded yet."""
-
-    def __init__(self, through: int, head: int) -> None:
-        super().__init__("through_entry_id", f"{through} is after the last entry, {head}")
 
 
 def make_checkpoints(

@@ -35,7 +35,13 @@ from sqlalchemy.pool import StaticPool
 
 import ledger
 from ledger.config import Settings
-from ledger.errors import LedgerError
+from ledger.errors import (
+    DatabaseAhead,
+    DatabaseBehind,
+    DatabaseNotInitialised,
+    DatabaseUnavailable,
+    UnsupportedDatabase,
+)
 
 MIGRATIONS_DIR = Path(ledger.__file__).parent.parent / "migrations"
 
@@ -59,26 +65,6 @@ _MIGRATION_LOCK = (
 _ALEMBIC = threading.Lock()
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-
-
-class DatabaseUnavailable(LedgerError):
-    """Raised when the database named by the URL cannot be opened or reached."""
-
-
-class UnsupportedDatabase(DatabaseUnavailable, ValueError):
-    """Raised when the URL names a database other than SQLite or PostgreSQL."""
-
-
-class DatabaseNotInitialised(LedgerError):
-    """Raised when the database has no schema revision: ``flexledger init`` was never run."""
-
-
-class DatabaseBehind(LedgerError):
-    """Raised when the database is at an older revision than the code needs."""
-
-
-class DatabaseAhead(LedgerError):
-    """Raised when the database is at a revision this code does not know: newer code migrated it."""
 
 
 # --- engines -------------------------------------------------------------------------

@@ -17,13 +17,12 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, distinct, exists, func, select, text, union
 
-from ledger.errors import BadInput
+from ledger.errors import UnknownMember
 from ledger.journal import EntryKind
 from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.rules.transfer import PensionPlace, Stint, pension_place
 from ledger.store.balances import (
-    UnknownAccount,
     account_balances,
     balance,
     known_cutoff,
@@ -45,8 +44,6 @@ __all__ = [
     "AffiliatedArrangement",
     "ContributionMonths",
     "StatementLine",
-    "UnknownAccount",
-    "UnknownMember",
     "account_balances",
     "affiliated_arrangements",
     "balance",
@@ -57,13 +54,6 @@ __all__ = [
     "statement",
     "trial_balance",
 ]
-
-
-class UnknownMember(BadInput):
-    """Raised when a report names a member the ledger has never heard of."""
-
-    def __init__(self, member: str) -> None:
-        super().__init__("member", f"{member}: no such member in the ledger")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,11 @@ from sqlalchemy import Connection, Row, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import Clock
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import (
+    ClockWentBackwards,
+    IdempotencyConflict,
+    MonthAlreadyPaid,
+)
 from ledger.journal import (
     GENESIS_HASH,
     EntryDraft,
@@ -84,27 +88,6 @@ def savepoint(conn: Connection) -> AbstractContextManager[object]:
     """``conn.begin_nested()``; nothing inside ``optimistic()``, where a failed write spoils
     the transaction instead of rolling back to here."""
     return nullcontext() if _OPTIMISTIC.get() else conn.begin_nested()
-
-
-class IdempotencyConflict(BadInput):
-    """Raised when an idempotency key is reused for different content."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__("idempotency_key", f"{key!r} was already used for different content")
-
-
-class MonthAlreadyPaid(BadInput):
-    """Raised when a second contribution is posted for the same member, scheme and period."""
-
-    def __init__(self, member: str, scheme: str, period: str) -> None:
-        super().__init__(
-            "period",
-            f"{period} is already paid for {member} ({scheme}): post a correction instead",
-        )
-
-
-class ClockWentBackwards(LedgerError):
-    """Raised when the clock reads earlier than the last recorded entry."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from ledger.errors import BadInput, LedgerError
+from ledger.errors import BadInput, LedgerNotInitialised, NotPostgres
 from ledger.store.tables import metadata
 from ledger.store.worker_tables import WORKER_TABLES
 
@@ -49,20 +49,6 @@ ATTRIBUTES = {
     "rolreplication": "REPLICATION",
     "rolbypassrls": "BYPASSRLS",
 }
-
-
-class NotPostgres(BadInput):
-    """Raised when roles are asked of a database that has none (SQLite)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "FLEXLEDGER_DATABASE_URL",
-            "database roles are PostgreSQL's: an embedded SQLite ledger has no roles",
-        )
-
-
-class LedgerNotInitialised(LedgerError):
-    """Raised when the schema has no ledger tables yet: ``flexledger init`` comes first."""
 
 
 @dataclass(frozen=True)

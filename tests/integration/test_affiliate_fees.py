@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from ledger.clock import FixedClock
+from ledger.errors import NotAffiliated
 from ledger.identity import check_character
 from ledger.journal import EntryKind
-from ledger.operations.fees import NotAffiliated, agency_members, charge_month
+from ledger.operations.fees import agency_members, charge_month
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme

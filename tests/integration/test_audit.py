@@ -9,8 +9,9 @@ from sqlalchemy import func, select, text
 
 from ledger.adjustments import post_adjustments
 from ledger.clock import FixedClock
+from ledger.errors import ImportRejected
 from ledger.identity import check_character
-from ledger.imports import ImportRejected, import_members
+from ledger.imports import import_members
 from ledger.journal import EntryKind
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice, assess

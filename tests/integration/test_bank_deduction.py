@@ -16,14 +16,17 @@ from sqlalchemy import select
 
 from ledger.clock import FixedClock
 from ledger.config import Settings
+from ledger.errors import (
+    BackPaymentWindowClosed,
+    BankUnavailable,
+    SettlementRecorded,
+    SettlementShort,
+)
 from ledger.identity import check_character
 from ledger.journal import EntryKind
 from ledger.operations.bank import (
     BankOutcome,
     BankResult,
-    BankUnavailable,
-    SettlementRecorded,
-    SettlementShort,
     SimulatedBank,
     bank_members,
     close_year,
@@ -34,7 +37,7 @@ from ledger.operations.bank import (
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice, assess
 from ledger.schemes import Scheme
-from ledger.services import BackPaymentWindowClosed, Ledger
+from ledger.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import entries, postings
 from tests.rows import row_counts

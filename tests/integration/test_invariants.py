@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from ledger import errors
 from ledger.cli import main
 from ledger.config import Settings
 from ledger.store import db
@@ -417,7 +418,7 @@ def test_downgrading_to_base_drops_everything_the_migrations_made(
 def test_an_empty_database_is_refused_as_not_initialised(bare_engine: Engine) -> None:
     assert db.current_revision(bare_engine) is None
     with pytest.raises(
-        db.DatabaseNotInitialised, match=rf"needs {db.head_revision()}: run `flexledger init`"
+        errors.DatabaseNotInitialised, match=rf"needs {db.head_revision()}: run `flexledger init`"
     ):
         db.require_current(bare_engine)
 
@@ -425,7 +426,7 @@ def test_an_empty_database_is_refused_as_not_initialised(bare_engine: Engine) ->
 def test_a_database_behind_the_code_is_refused_naming_both_revisions(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    with pytest.raises(db.DatabaseBehind) as refused:
+    with pytest.raises(errors.DatabaseBehind) as refused:
         db.require_current(engine)
     assert str(refused.value) == (
         f"database is at revision 0001, the code needs {db.head_revision()}: run `flexledger init`"
@@ -436,15 +437,15 @@ def test_a_database_at_a_revision_the_code_does_not_know_is_refused(engine: Engi
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(
-        db.DatabaseAhead, match="revision 9999, which this flexledger does not know"
+        errors.DatabaseAhead, match="revision 9999, which this flexledger does not know"
     ):
         db.require_current(engine)
-    with pytest.raises(db.DatabaseAhead):
+    with pytest.raises(errors.DatabaseAhead):
         db.upgrade(engine)
 
 
 def test_open_engine_refuses_a_database_never_initialised(empty_database) -> None:
-    with pytest.raises(db.DatabaseNotInitialised):
+    with pytest.raises(errors.DatabaseNotInitialised):
         db.open_engine(Settings(database_url=empty_database.url))
 
 
@@ -459,7 +460,7 @@ def test_open_engine_opens_a_database_at_head(empty_database) -> None:
 
 def test_a_database_that_cannot_be_opened_is_reported_as_unavailable(tmp_path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'missing-directory' / 'ledger.db'}")
-    with pytest.raises(db.DatabaseUnavailable, match="cannot open sqlite:///"):
+    with pytest.raises(errors.DatabaseUnavailable, match="cannot open sqlite:///"):
         db.require_current(engine)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from ledger.cli import main
 from ledger.clock import FixedClock
 from ledger.config import Settings
+from ledger.errors import MonthMovedWithTransfer, PaidOutsideItsMonth
 from ledger.identity import check_character
 from ledger.journal import EntryKind
 from ledger.money import round_half_up
@@ -37,7 +38,7 @@ from ledger.operations.transfers import accept_transfer, request_transfer, retur
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Ledger, MonthMovedWithTransfer, PaidOutsideItsMonth
+from ledger.services import Ledger
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from ledger.store.worker_tables import processed_messages

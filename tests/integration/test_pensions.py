@@ -18,11 +18,10 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.clock import FixedClock
-from ledger.errors import BadInput
+from ledger.errors import BadInput, ShortOfMinimum
 from ledger.identity import check_character
 from ledger.money import round_half_up
 from ledger.operations.pensions import (
-    ShortOfMinimum,
     award_pension,
     awarded_members,
     pay_month,

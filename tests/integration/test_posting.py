@@ -10,14 +10,21 @@ import pytest
 from sqlalchemy import select
 
 from ledger.clock import FixedClock
-from ledger.errors import BadInput, BaseOutsideRange, InvalidCitizenId
+from ledger.errors import (
+    BackPaymentWindowClosed,
+    BadInput,
+    BaseOutsideRange,
+    InvalidCitizenId,
+    MonthAlreadyPaid,
+    NotEnrolled,
+    UnknownMember,
+)
 from ledger.identity import check_character
 from ledger.journal import EntryKind
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import BackPaymentWindowClosed, Ledger, NotEnrolled, UnknownMember
-from ledger.store.recorder import MonthAlreadyPaid
+from ledger.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from tests.rows import row_counts
 

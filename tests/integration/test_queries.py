@@ -16,12 +16,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, insert
 
 from ledger.clock import FixedClock
+from ledger.errors import CheckpointBeyondHead, UnknownAccount, UnknownMember
 from ledger.journal import EntryDraft, EntryKind
 from ledger.store.balances import balances_of
-from ledger.store.checkpoints import CheckpointBeyondHead, make_checkpoints
+from ledger.store.checkpoints import make_checkpoints
 from ledger.store.queries import (
-    UnknownAccount,
-    UnknownMember,
     affiliated_arrangements,
     balance,
     contribution_months,

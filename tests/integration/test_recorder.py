@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import FixedClock
+from ledger.errors import IdempotencyConflict, MonthAlreadyPaid
 from ledger.journal import EntryDraft, EntryKind
 from ledger.store.bulk import bulk_insert
-from ledger.store.recorder import IdempotencyConflict, MonthAlreadyPaid, Recorder
+from ledger.store.recorder import Recorder
 from ledger.store.tables import accounts, entries, postings
 from ledger.store.verify import verify
 from tests.rows import row_counts

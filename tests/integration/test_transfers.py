@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.clock import FixedClock
-from ledger.errors import BadInput
+from ledger.errors import BadInput, NotEnrolled, TransferStateError
 from ledger.identity import check_character
 from ledger.money import round_half_up
 from ledger.operations.transfers import (
-    TransferStateError,
     TransferStatus,
     accept_transfer,
     find_transfer,
@@ -29,7 +28,7 @@ from ledger.operations.transfers import (
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Ledger, NotEnrolled
+from ledger.services import Ledger
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from tests.rows import row_counts

@@ -6,11 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.errors import EntryNotBalanced, InvalidAccount
 from ledger.journal import (
     GENESIS_HASH,
     EntryDraft,
-    EntryNotBalanced,
-    InvalidAccount,
     Redraft,
     canonical_content,
     chain_hash,

@@ -12,6 +12,7 @@ import dramatiq
 import pytest
 from sqlalchemy import func, select, update
 
+from ledger.errors import Transient
 from ledger.journal import EntryKind
 from ledger.period import Month
 from ledger.schemes import Scheme
@@ -19,7 +20,6 @@ from ledger.store.tables import entries
 from ledger.store.worker_tables import job_messages, outbox, processed_messages
 from workers import runtime, schedule
 from workers.actors import bind
-from workers.broker import Transient
 from workers.outbox import QUEUE, enqueue, message_id, progress, relay, relay_all, retry
 
 from .conftest import enrol, join, member_id

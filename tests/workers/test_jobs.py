@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from ledger.config import Settings
+from ledger.errors import UnknownAccount
 from ledger.operations.bank import BankOutcome, SimulatedBank, reference_for
 from ledger.operations.transfers import (
     TransferStatus,
@@ -25,7 +26,7 @@ from ledger.operations.transfers import (
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.store.balances import UnknownAccount, balance
+from ledger.store.balances import balance
 from ledger.store.tables import entries
 from workers import runtime, schedule
 from workers.outbox import progress

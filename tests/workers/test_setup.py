@@ -18,11 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
-from ledger.errors import BadInput
-from ledger.operations.bank import BankUnavailable
+from ledger.errors import BadInput, BankUnavailable, Transient
 from ledger.store.worker_tables import outbox
 from workers import runtime, schedule
-from workers.broker import BrokerOptions, Transient, configure, is_transient
+from workers.broker import BrokerOptions, configure, is_transient
 from workers.outbox import progress
 
 from .conftest import enrol, free_port, join

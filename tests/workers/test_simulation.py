@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from ledger.clock import FixedClock
 from ledger.config import Settings
+from ledger.errors import SimulationStepFailed
 from ledger.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.db import make_engine, upgrade
@@ -26,7 +27,7 @@ from ledger.store.export import export_ledger
 from ledger.store.worker_tables import processed_messages
 from workers import runtime
 from workers.schedule import Run
-from workers.sequence import Sequencer, SimulationStepFailed
+from workers.sequence import Sequencer
 
 from .conftest import enrol, mark_simulation
 from .test_crash import stop, worker_process

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection, and_, select
 
+from ledger import keys
 from ledger.errors import BaseOutsideRange
 from ledger.journal import EntryDraft, EntryKind, arrears, personal, pooling
 from ledger.money import format_yuan
@@ -173,8 +174,9 @@ def _window_drafts(
             EntryDraft.build(
                 kind=EntryKind.ADJUSTMENT,
                 effective_date=today,
-                idempotency_key=f"adjustment:{row.period}:{row.member_id}:{row.scheme}:"
-                f"{adjustments[key] + 1}",
+                idempotency_key=keys.adjustment(
+                    row.period, row.member_id, row.scheme, adjustments[key] + 1
+                ),
                 reason=f"{row.period} re-assessed after {window.source} (published "
                 f"{window.published}): base now {_yuan(target.base_fen)}",
                 period=row.period,

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from ledger import keys
 from ledger.clock import Clock, SystemClock
 from ledger.errors import (
     BackPaymentWindowClosed,
@@ -348,7 +349,7 @@ class Ledger:
                 template = contribution_draft(member_id, enrolment, assessment, paid_on)
                 named, period = scheme.value, assessment.period
                 by_payer[payer] = Redraft(
-                    template, f"contribution:{period}:", f":{named}", f"personal:{named}:"
+                    template, *keys.contribution_affixes(period, named), f"personal:{named}:"
                 )
                 drafts.append(template)
             else:
@@ -441,7 +442,7 @@ class Ledger:
         draft = EntryDraft.build(
             kind=EntryKind.CORRECTION,
             effective_date=self.clock.now().date(),
-            idempotency_key=f"correction:{entry_id}",
+            idempotency_key=keys.correction(entry_id),
             reason=reason.strip(),
             period=row.period,
             member_id=row.member_id,
@@ -469,7 +470,7 @@ def contribution_draft(
     return EntryDraft.build(
         kind=EntryKind.CONTRIBUTION,
         effective_date=paid_on,
-        idempotency_key=f"contribution:{assessment.period}:{member_id}:{scheme}",
+        idempotency_key=keys.contribution(assessment.period, member_id, scheme),
         reason=f"{scheme} {assessment.period} paid {paid_on} ({enrolment.method})",
         period=str(assessment.period),
         member_id=member_id,

@@ -30,6 +30,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from ledger import keys
 from ledger.errors import LedgerError, MonthAlreadyPaid
 from ledger.period import Month
 from ledger.schemes import Scheme
@@ -487,7 +488,7 @@ def transfer_step(
     ``transfer:<id>``; a timeout sweep passes its own. ``at_iso`` (a simulation's story
     time) goes on to the chained ``accept``.
     """
-    run_key = run_key or f"transfer:{transfer_id}"
+    run_key = run_key or keys.transfer_run(transfer_id)
     _transfers("transfer_step", message_id, run_key, step, [transfer_id], on_iso, reason,
                at_iso, lambda ids: {"transfer_id": ids[0]})  # fmt: skip
 
@@ -529,7 +530,7 @@ def _transfers(
         def handle(tid: str) -> tuple[str, int]:
             ledger, conn = batch.ledger, batch.conn
             if step == "request":
-                member, scheme, to = _transfer_parts(tid)
+                member, scheme, to, _ = keys.transfer_parts(tid)
                 transfers.request_transfer(ledger, conn, member, Scheme.parse(scheme), to, on)
                 if transfers.find_transfer(conn, tid) is None:  # 66号 Art. 5 (2)
                     return "temporary-account", 0
@@ -573,13 +574,6 @@ def _transfers(
                 message_id_for(run_key, "accept"),
                 run_key=run_key,
             )
-
-
-def _transfer_parts(transfer_id: str) -> tuple[str, str, str]:
-    """(member, scheme, destination) from ``<member>-<scheme>-<to>-<YYYYMMDD>``."""
-    member, rest = transfer_id.split("-", 1)
-    scheme, to, _on = rest.rsplit("-", 2)
-    return member, scheme, to
 
 
 if dramatiq.broker.global_broker is None:

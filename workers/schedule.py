@@ -39,6 +39,7 @@ from typing import Any
 import dramatiq
 from sqlalchemy import Connection, Engine, select
 
+from ledger import keys
 from ledger.errors import BadInput
 from ledger.period import Month
 from ledger.schemes import Scheme
@@ -82,12 +83,6 @@ def batches(members: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(members[i : i + size]) for i in range(0, len(members), size)]
 
 
-def _key(base: str, round_: int) -> str:
-    if round_ < 1:
-        raise BadInput("round", f"{round_} is not a round number (1, 2, …)")
-    return base if round_ == 1 else f"{base}#{round_}"
-
-
 def contributions_run(
     conn: Connection, scheme: Scheme, first: Month, last: Month, paid_on: date, size: int
 ) -> Run:
@@ -99,7 +94,7 @@ def contributions_run(
             ).scalars()
         )
     )
-    key = f"contributions:{scheme}:{first}:{last}:{paid_on}"
+    key = keys.contributions_run(scheme, first, last, paid_on)
     common = {
         "scheme": scheme.value,
         "first": str(first),
@@ -122,10 +117,7 @@ def bank_deduction_run(
     months can be collected only in the month itself)."""
     from ledger.operations.bank import bank_members, bank_members_in
 
-    base = f"bank-deduction:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
-    if regions is not None:
-        base += f":{today:%m}:" + "+".join(sorted(regions))
-    key = _key(base, round_)
+    key = keys.again(keys.bank_deduction_run(year, scheme, today, regions), round_)
     if regions is None:
         members = sorted(bank_members(conn, scheme, year))
     else:
@@ -154,7 +146,7 @@ def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, siz
 
     if today <= date(year, 12, 31):
         raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
-    key = f"close-year:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}")
+    key = keys.close_year_run(year, scheme)
     members = enrolled_members(conn, scheme, year)
     return Run(
         key,
@@ -175,7 +167,7 @@ def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, siz
 def affiliate_fees_run(conn: Connection, month: Month, today: date, size: int) -> Run:
     from ledger.operations.fees import agency_members
 
-    key = f"affiliate-fees:{month}"
+    key = keys.affiliate_fees_run(month)
     pairs = sorted([member, scheme.value] for member, scheme in agency_members(conn, month))
     return Run(
         key,
@@ -190,7 +182,7 @@ def affiliate_fees_run(conn: Connection, month: Month, today: date, size: int) -
 def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_: int = 1) -> Run:
     from ledger.operations.interest import personal_accounts
 
-    key = _key(f"interest:{year}" + ("" if scheme is Scheme.PENSION else f":{scheme}"), round_)
+    key = keys.again(keys.interest_run(year, scheme), round_)
     accounts = sorted(personal_accounts(conn, scheme))
     return Run(
         key,
@@ -208,7 +200,7 @@ def pensions_run(conn: Connection, month: Month, today: date, size: int) -> Run:
 
     if today < month.first_day:
         raise BadInput("today", f"{month}'s pensions cannot be paid before it, on {today}")
-    key = f"pensions:{month}"
+    key = keys.pensions_run(month)
     return Run(
         key,
         "pension_payments_batch",
@@ -221,7 +213,7 @@ def pensions_run(conn: Connection, month: Month, today: date, size: int) -> Run:
 
 def transfer_run(transfer_id: str, on: date) -> Run:
     """The first step of a transfer; the worker chains the next through the outbox."""
-    key = f"transfer:{transfer_id}"
+    key = keys.transfer_run(transfer_id)
     return Run(
         key,
         "transfer_step",
@@ -257,7 +249,7 @@ def transfer_timeouts_run(conn: Connection, today: date, after_days: int) -> Run
 
     if after_days < 0:
         raise BadInput("after_days", f"{after_days} is not a number of days (0 or more)")
-    key = f"transfer-timeouts:{today}"
+    key = keys.transfer_timeouts_run(today)
     late = in_transit(conn, left_by=today - timedelta(days=after_days))
     common = {"step": "return", "on_iso": today.isoformat(), "run_key": key}
     reason = f"not accepted within {after_days} days"
@@ -265,7 +257,7 @@ def transfer_timeouts_run(conn: Connection, today: date, after_days: int) -> Run
         key,
         "transfer_step",
         tuple({"transfer_id": t, **common, "reason": reason} for t in late),
-        tuple(outbox.message_id(f"transfer:{t}", "return") for t in late),
+        tuple(outbox.message_id(keys.transfer_run(t), "return") for t in late),
     )
 
 

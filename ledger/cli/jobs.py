@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from ledger import keys
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
 from ledger.errors import BadInput, NeedsRedis, RunFailed
@@ -351,7 +352,7 @@ def transfer(
 
     chosen, on = Scheme.parse(scheme), parse_date(on_text, "on")
     number = parse_citizen_id(member, field="member").number
-    transfer_id = transfers.transfer_id_for(number, chosen, to_region, on)
+    transfer_id = keys.transfer_id(number, chosen, to_region, on)
 
     def check(ledger: Any, conn: Any) -> None:
         if transfers.find_transfer(conn, transfer_id) is None:
@@ -363,7 +364,7 @@ def transfer(
 
         with engine.connect() as conn:
             found = transfers.find_transfer(conn, transfer_id)
-            run_key = f"transfer:{transfer_id}"
+            run_key = keys.transfer_run(transfer_id)
             problems = [
                 p["last_error"]
                 for status in ("failed", "done")

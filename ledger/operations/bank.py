@@ -53,6 +53,7 @@ from typing import Protocol
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
+from ledger import keys
 from ledger.config import Settings
 from ledger.errors import (
     BackPaymentWindowClosed,
@@ -110,7 +111,7 @@ class BankGateway(Protocol):
 
 def reference_for(member_id: str, scheme: Scheme, year: int, today: date) -> str:
     """One run's deduction for a member: the same on every retry of the run."""
-    return f"bank:{member_id}:{scheme}:{year}:{today.isoformat()}"
+    return keys.bank_reference(member_id, scheme, year, today)
 
 
 def _draw(*parts: object) -> Fraction:
@@ -339,7 +340,7 @@ def gap_draft(
     return EntryDraft.build(
         kind=EntryKind.ARREARS,
         effective_date=closed,
-        idempotency_key=f"gap:{month}:{member_id}:{scheme}",
+        idempotency_key=keys.gap(month, member_id, scheme),
         reason=f"gap: {month} unpaid when the back-payment window closed on {closed} "
         f"({rule.source})",
         period=str(month),
@@ -474,7 +475,7 @@ def settlement_drafts(
     return [*plan.due, EntryDraft.build(
         kind=EntryKind.OVERPAYMENT,
         effective_date=today,
-        idempotency_key=f"overpayment:{result.reference}",
+        idempotency_key=keys.overpayment(result.reference),
         reason=f"bank {result.bank_ref} collected {result.settled_fen} fen under "
         f"{result.reference}; the months still due cost {result.amount_fen} fen: "
         f"{extra} fen was for months paid otherwise meanwhile, owed back to the member",

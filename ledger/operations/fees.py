@@ -24,6 +24,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
+from ledger import keys
 from ledger.errors import BadInput, NotAffiliated
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
 from ledger.money import format_yuan
@@ -58,21 +59,21 @@ def charge_month(
         departed = departures_of(conn, [member.id], scheme.value).get(member.id)
         drafts.extend(ledger.contribution_drafts(member, found, scheme, month, month, today,
                                                  departed=departed))  # fmt: skip
-    key = f"fee:{month}:{member.id}"
+    key = keys.fee(month, member.id)
     if not recorded_keys(conn, [key]):
         drafts.extend(fee_draft(ledger, member.id, enrolment, month, today))
     return [r for r in ledger.recorder.append(conn, drafts) if r.created]
 
 
 def charge_batch(
-    ledger: Ledger, conn: Connection, keys: Sequence[str], month: Month, today: date
+    ledger: Ledger, conn: Connection, pairs: Sequence[str], month: Month, today: date
 ) -> tuple[list[EntryDraft], list[str], list[str]]:
-    """``charge_month`` for many ``member/scheme`` keys in a few queries, without appending:
-    (drafts, the key each draft belongs to, keys left for the per-member path: a member
+    """``charge_month`` for many ``member/scheme`` pairs in a few queries, without appending:
+    (drafts, the key each draft belongs to, pairs left for the per-member path: a member
     not enrolled (or not registered) or not paying through a company, whose refusal that
     path reports)."""
     by_scheme: defaultdict[str, list[str]] = defaultdict(list)
-    for key in keys:
+    for key in pairs:
         member, _, scheme = key.partition("/")
         by_scheme[scheme].append(member)
     found: dict[tuple[str, str], list[Enrolment]] = {}
@@ -89,12 +90,12 @@ def charge_batch(
             paid[(member, scheme_text)] = periods
         for member, regions in departures_of(conn, ids, scheme.value).items():
             departed[(member, scheme_text)] = regions
-    fees_done = recorded_keys(conn, [f"fee:{month}:{k.partition('/')[0]}" for k in keys])
+    fees_done = recorded_keys(conn, [keys.fee(month, k.partition("/")[0]) for k in pairs])
     cache: dict = {}
     drafts: list[EntryDraft] = []
     owners: list[str] = []
     left: list[str] = []
-    for key in keys:
+    for key in pairs:
         member, _, scheme_text = key.partition("/")
         rows = found.get((member, scheme_text), [])
         enrolment = Ledger.enrolment_for(rows, month)
@@ -114,7 +115,7 @@ def charge_batch(
         except BadInput:
             left.append(key)
             continue
-        fee_key = f"fee:{month}:{member}"
+        fee_key = keys.fee(month, member)
         if fee_key not in fees_done:
             mine.extend(fee_draft(ledger, member, enrolment, month, today, cache))
             fees_done[fee_key] = 0  # one fee per member and month, whichever scheme comes first
@@ -135,7 +136,7 @@ def fee_draft(
 
     Key ``fee:<month>:<member>``.
     """
-    key = f"fee:{month}:{member_id}"
+    key = keys.fee(month, member_id)
     assert enrolment.agency is not None
     found = cache.get(("fee", enrolment.region, month)) if cache is not None else None
     fee = found or ledger.policy.at(AffiliateFee, month.first_day, enrolment.region)

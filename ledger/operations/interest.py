@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Connection, extract, func, select
 
+from ledger import keys
 from ledger.errors import BadInput
 from ledger.journal import EntryDraft, EntryKind, personal
 from ledger.journal import interest as interest_account
@@ -211,7 +212,7 @@ def _draft(
     done: list[_Credited],
 ) -> EntryDraft | None:
     """The credit, or the difference to what was credited, or None when nothing is due."""
-    base_key = f"interest:{year}:{scheme}:{member}"
+    base_key = keys.interest(year, scheme, member)
     status = "provisional" if credit.provisional else "official"
     reason = (
         f"{year} interest at {_percent(credit.rate)} ({status}, {credit.source}) on opening "
@@ -224,16 +225,16 @@ def _draft(
         first = next((c for c in done if c.key == base_key), done[0])
         corrects = first.entry_id
         was = ledger.policy.at(InterestRate, date(year, 1, 1), known_at=first.recorded_at)
-        keys = {c.key for c in done}
-        key = f"{base_key}:rate-{record.known_from}"
-        if was != record and key not in keys:
+        credited = {c.key for c in done}
+        key = keys.interest_rate_change(base_key, record.known_from)
+        if was != record and key not in credited:
             reason = (
                 f"{year} rate {_percent(was.rate)} ({was.status}) → {_percent(record.rate)} "
                 f"({record.status}, published {record.known_from}, {record.source}): "
                 f"difference to the credit of entry {first.entry_id}"
             )
         else:
-            key = f"{base_key}:recalc-{len(done)}"
+            key = keys.interest_recalculation(base_key, len(done))
             reason = f"{reason}: recalculated, the opening or deposits changed since crediting"
     if amount == 0:
         return None

@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, insert, select
 
+from ledger import keys
 from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
 from ledger.journal import EntryDraft, EntryKind, collection, heirs, personal, pooling, refunds
 from ledger.money import format_yuan
@@ -240,9 +241,9 @@ def pension_drafts(
         raise BadInput("today", f"{month}'s pension cannot be paid before it, on {paid_on}")
     if paid_on > ledger.clock.now().date():
         raise BadInput("today", f"{paid_on} is in the future")
-    keys = {m: f"pension:{month}:{m}" for m in member_ids}
-    done = recorded_keys(conn, keys.values())
-    due = [m for m in sorted(set(member_ids)) if keys[m] not in done]
+    pension_keys = {m: keys.pension(month, m) for m in member_ids}
+    done = recorded_keys(conn, pension_keys.values())
+    due = [m for m in sorted(set(member_ids)) if pension_keys[m] not in done]
     if not due:
         return []
     rows = {
@@ -280,7 +281,7 @@ def pension_drafts(
             EntryDraft.build(
                 kind=EntryKind.PENSION_PAYMENT,
                 effective_date=paid_on,
-                idempotency_key=keys[member],
+                idempotency_key=pension_keys[member],
                 reason=(
                     f"pension {month}: {format_yuan(split.total_fen)} = basic "
                     f"{format_yuan(pension.basic_fen)} + personal account "
@@ -367,7 +368,7 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
         raise BadInput("on", f"{on} is in the future")
     if on < member.birth_date:
         raise BadInput("on", f"{on} is before the member's birth on {member.birth_date}")
-    key = f"inheritance:{PENSION}:{member.id}"
+    key = keys.inheritance(PENSION, member.id)
     if not _event(ledger, conn, member, "death", on, None, "died: pension stops after this month"):
         return []
     # The month of death is still paid: if its payment is not recorded yet, it is
@@ -406,7 +407,7 @@ def record_short_choice(
     _event(ledger, conn, member, "short-of-minimum", on, choice, detail)
     if choice == "refund":
         return _move_personal(
-            ledger, conn, member, EntryKind.REFUND, f"refund:{PENSION}:{member.id}",
+            ledger, conn, member, EntryKind.REFUND, keys.refund(PENSION, member.id),
             refunds(PENSION, member.id), on,
             f"insurance ended short of the minimum ({detail}): personal account refunded",
         )  # fmt: skip
@@ -414,7 +415,7 @@ def record_short_choice(
         to = personal(Scheme.RESIDENT_PENSION.value, member.id)
         return _move_personal(
             ledger, conn, member, EntryKind.SCHEME_CHANGE,
-            f"scheme-change:{PENSION}:{member.id}", to, on,
+            keys.scheme_change(PENSION, member.id), to, on,
             f"moved to the residents' pension ({detail}): the personal account merges in "
             f"(人社部发〔2014〕17号)",
         )  # fmt: skip

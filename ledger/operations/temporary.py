@@ -26,6 +26,7 @@ from datetime import date
 
 from sqlalchemy import Connection, insert, select
 
+from ledger import keys
 from ledger.journal import EntryDraft, EntryKind, pooling
 from ledger.money import format_yuan
 from ledger.period import Month
@@ -155,7 +156,7 @@ def collect_at_award(
             EntryDraft.build(
                 kind=EntryKind.TEMPORARY_COLLECTION,
                 effective_date=on,
-                idempotency_key=f"temporary-collection:{member_id}:{region}",
+                idempotency_key=keys.temporary_collection(member_id, region),
                 reason=f"retired {on}: the temporary account in {region} is collected into "
                 f"{paying}: {format_yuan(out.pooling_moved_fen)} = "
                 f"{out.share_rate * 100:g}% of the bases of {out.months} months "

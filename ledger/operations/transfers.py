@@ -38,7 +38,6 @@ write (a refusal, a step already taken) is left to the one-by-one functions, whi
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +46,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, Row, select
 
+from ledger import keys
 from ledger.errors import BadInput, LedgerError, NotEnrolled, TransferStateError, UnknownAccount
 from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
@@ -60,7 +60,6 @@ from ledger.services import Enrolment, Ledger
 from ledger.store.balances import balance, balances_of
 from ledger.store.tables import accounts, entries, members, postings
 
-_ID = re.compile(r"^(?P<member>\d{17}[\dX])-(?P<scheme>[a-z-]+)-(?P<to>\d{6})-(?P<on>\d{8})$")
 PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
 POSTINGS_CHUNK = 2000
 
@@ -88,24 +87,6 @@ class Transfer:
     returned_because: str | None = None
 
 
-def transfer_id_for(member_id: str, scheme: Scheme, to_region: str, on: date) -> str:
-    return f"{member_id}-{scheme}-{to_region}-{on:%Y%m%d}"
-
-
-def transfer_parts(transfer_id: str) -> tuple[str, Scheme, str, date]:
-    """(member, scheme, destination, date requested) of an id made by ``transfer_id_for``."""
-    parsed = _ID.match(transfer_id)
-    if parsed is None:
-        raise BadInput("transfer", f"{transfer_id!r} is not a transfer id")
-    on = parsed["on"]
-    return (
-        parsed["member"],
-        Scheme.parse(parsed["scheme"], "transfer"),
-        parsed["to"],
-        date(int(on[:4]), int(on[4:6]), int(on[6:])),
-    )
-
-
 def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
     """The transfer named ``transfer_id`` and its status, or None if it never left the source."""
     return find_transfers(conn, [transfer_id]).get(transfer_id)
@@ -113,11 +94,14 @@ def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
 
 def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, Transfer]:
     """``find_transfer`` of each id, in a few statements: the ones that left the source."""
-    kinds = ("transfer-out", "transfer-in", "transfer-return")
-    keys = {
-        f"{kind}:{tid}": (kind, tid) for tid in transfer_ids if _ID.match(tid) for kind in kinds
+    kinds = (keys.TRANSFER_OUT, keys.TRANSFER_IN, keys.TRANSFER_RETURN)
+    step_keys = {
+        keys.transfer_step(kind, tid): (kind, tid)
+        for tid in transfer_ids
+        if keys.is_transfer_id(tid)
+        for kind in kinds
     }
-    wanted = sorted(keys)
+    wanted = sorted(step_keys)
     steps: defaultdict[str, dict[str, Row]] = defaultdict(dict)
     for start in range(0, len(wanted), CHUNK):
         for row in conn.execute(
@@ -125,9 +109,9 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
                    entries.c.region, entries.c.effective_date, entries.c.reason)
             .where(entries.c.idempotency_key.in_(wanted[start : start + CHUNK]))
         ):  # fmt: skip
-            kind, tid = keys[row.idempotency_key]
+            kind, tid = step_keys[row.idempotency_key]
             steps[tid][kind] = row
-    outs = sorted(s["transfer-out"].id for s in steps.values() if "transfer-out" in s)
+    outs = sorted(s[keys.TRANSFER_OUT].id for s in steps.values() if keys.TRANSFER_OUT in s)
     legs: defaultdict[int, list[tuple[str, int]]] = defaultdict(list)
     for start in range(0, len(outs), CHUNK):
         for entry_id, name, amount in conn.execute(
@@ -139,12 +123,12 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
     found: dict[str, Transfer] = {}
     for tid in transfer_ids:
         mine = steps.get(tid, {})
-        out = mine.get("transfer-out")
+        out = mine.get(keys.TRANSFER_OUT)
         if out is None:
             continue
         status = (
-            TransferStatus.RETURNED if "transfer-return" in mine
-            else TransferStatus.IN if "transfer-in" in mine
+            TransferStatus.RETURNED if keys.TRANSFER_RETURN in mine
+            else TransferStatus.IN if keys.TRANSFER_IN in mine
             else TransferStatus.OUT
         )  # fmt: skip
         found[tid] = Transfer(
@@ -152,26 +136,28 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
             member_id=out.member_id,
             scheme=Scheme(out.scheme),
             from_region=out.region,
-            to_region=_ID.match(tid)["to"],  # type: ignore[index]
+            to_region=keys.transfer_destination(tid),
             on=out.effective_date,
             status=status,
             personal_fen=sum(a for n, a in legs[out.id] if n.startswith("personal:")),
             pooling_fen=sum(a for n, a in legs[out.id] if n.startswith("pooling:")),
             out_entry_id=out.id,
-            returned_because=mine["transfer-return"].reason if "transfer-return" in mine else None,
+            returned_because=(
+                mine[keys.TRANSFER_RETURN].reason if keys.TRANSFER_RETURN in mine else None
+            ),
         )
     return found
 
 
 def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[Transfer]:
     """Every transfer of the member in ``scheme``, in the order they left."""
-    keys = conn.execute(
+    out_keys = conn.execute(
         select(entries.c.idempotency_key)
         .where(entries.c.kind == EntryKind.TRANSFER_OUT.value, entries.c.member_id == member_id,
                entries.c.scheme == scheme.value)
         .order_by(entries.c.id)
     ).scalars().all()  # fmt: skip
-    ids = [key.removeprefix("transfer-out:") for key in keys]
+    ids = [keys.transfer_of(key) for key in out_keys]
     found = find_transfers(conn, ids)
     return [found[tid] for tid in ids if tid in found]
 
@@ -182,14 +168,14 @@ def in_transit(conn: Connection, left_by: date | None = None) -> list[str]:
     query = select(entries.c.idempotency_key).where(entries.c.kind == EntryKind.TRANSFER_OUT.value)
     if left_by is not None:
         query = query.where(entries.c.effective_date <= left_by)
-    out = {key.removeprefix("transfer-out:") for key in conn.execute(query).scalars()}
+    out = {keys.transfer_of(key) for key in conn.execute(query).scalars()}
     settled = conn.execute(
         select(entries.c.idempotency_key).where(
             entries.c.kind.in_([EntryKind.TRANSFER_IN.value, EntryKind.TRANSFER_RETURN.value])
         )
     ).scalars()
     for key in settled:
-        out.discard(key.split(":", 1)[1])
+        out.discard(keys.transfer_of(key))
     return sorted(out)
 
 
@@ -203,7 +189,7 @@ def request_transfer(
     ledger.policy.region(to_region)
     if on > ledger.clock.now().date():
         raise BadInput("on", f"{on} is in the future")
-    transfer_id = transfer_id_for(member.id, scheme, to_region, on)
+    transfer_id = keys.transfer_id(member.id, scheme, to_region, on)
     if find_transfer(conn, transfer_id) is not None:
         return transfer_id
     enrolment = ledger.enrolment_for(ledger.enrolments(conn, member.id, scheme), Month.of(on))
@@ -249,20 +235,21 @@ def request_batch(
     pairs: Counter[tuple[str, Scheme]] = Counter()
     for tid in transfer_ids:
         try:
-            member_id, scheme, to_region, _ = transfer_parts(tid)
+            member_id, scheme, to_region, _ = keys.transfer_parts(tid)
             ledger.policy.region(to_region)
             same = parse_citizen_id(member_id, today=today, field="member").number == member_id
         except LedgerError:
             left.append(tid)
             continue
         if not same or scheme not in (Scheme.PENSION, Scheme.MEDICAL) \
-                or transfer_id_for(member_id, scheme, to_region, on) != tid:  # fmt: skip
+                or keys.transfer_id(member_id, scheme, to_region, on) != tid:  # fmt: skip
             left.append(tid)
             continue
         wanted[tid] = (member_id, scheme, to_region)
         pairs[(member_id, scheme)] += 1
     registered = _registered(conn, [m for m, _, _ in wanted.values()])
-    requested = recorded_keys(conn, [f"transfer-out:{tid}" for tid in wanted])
+    out_key = {tid: keys.transfer_step(keys.TRANSFER_OUT, tid) for tid in wanted}
+    requested = recorded_keys(conn, list(out_key.values()))
     earlier = _earlier_transfers(conn, sorted({m for m, _, _ in wanted.values()}))
     sources: dict[str, str] = {}
     moved: dict[str, Month | None] = {}
@@ -271,7 +258,7 @@ def request_batch(
         enrolled = enrolments_of(conn, [m for m, _, _ in mine.values()], scheme)
         for tid, (member_id, _, to_region) in mine.items():
             enrolment = ledger.enrolment_for(enrolled.get(member_id, []), Month.of(on))
-            if member_id not in registered or f"transfer-out:{tid}" in requested \
+            if member_id not in registered or out_key[tid] in requested \
                     or pairs[(member_id, scheme)] > 1 or enrolment is None \
                     or enrolment.region == to_region:  # fmt: skip
                 continue
@@ -342,7 +329,7 @@ def _out_draft(
     return EntryDraft.build(
         kind=EntryKind.TRANSFER_OUT,
         effective_date=on,
-        idempotency_key=f"transfer-out:{transfer_id}",
+        idempotency_key=keys.transfer_step(keys.TRANSFER_OUT, transfer_id),
         reason=f"transfer {transfer_id}: {source} → {to_region}; personal "
         f"{format_yuan(personal_fen)} whole, pooling {format_yuan(pooling_fen)} = {how}",
         member_id=member_id,
@@ -394,7 +381,7 @@ def _earlier_transfers(
                    entries.c.member_id.in_(member_ids[start : start + CHUNK]))
             .order_by(entries.c.id)
         ).scalars())  # fmt: skip
-    ids = [key.removeprefix("transfer-out:") for key in outs]
+    ids = [keys.transfer_of(key) for key in outs]
     transfers = find_transfers(conn, ids)
     found: defaultdict[tuple[str, Scheme], list[Transfer]] = defaultdict(list)
     for tid in ids:
@@ -463,7 +450,7 @@ def _in_draft(found: Transfer, on: date) -> EntryDraft:
     return EntryDraft.build(
         kind=EntryKind.TRANSFER_IN,
         effective_date=on,
-        idempotency_key=f"transfer-in:{found.transfer_id}",
+        idempotency_key=keys.transfer_step(keys.TRANSFER_IN, found.transfer_id),
         reason=f"transfer {found.transfer_id}: accepted in {found.to_region}",
         member_id=found.member_id,
         scheme=scheme,
@@ -510,7 +497,7 @@ def return_transfer(
     draft = EntryDraft.build(
         kind=EntryKind.TRANSFER_RETURN,
         effective_date=on,
-        idempotency_key=f"transfer-return:{transfer_id}",
+        idempotency_key=keys.transfer_step(keys.TRANSFER_RETURN, transfer_id),
         reason=f"transfer {transfer_id} returned to {found.from_region}: {reason.strip()}",
         member_id=found.member_id,
         scheme=scheme,

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection
 
+from ledger import keys
 from ledger.adjustments import LATE_PATHS
 from ledger.clock import FixedClock
 from ledger.config import Settings
@@ -228,7 +229,7 @@ class Simulation:
         today = self._today()
         if self.result.trace is not None:
             self.result.trace.extend(self._paid(m, s, month, today) for m, s in pairs)
-        key = f"simulation:{label}:{month}:{today}"
+        key = keys.simulation_step(label, month, today)
         common = {"run_key": key, "first": str(month), "last": str(month),
                   "paid_on_iso": today.isoformat()}  # fmt: skip
         listed = [[m.id, s.value] for m, s in pairs]
@@ -399,7 +400,7 @@ class Simulation:
 
     def _adjust(self) -> None:
         today = self._today()
-        key = f"late-adjustments:{today}"
+        key = keys.late_adjustments_run(today)
         self._send(lambda _: Run(key, "late_adjustments",
                                  ({"run_key": key, "today_iso": today.isoformat()},)))  # fmt: skip
 
@@ -428,7 +429,6 @@ class Simulation:
         """Members moving region ask for a transfer (the workers request and accept it);
         where there is nothing to move, or the destination refuses, they simply enrol
         where they now live: their months still add up."""
-        from ledger.operations.transfers import transfer_id_for
 
         regions = [r for r in self.scenario.population.regions if r in self.ledger.policy.regions]
         today = self._today()
@@ -442,8 +442,8 @@ class Simulation:
             moving.append((member, targets[member.rng.randrange(len(targets))]))
         if not moving:
             return
-        ids = [transfer_id_for(m.id, s, to, today) for m, to in moving for s in self._schemes(m)]
-        self._send(lambda _: transfers_run(f"transfers:{today}", ids, today))
+        ids = [keys.transfer_id(m.id, s, to, today) for m, to in moving for s in self._schemes(m)]
+        self._send(lambda _: transfers_run(keys.transfers_run(today), ids, today))
         with self.ledger.unit_of_work() as conn:
             load_enrolments(self, conn, sorted(m.id for m, _ in moving))
             for member, to in moving:

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, distinct, exists, func, select, text, union
 
+from ledger import keys
 from ledger.errors import UnknownMember
 from ledger.journal import EntryKind
 from ledger.period import Month
@@ -370,7 +371,7 @@ def _accepted_moves(
     sources: dict[str, str] = {}
     moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for kind, key, member, scheme, region in conn.execute(query):
-        transfer_id = key.split(":", 1)[1]
+        transfer_id = keys.transfer_of(key)
         if kind == EntryKind.TRANSFER_OUT.value:
             sources[transfer_id] = region
         elif transfer_id in sources:
@@ -417,9 +418,9 @@ def departures_of(
         ).all()  # fmt: skip
         for member, kind, key, region, on in rows:
             left = found.setdefault(member, {})
-            transfer_id = key.split(":", 1)[1]
+            transfer_id = keys.transfer_of(key)
             if kind == EntryKind.TRANSFER_OUT.value:
-                to_region = transfer_id.rsplit("-", 2)[1]
+                to_region = keys.transfer_destination(transfer_id)
                 left[region] = Departure(region, on, to_region, transfer_id)
             elif kind == EntryKind.TRANSFER_RETURN.value:
                 gone = [r for r, d in left.items() if d.transfer_id == transfer_id]

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
+from ledger import keys
 from ledger.cli import main
 from ledger.cli.context import settings as cli_settings
 from ledger.clock import FixedClock
@@ -26,7 +27,6 @@ from ledger.operations.transfers import (
     find_transfer,
     request_batch,
     request_transfer,
-    transfer_id_for,
 )
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
@@ -109,7 +109,7 @@ def test_a_man_of_49_transfers_his_money_as_before(ledger):
 def test_a_days_batch_leaves_the_temporary_account_to_the_one_by_one_path(ledger):
     """request_batch writes the 49-year-old's transfer and leaves the 55-year-old's, whose
     request_transfer opens the temporary account, as if there were no batch."""
-    old, young = (transfer_id_for(m, PENSION, SHANGHAI, MOVED) for m in (MAN_55, MAN_49))
+    old, young = (keys.transfer_id(m, PENSION, SHANGHAI, MOVED) for m in (MAN_55, MAN_49))
     with ledger.unit_of_work() as conn:
         done, left = request_batch(ledger, conn, [old, young], MOVED)
     assert (done, left) == ([young], [old])

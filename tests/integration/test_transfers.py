@@ -13,6 +13,7 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import func, select
 
+from ledger import keys
 from ledger.clock import FixedClock
 from ledger.errors import BadInput, NotEnrolled, TransferStateError
 from ledger.identity import check_character
@@ -23,7 +24,6 @@ from ledger.operations.transfers import (
     find_transfer,
     request_transfer,
     return_transfer,
-    transfer_parts,
 )
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
@@ -191,13 +191,12 @@ def test_transferring_to_the_same_region_or_without_an_enrolment_is_refused(ledg
 
 
 def test_a_transfer_id_says_who_moves_what_where_and_when():
-    from ledger.operations.transfers import transfer_id_for, transfer_parts
 
-    transfer_id = transfer_id_for(MEMBER, PENSION, SHANGHAI, LEFT)
+    transfer_id = keys.transfer_id(MEMBER, PENSION, SHANGHAI, LEFT)
     assert transfer_id == f"{MEMBER}-pension-310000-20250710"
-    assert transfer_parts(transfer_id) == (MEMBER, PENSION, SHANGHAI, LEFT)
+    assert keys.transfer_parts(transfer_id) == (MEMBER, PENSION, SHANGHAI, LEFT)
     with pytest.raises(BadInput):
-        transfer_parts("not-an-id")
+        keys.transfer_parts("not-an-id")
 
 
 def test_contribution_months_follow_the_member_through_an_accepted_transfer_only(ledger):
@@ -295,7 +294,7 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
     """``request_batch``: the same entries, ids and hashes as ``request_transfer`` one by
     one; every transfer it cannot simply write is left for the one-by-one path to refuse."""
     from ledger.errors import LedgerError
-    from ledger.operations.transfers import request_batch, transfer_id_for
+    from ledger.operations.transfers import request_batch
 
     medical = Scheme.MEDICAL
     moved, in_transit, unknown = _citizen(1), _citizen(2), _citizen(3)
@@ -312,19 +311,19 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
         request_transfer(ledger, conn, in_transit, PENSION, "120000", date(2025, 7, 1))
         ledger.enroll(conn, OTHER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
     ids = [
-        transfer_id_for(MEMBER, PENSION, SHANGHAI, LEFT),
-        transfer_id_for(unknown, PENSION, SHANGHAI, LEFT),  # not registered
-        transfer_id_for(moved, PENSION, SHANGHAI, LEFT),
-        transfer_id_for(MEMBER, medical, SHANGHAI, LEFT),  # empty account, 6 months move
-        transfer_id_for(in_transit, PENSION, SHANGHAI, LEFT),  # one still in transit
-        transfer_id_for(OTHER, PENSION, BEIJING, LEFT),  # already enrolled there
-        transfer_id_for(OTHER, PENSION, SHANGHAI, LEFT),  # enrolled, nothing paid
+        keys.transfer_id(MEMBER, PENSION, SHANGHAI, LEFT),
+        keys.transfer_id(unknown, PENSION, SHANGHAI, LEFT),  # not registered
+        keys.transfer_id(moved, PENSION, SHANGHAI, LEFT),
+        keys.transfer_id(MEMBER, medical, SHANGHAI, LEFT),  # empty account, 6 months move
+        keys.transfer_id(in_transit, PENSION, SHANGHAI, LEFT),  # one still in transit
+        keys.transfer_id(OTHER, PENSION, BEIJING, LEFT),  # already enrolled there
+        keys.transfer_id(OTHER, PENSION, SHANGHAI, LEFT),  # enrolled, nothing paid
     ]
 
     def one_by_one(conn, todo: list[str]) -> dict[str, str]:
         refused = {}
         for tid in todo:
-            member, scheme, to, _ = transfer_parts(tid)
+            member, scheme, to, _ = keys.transfer_parts(tid)
             try:
                 with conn.begin_nested():
                     request_transfer(ledger, conn, member, scheme, to, LEFT)
@@ -358,9 +357,9 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
 
 
 def test_a_batch_leaves_both_requests_of_a_member_moving_twice_in_one_scheme(ledger, engine):
-    from ledger.operations.transfers import request_batch, transfer_id_for
+    from ledger.operations.transfers import request_batch
 
-    ids = [transfer_id_for(MEMBER, PENSION, to, LEFT) for to in (SHANGHAI, "120000")]
+    ids = [keys.transfer_id(MEMBER, PENSION, to, LEFT) for to in (SHANGHAI, "120000")]
     with engine.connect() as conn, conn.begin() as tx:
         assert request_batch(ledger, conn, ids, LEFT) == ([], ids)
         tx.rollback()
@@ -371,7 +370,7 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
     (as the worker does it: refused by the destination, returned); a transfer not in
     transit, or whose destination would refuse the member, is left to that path."""
     from ledger.errors import LedgerError
-    from ledger.operations.transfers import accept_batch, transfer_id_for
+    from ledger.operations.transfers import accept_batch
 
     low, returned, accepted = _citizen(4), _citizen(5), _citizen(6)
     with ledger.unit_of_work() as conn:
@@ -387,7 +386,7 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
                for m in (MEMBER, low, returned, accepted)]  # fmt: skip
         return_transfer(ledger, conn, ids[2], LEFT, "records incomplete")
         accept_transfer(ledger, conn, ids[3], LEFT)
-    ids.append(transfer_id_for(OTHER, PENSION, SHANGHAI, LEFT))  # never requested
+    ids.append(keys.transfer_id(OTHER, PENSION, SHANGHAI, LEFT))  # never requested
 
     def one_by_one(conn, todo: list[str]) -> dict[str, str]:  # the worker's handle
         refused = {}
@@ -428,14 +427,14 @@ def test_an_empty_medical_account_still_transfers_its_months_one_by_one_and_in_a
     personal rate 0 (DOMAIN.md §3), so the personal account is empty: six months paid
     (2025-01 to 06) still leave for Shanghai and, accepted, are held there; one by one and
     through ``request_batch``/``accept_batch`` the same entries are written."""
-    from ledger.operations.transfers import accept_batch, request_batch, transfer_id_for
+    from ledger.operations.transfers import accept_batch, request_batch
 
     medical = Scheme.MEDICAL
     with ledger.unit_of_work() as conn:
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
         ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6),
                           date(2025, 6, 20))  # fmt: skip
-    tid = transfer_id_for(MEMBER, medical, SHANGHAI, LEFT)
+    tid = keys.transfer_id(MEMBER, medical, SHANGHAI, LEFT)
     written = []
     with engine.connect() as conn:
         since = conn.execute(select(func.max(entries.c.id))).scalar_one()

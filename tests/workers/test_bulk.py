@@ -24,6 +24,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, insert, select
 
+from ledger import keys
 from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.period import Month
@@ -243,7 +244,7 @@ def test_closing_a_year_records_the_unpaid_months_of_members_paying_monthly_too(
 
 
 def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine, rt, broker):
-    from ledger.operations.transfers import find_transfer, transfer_id_for
+    from ledger.operations.transfers import find_transfer
 
     members = enrol(engine, 3, from_month="2025-01")
     ledger = ledger_for(engine)
@@ -252,7 +253,7 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
             ledger.contribute(conn, m, PENSION, Month(2025, 1), Month(2025, 6),
                               date(2025, 6, 20))  # fmt: skip
     on = date(2025, 7, 1)
-    ids = [transfer_id_for(m, PENSION, "310000", on) for m in members]
+    ids = [keys.transfer_id(m, PENSION, "310000", on) for m in members]
     actors.transfers_batch(message_id("moves", 0), "moves", "request", ids, on.isoformat())
     with engine.connect() as conn:
         chained = conn.execute(select(processed_messages)).all()
@@ -270,7 +271,6 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
 
 
 def test_a_days_transfer_requests_for_100_members_take_a_few_more_statements_than_for_2(engine, rt):
-    from ledger.operations.transfers import transfer_id_for
 
     small = enrol(engine, 2, from_month="2025-01")
     large = enrol(engine, 100, start=10, from_month="2025-01")
@@ -278,7 +278,7 @@ def test_a_days_transfer_requests_for_100_members_take_a_few_more_statements_tha
     on = date(2025, 10, 15)
     counts = []
     for members, tag in ((small, "small"), (large, "large")):
-        ids = [transfer_id_for(m, PENSION, "310000", on) for m in members]
+        ids = [keys.transfer_id(m, PENSION, "310000", on) for m in members]
         with statements(engine) as seen:
             actors.transfers_batch(message_id(f"moves:{tag}", 0), f"moves:{tag}", "request",
                                    ids, on.isoformat())  # fmt: skip

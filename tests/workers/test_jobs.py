@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from ledger import keys
 from ledger.config import Settings
 from ledger.errors import UnknownAccount
 from ledger.operations.bank import BankOutcome, SimulatedBank, reference_for
@@ -21,7 +22,6 @@ from ledger.operations.transfers import (
     find_transfer,
     in_transit,
     request_transfer,
-    transfer_id_for,
 )
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
@@ -119,7 +119,7 @@ def test_a_transfer_chains_its_steps_through_the_outbox(engine, broker, worker):
         broker,
     )
     join(broker)
-    transfer_id = transfer_id_for(member, PENSION, "310000", date(2025, 11, 3))
+    transfer_id = keys.transfer_id(member, PENSION, "310000", date(2025, 11, 3))
     schedule.start(engine, lambda c: schedule.transfer_run(transfer_id, date(2025, 11, 3)), broker)
     join(broker)  # the request's worker relays the accept step before acknowledging
     with engine.connect() as conn:
@@ -175,7 +175,7 @@ def test_a_transfer_the_destination_refuses_goes_back_to_the_source(engine, brok
     before = _balances(engine, member)
     assert before["transit:pension"] == 0 and before[f"personal:pension:{member}"] < 0
 
-    transfer_id = transfer_id_for(member, PENSION, "310000", date(2025, 11, 3))
+    transfer_id = keys.transfer_id(member, PENSION, "310000", date(2025, 11, 3))
     schedule.start(engine, lambda c: schedule.transfer_run(transfer_id, date(2025, 11, 3)), broker)
     join(broker)
 
@@ -227,7 +227,7 @@ def test_a_transfer_not_accepted_in_time_is_returned_once_by_the_timeout_sweep(
 def test_the_timeout_sweep_leaves_accepted_transfers_alone(engine, broker, worker):
     [member] = enrol(engine, 1)
     _pay_three_months(engine, broker, member)
-    transfer_id = transfer_id_for(member, PENSION, "310000", date(2025, 11, 3))
+    transfer_id = keys.transfer_id(member, PENSION, "310000", date(2025, 11, 3))
     schedule.start(engine, lambda c: schedule.transfer_run(transfer_id, date(2025, 11, 3)), broker)
     join(broker)
     with engine.connect() as conn:

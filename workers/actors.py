@@ -576,6 +576,16 @@ def _transfers(
             )
 
 
+@job_actor
+def verify_ledger(message_id: str, run_key: str, token_id: int) -> None:
+    """Verify the whole chain and record the run (started over the API: see
+    ``workers.verify_jobs``); a message done before writes nothing."""
+    from workers import verify_jobs
+
+    rt = runtime.current()
+    verify_jobs.run(rt.engine(), rt.clock, message_id, run_key, token_id)
+
+
 if dramatiq.broker.global_broker is None:
     from ledger.config import Settings
     from workers.broker import configure

@@ -11,27 +11,48 @@ every request is authenticated but the login page's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib.util
 import logging
 import traceback
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import pages, problems, routes
 from ledger.api.auth import Reader
+from ledger.api.jobs import InProcess
 from ledger.clock import Clock, SystemClock
 from ledger.errors import BadInput
 from ledger.store.access import record_access
 
 log = logging.getLogger("flexledger.api")
+
+# Swagger UI's script and style, served from the installed fastapi-offline package (no
+# CDN: /docs works on a machine without internet access), behind a token like the rest.
+DOCS_ASSETS = "/docs/assets"
+SWAGGER_FILES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon.png": "image/png",
+}
+
+
+def swagger_static() -> Path:
+    """The directory of the Swagger UI files the ``fastapi-offline`` package ships."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    assert spec is not None and spec.origin is not None, "fastapi-offline is a dependency"
+    return Path(spec.origin).parent / "static"
 
 
 class Recorded:
@@ -133,10 +154,23 @@ def described(app: FastAPI) -> dict[str, Any]:
     return spec
 
 
-def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
+def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> FastAPI:
     """The API and pages on ``engine`` (opened, not connected: ``open_engine`` checks the
-    revision when ``flexledger serve`` starts)."""
+    revision when ``flexledger serve`` starts). ``jobs``: who runs the verify jobs
+    (``ledger.api.jobs``); by default a thread of this process."""
+    clock = clock or SystemClock()
+    jobs = jobs if jobs is not None else InProcess(engine, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(jobs.resume)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(jobs.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="flexledger",
         summary="The auditor's read-only API of the flexible-employment contribution ledger.",
         description=(
@@ -152,7 +186,8 @@ def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.engine = engine
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock
+    app.state.jobs = jobs
     app.add_exception_handler(problems.Problem, problems.on_problem)
     app.add_exception_handler(BadInput, problems.on_bad_input)
     app.add_exception_handler(RequestValidationError, problems.on_validation)
@@ -167,7 +202,23 @@ def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def docs(_who: Reader) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="flexledger API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="flexledger API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
+    def docs_asset(_who: Reader, name: str) -> FileResponse:
+        if name not in SWAGGER_FILES:
+            raise problems.Problem(404, f"name: {name!r}: no such file of the API's pages")
+        return FileResponse(
+            swagger_static() / name,
+            media_type=SWAGGER_FILES[name],
+            headers={"Cache-Control": "private, max-age=86400"},
+        )
 
     app.add_middleware(Recorded, engine=engine, clock=app.state.clock)
     return app

@@ -25,8 +25,6 @@ from ledger.errors import BadInput
 from ledger.money import format_yuan
 from ledger.store import access, queries
 from ledger.store.access import Caller, Refused
-from ledger.store.verify import verify
-from ledger.views import verify_view
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = format_yuan
@@ -271,13 +269,20 @@ def verify_run_page(request: Request, who: Viewer) -> Response:
             last=last,
             error=f"role {who.role} may only read: running verify needs the operator role",
         )
-    clock, engine = request.app.state.clock, request.app.state.engine
-    started = clock.now()
-    with routes.reading(request) as conn:
-        result = verify_view(verify(conn))
-    with engine.begin() as conn:
-        access.record_verify_run(conn, who.token_id, started, clock.now(), result)
-    return RedirectResponse("/verify", status_code=303)
+    found = routes.start_verify_job(request, who.token_id, None)
+    return RedirectResponse(f"/verify/jobs/{found['job']}", status_code=303)
+
+
+@router.get("/verify/jobs/{job_id}", response_class=HTMLResponse)
+def verify_job_page(request: Request, who: Viewer, job_id: str) -> HTMLResponse:
+    try:
+        job = routes.verify_job_status(request, job_id)
+    except BadInput as error:
+        return _bad(request, "verify_job.html", who, error, job=None)
+    except routes.Problem as problem:
+        return render(request, "verify_job.html", problem.status, who=who, job=None,
+                      error=problem.detail)  # fmt: skip
+    return render(request, "verify_job.html", who=who, error=None, job=job)
 
 
 @router.get("/exports", response_class=HTMLResponse)

@@ -5,7 +5,8 @@ parses its inputs with the CLI's parsers (so a bad date names ``as_of`` or ``kno
 exactly as the CLI does) and shapes its answer with ``ledger.views``, the functions the
 CLI's ``--json`` prints. Pages and dates are bounded: at most ``MAX_PAGE`` rows a page,
 dates from ``FIRST_DAY`` to ``LAST_DAY``. Only ``POST /api/verify`` needs the operator
-role; it runs ``verify`` and records the run.
+role; it starts a verify job (``workers.verify_jobs``) and answers 202 with the job's
+``Location``, where its status and, once done, its run are read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection
 
@@ -30,7 +31,7 @@ from ledger.period import parse_date, parse_datetime
 from ledger.policy import default_policy
 from ledger.store import access, queries
 from ledger.store.export import iter_csv, iter_ledger
-from ledger.store.verify import verify
+from workers import verify_jobs
 
 MAX_PAGE = 500
 MAX_OFFSET = 10_000_000
@@ -225,15 +226,58 @@ def last_verify(request: Request, _who: Reader) -> dict:
         return {"last_run": access.last_verify_run(conn)}
 
 
-@router.post("/verify", summary="Run verify now (operator)", status_code=201)
-def run_verify(request: Request, who: Operator) -> dict:
-    clock, engine = request.app.state.clock, request.app.state.engine
-    started = clock.now()
-    with reading(request) as conn:
-        result = views.verify_view(verify(conn))
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def start_verify_job(request: Request, token_id: int, key: str | None) -> dict:
+    """Write a verify job (the same key from the same token: the same job, once), hand
+    it to whoever runs jobs, and return its status."""
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise BadInput("Idempotency-Key", "must be 1 to 100 of A-Z a-z 0-9 . _ : -")
+    engine, clock = request.app.state.engine, request.app.state.clock
     with engine.begin() as conn:
-        access.record_verify_run(conn, who.token_id, started, clock.now(), result)
-        return {"last_run": access.last_verify_run(conn)}
+        job_id, run_key, written = verify_jobs.start(conn, token_id, clock.now(), key)
+        found = verify_jobs.status(conn, job_id)
+    assert found is not None
+    if written:
+        request.app.state.jobs.submit(job_id, run_key, token_id)
+    return found
+
+
+def verify_job_status(request: Request, job_id: str) -> dict:
+    if not JOB_ID.match(job_id):
+        raise BadInput("job_id", f"{job_id[:60]!r} is not a job id (a UUID)")
+    with reading(request) as conn:
+        found = verify_jobs.status(conn, job_id)
+    if found is None:
+        raise Problem(404, f"job_id: {job_id}: no such verify job", field="job_id",
+                      rule="no such verify job")  # fmt: skip
+    return found
+
+
+@router.post(
+    "/verify",
+    summary="Start a verify run in the background (operator); 202 and where to follow it",
+    status_code=202,
+)
+def run_verify(
+    request: Request,
+    response: Response,
+    who: Operator,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="the same key from the same token starts one job, not two"),
+    ] = None,
+) -> dict:
+    found = start_verify_job(request, who.token_id, idempotency_key)
+    response.headers["Location"] = f"/api/verify/jobs/{found['job']}"
+    return {"job": found}
+
+
+@router.get("/verify/jobs/{job_id}", summary="A verify job: queued, running, done or failed")
+def verify_job(request: Request, _who: Reader, job_id: str) -> dict:
+    return {"job": verify_job_status(request, job_id)}
 
 
 def _stream(request: Request, chunks) -> Iterator[bytes]:  # type: ignore[no-untyped-def]

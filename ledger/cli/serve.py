@@ -39,8 +39,15 @@ def serve(host: str, port: int) -> None:
     engine = open_engine(settings())
     click.echo(f"database {display_url(settings().database_url)}", err=True)
     click.echo(f"pages at http://{host}:{port}/ (log in with a token), API at /docs", err=True)
+    jobs = None
+    if settings().redis_url:  # the workers run verify jobs; this process only relays them
+        from ledger.api.jobs import Relayed
+        from workers.broker import configure
+
+        jobs = Relayed(engine, configure(settings()))
+        click.echo("verify jobs go to the workers (FLEXLEDGER_REDIS_URL)", err=True)
     try:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level="info",
+        uvicorn.run(create_app(engine, jobs=jobs), host=host, port=port, log_level="info",
                     proxy_headers=False, server_header=False)  # fmt: skip
     finally:
         engine.dispose()

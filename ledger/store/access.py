@@ -193,12 +193,9 @@ def record_verify_run(
     return int(run_id)
 
 
-def last_verify_run(conn: Connection) -> dict[str, object] | None:
+def _run_view(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
     import json
 
-    row = conn.execute(select(verify_runs).order_by(verify_runs.c.id.desc()).limit(1)).first()
-    if row is None:
-        return None
     return {
         "run": row.id,
         "by_token": row.token_id,
@@ -212,3 +209,14 @@ def last_verify_run(conn: Connection) -> dict[str, object] | None:
         "first_bad_entry": row.first_bad_entry,
         "problems": json.loads(row.problems),
     }
+
+
+def last_verify_run(conn: Connection) -> dict[str, object] | None:
+    row = conn.execute(select(verify_runs).order_by(verify_runs.c.id.desc()).limit(1)).first()
+    return None if row is None else _run_view(row)
+
+
+def verify_run(conn: Connection, run_id: int) -> dict[str, object] | None:
+    """One verify run by its id, shaped as ``last_verify_run``'s."""
+    row = conn.execute(select(verify_runs).where(verify_runs.c.id == run_id)).first()
+    return None if row is None else _run_view(row)

@@ -52,6 +52,10 @@ class Served:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.client.get(path, headers=headers, **kwargs)
 
+    def finish_jobs(self) -> None:
+        """Wait for the verify jobs the app started in its background thread."""
+        self.client.app.state.jobs.join(120)  # type: ignore[attr-defined]
+
     def post(self, path: str, token: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.client.post(path, headers=headers, **kwargs)

@@ -177,18 +177,113 @@ def test_exports_stream_the_same_bytes_the_cli_writes(served, path, writer):
     assert len(body) > 10_000
 
 
-def test_an_operator_runs_verify_and_everyone_reads_the_last_run_as_the_cli_reports(
-    served, cli_json
-):
-    ran = served.post("/api/verify", served.operator)
-    assert ran.status_code == 201
-    run = ran.json()["last_run"]
+def test_an_operator_starts_verify_in_the_background_and_its_result_is_the_clis(served, cli_json):
+    started = served.post("/api/verify", served.operator)
+    assert started.status_code == 202
+    job = started.json()["job"]
+    assert started.headers["location"] == f"/api/verify/jobs/{job['job']}"
+    assert job["status"] == "queued" and job["result"] is None
+    assert job["by_token"] == served.ids["operator"]
+    served.finish_jobs()
+    followed = served.get(started.headers["location"], served.auditor)
+    assert followed.status_code == 200
+    done = followed.json()["job"]
+    assert done["status"] == "done" and done["attempts"] == 1 and done["error"] is None
+    run = done["result"]
     cli = cli_json("verify")
     assert {k: run[k] for k in cli if k != "anchored"} == {
         k: v for k, v in cli.items() if k != "anchored"
     }
     assert run["ok"] is True and run["by_token"] == served.ids["operator"]
     assert served.get("/api/verify", served.auditor).json() == {"last_run": run}
+
+
+def test_the_same_idempotency_key_starts_one_verify_job(served):
+    from sqlalchemy import func
+
+    from ledger.store.access_tables import verify_runs
+
+    key = {"Idempotency-Key": f"nightly-{served.backend}"}
+    first = served.client.post(
+        "/api/verify", headers={"Authorization": f"Bearer {served.operator}", **key}
+    )
+    served.finish_jobs()
+    with served.engine.connect() as conn:
+        runs = conn.execute(select(func.count()).select_from(verify_runs)).scalar_one()
+    again = served.client.post(
+        "/api/verify", headers={"Authorization": f"Bearer {served.operator}", **key}
+    )
+    served.finish_jobs()
+    assert first.status_code == again.status_code == 202
+    assert again.json()["job"]["job"] == first.json()["job"]["job"]
+    assert again.json()["job"]["status"] == "done"
+    with served.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(verify_runs)).scalar_one() == runs
+
+
+def test_a_verify_job_left_by_a_stopped_server_is_done_when_the_next_one_starts(served):
+    """The job is written before the answer: a server that stopped before running it
+    leaves it queued, and the next server's start runs it."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from ledger.api.app import create_app
+    from workers import verify_jobs
+
+    with served.engine.begin() as conn:
+        job_id, _, written = verify_jobs.start(conn, served.ids["operator"], datetime.now(UTC))
+    assert written
+    app = create_app(served.engine)
+    with TestClient(app):  # the lifespan: resume, then close (which waits for the job)
+        pass
+    answer = served.get(f"/api/verify/jobs/{job_id}", served.auditor).json()["job"]
+    assert answer["status"] == "done" and answer["result"]["ok"] is True
+
+
+def test_a_verify_job_through_the_broker_is_done_by_a_worker(served):
+    """With Redis the API only relays the message; the ``verify_ledger`` actor run by a
+    dramatiq worker (here an in-process one on the stub broker) does the job."""
+    from fastapi.testclient import TestClient
+
+    from ledger.api.app import create_app
+    from ledger.api.jobs import Relayed
+    from ledger.config import Settings
+    from workers import actors, runtime
+    from workers.broker import configure
+
+    broker = configure(Settings(database_url=served.url))
+    actors.declare(broker)
+    runtime.configure(Settings(database_url=served.url), engine=served.engine)
+    try:
+        client = TestClient(create_app(served.engine, jobs=Relayed(served.engine, broker)))
+        started = client.post("/api/verify", headers={"Authorization": f"Bearer {served.operator}"})
+        assert started.status_code == 202
+        location = started.headers["location"]
+        runtime.drain(served.engine, broker, 1)
+    finally:
+        runtime.configure(Settings())  # forget the test's engine
+    done = served.get(location, served.auditor).json()["job"]
+    assert done["status"] == "done" and done["result"]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("job_id", "status"),
+    [("not-a-uuid", 400), ("00000000-0000-5000-8000-000000000000", 404)],
+)
+def test_a_bad_or_unknown_verify_job_is_a_problem(served, job_id, status):
+    answer = served.get(f"/api/verify/jobs/{job_id}", served.auditor)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == "job_id"
+
+
+def test_a_bad_idempotency_key_is_400_and_starts_nothing(served):
+    answer = served.client.post(
+        "/api/verify",
+        headers={"Authorization": f"Bearer {served.operator}", "Idempotency-Key": "a b"},
+    )
+    assert answer.status_code == 400 and answer.json()["field"] == "Idempotency-Key"
 
 
 def test_the_openapi_description_lists_every_endpoint(served):
@@ -205,6 +300,7 @@ def test_the_openapi_description_lists_every_endpoint(served):
         "/api/entries",
         "/api/entries/{entry_id}",
         "/api/verify",
+        "/api/verify/jobs/{job_id}",
         "/api/export/ledger",
         "/api/export/csv",
     } <= paths

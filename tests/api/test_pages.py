@@ -134,9 +134,21 @@ def test_an_auditor_sees_verify_status_but_may_not_start_a_run(served, browser):
 def test_an_operator_starts_a_verify_run_from_the_page(served):
     served.client.cookies.clear()
     served.client.post("/login", data={"token": served.operator})
-    ran = served.client.post("/verify", follow_redirects=True)
-    assert ran.status_code == 200 and 'id="result">OK<' in ran.text
+    started = served.client.post("/verify", follow_redirects=False)
+    assert started.status_code == 303
+    job_page = started.headers["location"]
+    assert job_page.startswith("/verify/jobs/")
+    served.finish_jobs()
+    done = served.client.get(job_page)
+    assert done.status_code == 200
+    assert 'id="status">done<' in done.text and 'id="result">OK<' in done.text
+    assert 'id="result">OK<' in served.client.get("/verify").text  # the last run, too
     served.client.cookies.clear()
+
+
+def test_an_unknown_verify_job_page_is_404(served, browser):
+    page = browser.get("/verify/jobs/00000000-0000-5000-8000-000000000000")
+    assert page.status_code == 404 and "no such verify job" in page.text
 
 
 def test_the_exports_page_links_to_the_streamed_exports(served, browser):

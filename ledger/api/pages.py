@@ -288,3 +288,85 @@ def verify_job_page(request: Request, who: Viewer, job_id: str) -> HTMLResponse:
 @router.get("/exports", response_class=HTMLResponse)
 def exports_page(request: Request, who: Viewer) -> HTMLResponse:
     return render(request, "exports.html", who=who, error=None)
+
+
+PAGE_ROWS = 100
+
+
+def _offset(offset: int) -> None:
+    if not 0 <= offset <= routes.MAX_OFFSET:
+        raise BadInput("offset", f"must be 0 to {routes.MAX_OFFSET}")
+
+
+@router.get("/months", response_class=HTMLResponse)
+def months_page(request: Request, who: Viewer, member: str = "", offset: int = 0) -> HTMLResponse:
+    """Paid contribution months (``flexledger months``), everyone's or one member's."""
+    chosen = member.strip().upper() or None
+    context: dict[str, Any] = {"member": chosen or "", "rows": [], "place": None, "offset": 0}
+    try:
+        _offset(offset)
+        with routes.reading(request) as conn:
+            found = routes.months_answer(conn, chosen)
+    except errors.UnknownMember as error:
+        return render(request, "months.html", 404, who=who, error=f"{error.field}: {error.rule}",
+                      total=0, page_size=PAGE_ROWS, **context)  # fmt: skip
+    except BadInput as error:
+        return _bad(request, "months.html", who, error, total=0, page_size=PAGE_ROWS, **context)
+    rows = found["months"]
+    context.update(rows=rows[offset : offset + PAGE_ROWS], place=found.get("pension_paid_in"),
+                   offset=offset)  # fmt: skip
+    return render(request, "months.html", who=who, error=None, total=len(rows),
+                  page_size=PAGE_ROWS, **context)  # fmt: skip
+
+
+@router.get("/arrangements", response_class=HTMLResponse)
+def arrangements_page(
+    request: Request, who: Viewer, member: str = "", offset: int = 0
+) -> HTMLResponse:
+    """Affiliated arrangements (``flexledger arrangements``), everyone's or one member's."""
+    chosen = member.strip().upper() or None
+    context: dict[str, Any] = {"member": chosen or "", "rows": [], "offset": 0}
+    try:
+        _offset(offset)
+        with routes.reading(request) as conn:
+            found = routes.arrangements_answer(conn, chosen)
+    except BadInput as error:
+        return _bad(request, "arrangements.html", who, error, total=0, page_size=PAGE_ROWS,
+                    **context)  # fmt: skip
+    rows = found["arrangements"]
+    context.update(rows=rows[offset : offset + PAGE_ROWS], offset=offset)
+    return render(request, "arrangements.html", who=who, error=None, total=len(rows),
+                  page_size=PAGE_ROWS, **context)  # fmt: skip
+
+
+@router.get("/entries", response_class=HTMLResponse)
+def entries_page(request: Request, who: Viewer, after: int = 0) -> HTMLResponse:
+    """The journal in chain order, a page at a time, with each entry's hashes."""
+    try:
+        if not 0 <= after < 2**63:
+            raise BadInput("after", "must be an entry id, 0 or more")
+        with routes.reading(request) as conn:
+            found = queries.entries_page(conn, after, PAGE_ROWS)
+    except BadInput as error:
+        return _bad(request, "entries.html", who, error, rows=[], after=0, next_after=None)
+    rows = [routes.entry_view(e) for e in found]
+    next_after = rows[-1]["id"] if len(rows) == PAGE_ROWS else None
+    return render(request, "entries.html", who=who, error=None, rows=rows, after=after,
+                  next_after=next_after, previous=max(after - PAGE_ROWS, 0))  # fmt: skip
+
+
+@router.get("/entries/{entry_id}", response_class=HTMLResponse)
+def entry_page(request: Request, who: Viewer, entry_id: str) -> HTMLResponse:
+    """One entry: its chain position, both hashes and its postings."""
+    try:
+        if not entry_id.isdigit() or not 1 <= int(entry_id) < 2**63:
+            raise BadInput("entry_id", "must be an entry id, 1 or more")
+        number = int(entry_id)
+        with routes.reading(request) as conn:
+            found = queries.entries_page(conn, number - 1, 1)
+    except BadInput as error:
+        return _bad(request, "entry.html", who, error, entry=None)
+    if not found or found[0]["id"] != number:
+        return render(request, "entry.html", 404, who=who, entry=None,
+                      error=f"entry_id: {number}: no such entry")  # fmt: skip
+    return render(request, "entry.html", who=who, error=None, entry=routes.entry_view(found[0]))

@@ -167,26 +167,59 @@ def pooling(request: Request, _who: Reader, as_of: AsOf, known_at: KnownAt = Non
     return views.pooling_view(day, moment, rows)
 
 
-@router.get("/months", summary="Paid contribution months per member, scheme and region")
-def months(request: Request, _who: Reader, member: str | None = None) -> dict:
+def _paged(found: dict, key: str, limit: int, offset: int) -> dict:
+    rows = found[key]
+    found[key] = rows[offset : offset + limit]
+    found["page"] = {"offset": offset, "limit": limit, "total": len(rows)}
+    return found
+
+
+def months_answer(conn: Connection, member: str | None) -> dict:
+    """What ``flexledger months [--member] --json`` prints."""
     if member is not None:
         member_id(member)
-    with reading(request) as conn:
-        rows = queries.contribution_months(conn, member)
-        place = None
-        if member is not None:
-            place = queries.pension_place_of(conn, member, default_policy())
+    rows = queries.contribution_months(conn, member)
+    place = None
+    if member is not None:
+        place = queries.pension_place_of(conn, member, default_policy())
     return views.months_view(rows, member, place)
 
 
-@router.get("/arrangements", summary="Affiliated arrangements (method agency)")
-def arrangements(request: Request, _who: Reader) -> dict:
+def arrangements_answer(conn: Connection, member: str | None) -> dict:
+    """What ``flexledger arrangements --json`` prints, or only one member's of them."""
+    if member is not None:
+        member_id(member)
+    found = views.arrangements_view(queries.affiliated_arrangements(conn))
+    if member is not None:
+        found["arrangements"] = [a for a in found["arrangements"] if a["member"] == member]
+    return found
+
+
+@router.get("/months", summary="Paid contribution months per member, scheme and region")
+def months(
+    request: Request,
+    _who: Reader,
+    member: str | None = None,
+    limit: Limit = MAX_PAGE,
+    offset: Offset = 0,
+) -> dict:
     with reading(request) as conn:
-        rows = queries.affiliated_arrangements(conn)
-    return views.arrangements_view(rows)
+        return _paged(months_answer(conn, member), "months", limit, offset)
 
 
-def _entry_view(entry: dict) -> dict:
+@router.get("/arrangements", summary="Affiliated arrangements (method agency)")
+def arrangements(
+    request: Request,
+    _who: Reader,
+    member: str | None = None,
+    limit: Limit = MAX_PAGE,
+    offset: Offset = 0,
+) -> dict:
+    with reading(request) as conn:
+        return _paged(arrangements_answer(conn, member), "arrangements", limit, offset)
+
+
+def entry_view(entry: dict) -> dict:
     shown = dict(entry)
     shown["effective_date"] = entry["effective_date"].isoformat()
     shown["recorded_at"] = entry["recorded_at"].isoformat()
@@ -206,7 +239,7 @@ def entries(
     with reading(request) as conn:
         found = queries.entries_page(conn, after, limit)
     last = found[-1]["id"] if len(found) == limit else None
-    return {"entries": [_entry_view(e) for e in found], "next_after": last}
+    return {"entries": [entry_view(e) for e in found], "next_after": last}
 
 
 @router.get("/entries/{entry_id}", summary="One entry, its hash and its chain position")
@@ -217,7 +250,7 @@ def entry(request: Request, _who: Reader, entry_id: Annotated[int, Path(ge=1)]) 
         raise Problem(
             404, f"entry_id: {entry_id}: no such entry", field="entry_id", rule="no such entry"
         )
-    return _entry_view(found[0])
+    return entry_view(found[0])
 
 
 @router.get("/verify", summary="The last verify run started over the API")

@@ -99,19 +99,43 @@ def test_a_statement_as_known_at_a_time_is_the_clis(served, cli_json):
     assert {k: v for k, v in answer.items() if k != "page"} == whole
 
 
+def _unpaged(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "page"}
+
+
 @pytest.mark.parametrize("for_member", [False, True], ids=["everyone", "one-member"])
 def test_contribution_months_are_the_clis(served, cli_json, for_member):
     member = _member(served)
     params = {"member": member} if for_member else {}
     answer = served.get("/api/months", served.auditor, params=params).json()
-    assert answer == cli_json("months", *(["--member", member] if for_member else []))
+    cli = cli_json("months", *(["--member", member] if for_member else []))
+    assert _unpaged(answer) == cli
+    assert answer["page"] == {"offset": 0, "limit": 500, "total": len(cli["months"])}
     assert answer["months"]
+
+
+def test_contribution_months_a_page_at_a_time_are_the_whole(served, cli_json):
+    whole = cli_json("months")["months"]
+    seen, offset = [], 0
+    while offset < len(whole):
+        page = served.get(
+            "/api/months", served.auditor, params={"limit": 9, "offset": offset}
+        ).json()
+        assert page["page"]["total"] == len(whole)
+        seen.extend(page["months"])
+        offset += 9
+    assert len(whole) > 9 and seen == whole
 
 
 def test_affiliated_arrangements_are_the_clis(served, cli_json):
     answer = served.get("/api/arrangements", served.auditor).json()
-    assert answer == cli_json("arrangements")
+    cli = cli_json("arrangements")
+    assert _unpaged(answer) == cli
+    assert answer["page"]["total"] == len(cli["arrangements"])
     assert answer["arrangements"], "seed 3 has members paying through an HR company"
+    member = cli["arrangements"][0]["member"]
+    one = served.get("/api/arrangements", served.auditor, params={"member": member}).json()
+    assert one["arrangements"] == [a for a in cli["arrangements"] if a["member"] == member]
 
 
 def test_accounts_are_found_by_member_region_and_kind(served):

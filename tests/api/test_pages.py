@@ -88,7 +88,8 @@ def test_a_members_page_shows_balances_and_statement_on_both_time_axes(served, b
     ).json()
     assert f"of {lines['page']['total']}</caption>" in page.text
     for line in lines["lines"]:
-        assert f'<td class="num">{line["entry_id"]}</td>' in page.text
+        entry = line["entry_id"]
+        assert f'<td class="num"><a href="/entries/{entry}">{entry}</a></td>' in page.text
     for held in lines["accounts"]:
         assert f'<td>{held["account"]}</td><td class="num">{held["owned"]}</td>' in page.text
     for paid in lines["payments"]:
@@ -155,3 +156,96 @@ def test_the_exports_page_links_to_the_streamed_exports(served, browser):
     page = browser.get("/exports")
     assert 'href="/api/export/ledger"' in page.text and 'href="/api/export/csv"' in page.text
     assert browser.get("/api/export/csv").status_code == 200  # the cookie serves the API too
+
+
+def _cells(html: str, table: str) -> list[list[str]]:
+    """The text of each body row's cells of the table with id ``table``."""
+    body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert body, f"no table {table}"
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+        for r in rows
+    ]
+
+
+def test_the_member_page_links_to_their_months_arrangements_and_entries(served, browser):
+    member = _member(served)
+    page = browser.get(f"/members/{member}", params={"as_of": AS_OF}).text
+    assert f'href="/months?member={member}"' in page
+    assert f'href="/arrangements?member={member}"' in page
+    assert re.search(r'<a href="/entries/\d+">\d+</a>', page)
+    for link in ("/months", "/arrangements", "/entries"):
+        assert f'<a href="{link}">' in page  # the navigation, on every page
+
+
+def test_a_members_months_page_shows_the_apis_months(served, browser):
+    member = _member(served)
+    page = browser.get("/months", params={"member": member})
+    api = served.get("/api/months", served.auditor, params={"member": member}).json()
+    assert page.status_code == 200
+    shown = _cells(page.text, "months")
+    assert shown == [
+        [m["member"], m["scheme"], m["region"], str(m["months"]), m["first"], m["last"],
+         m["held_in"]]
+        for m in api["months"]
+    ]  # fmt: skip
+    assert shown
+    if api["pension_paid_in"]:
+        assert api["pension_paid_in"]["region"] in page.text
+
+
+def test_everyones_months_come_a_page_at_a_time(served, browser):
+    api = served.get("/api/months", served.auditor).json()
+    first = _cells(browser.get("/months").text, "months")
+    assert [r[0] for r in first] == [m["member"] for m in api["months"][:100]]
+
+
+def test_the_arrangements_page_shows_the_apis_arrangements(served, browser):
+    api = served.get("/api/arrangements", served.auditor).json()["arrangements"]
+    shown = _cells(browser.get("/arrangements").text, "arrangements")
+    assert shown == [
+        [a["member"], a["scheme"], a["region"], a["agency"], a["from"], a["to"] or "",
+         a["recorded_at"]]
+        for a in api[:100]
+    ]  # fmt: skip
+    assert shown
+    one = api[0]["member"]
+    mine = _cells(browser.get("/arrangements", params={"member": one}).text, "arrangements")
+    assert {r[0] for r in mine} == {one}
+
+
+def test_the_entries_page_shows_each_entrys_chain_position_and_hashes_as_the_api(served, browser):
+    api = served.get("/api/entries", served.auditor, params={"after": 40, "limit": 100}).json()
+    page = browser.get("/entries", params={"after": 40}).text
+    shown = _cells(page, "entries")
+    assert [(int(r[0]), int(r[1]), r[6], r[7]) for r in shown] == [
+        (e["id"], e["chain_position"], e["prev_hash"], e["hash"]) for e in api["entries"]
+    ]
+    assert f'href="/entries?after={api["next_after"]}"' in page
+
+
+def test_one_entrys_page_shows_its_hash_position_and_postings_as_the_api(served, browser):
+    api = served.get("/api/entries/7", served.auditor).json()
+    page = browser.get("/entries/7").text
+    assert f'id="hash">{api["hash"]}<' in page and f'id="prev-hash">{api["prev_hash"]}<' in page
+    assert f'id="chain-position">{api["chain_position"]}<' in page
+    assert _cells(page, "postings") == [[p["account"], p["amount"]] for p in api["postings"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/entries?after=-1", 400, "after"),
+        ("/entries/abc", 400, "entry_id"),
+        ("/entries/99999999", 404, "entry_id"),
+        ("/months?member=abc", 400, "member"),
+        ("/months?member=110105194912310029", 404, "member"),
+        ("/arrangements?member=abc", 400, "member"),
+        ("/months?offset=-5", 400, "offset"),
+    ],
+)
+def test_bad_input_on_the_new_pages_names_the_field(browser, path, status, field):
+    page = browser.get(path)
+    assert page.status_code == status
+    assert f'role="alert" id="error">{field}: ' in page.text

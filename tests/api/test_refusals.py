@@ -91,6 +91,11 @@ BAD_INPUT = [
     ("/api/members/110105194912310029/statement?limit=1000", "limit", "less than or equal"),
     ("/api/months?member=abc", "member", "is not an 18-character citizen ID number"),
     ("/api/entries/0", "entry_id", "greater than or equal to 1"),
+    ("/api/months?limit=501", "limit", "less than or equal to 500"),
+    ("/api/arrangements?offset=-1", "offset", "greater than or equal to 0"),
+    ("/api/arrangements?member=abc", "member", "is not an 18-character citizen ID number"),
+    ("/api/trial-balance?as_of=1899-12-31", "as_of", "is outside"),
+    ("/api/accounts/pooling:pension:110000/balance?as_of=2018-02-30", "as_of", "not a real date"),
 ]
 
 

@@ -235,3 +235,34 @@ def test_the_api_docs_render_every_operation_offline(logged_in, site, served):
     scripts = [s.get_attribute("src") for s in driver.find_elements(By.TAG_NAME, "script")]
     assert all(src.startswith(site) for src in scripts if src)
     assert any(src.endswith("/docs/assets/swagger-ui-bundle.js") for src in scripts)
+
+
+def test_from_a_member_the_keyboard_reaches_their_months_arrangements_and_an_entry(
+    logged_in, site, served
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = logged_in
+    member = _member(served)
+    driver.get(f"{site}/members/{member}?as_of={AS_OF}")
+    driver.find_element(By.ID, "member-months").send_keys(Keys.ENTER)
+    _wait(lambda: driver.find_element(By.TAG_NAME, "h1").text == f"Contribution months of {member}")
+    api = served.get("/api/months", served.auditor, params={"member": member}).json()
+    rows = driver.find_elements(By.CSS_SELECTOR, "#months tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[3].text for r in rows] == [
+        str(m["months"]) for m in api["months"]
+    ]
+    driver.back()
+    _wait(lambda: driver.find_element(By.TAG_NAME, "h1").text == f"Member {member}")
+    driver.find_element(By.ID, "member-arrangements").send_keys(Keys.ENTER)
+    _wait(lambda: driver.find_element(By.TAG_NAME, "h1").text.startswith("Affiliated"))
+    driver.back()
+    _wait(lambda: driver.find_element(By.TAG_NAME, "h1").text == f"Member {member}")
+    link = driver.find_element(By.CSS_SELECTOR, "#statement tbody tr td a")
+    entry_id = link.text
+    link.send_keys(Keys.ENTER)
+    _wait(lambda: driver.find_element(By.TAG_NAME, "h1").text == f"Entry {entry_id}")
+    api_entry = served.get(f"/api/entries/{entry_id}", served.auditor).json()
+    assert driver.find_element(By.ID, "hash").text == api_entry["hash"]
+    assert driver.find_element(By.ID, "chain-position").text == str(api_entry["chain_position"])

@@ -346,3 +346,60 @@ def test_on_sqlite_roles_is_one_line_and_exit_2(tmp_path):
         "ledger has no roles\n"
     )
     assert not path.exists()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    """As the administrator: take the schema back to ``revision`` (a migration to redo)."""
+    from alembic import command
+
+    from ledger.store.db import _ALEMBIC, _config
+
+    with engine.connect() as connection, connection.begin():
+        config = _config()
+        config.attributes["connection"] = connection
+        with _ALEMBIC:
+            command.downgrade(config, revision)
+
+
+@pytest.mark.postgres
+def test_init_migrates_as_the_owner_and_the_writer_may_not_migrate(cluster, capsys, monkeypatch):
+    """A migration that alters tables (0008 rebuilds a postings index and adds a
+    checkpoints column) is refused to the writer, with nothing changed, and runs as the
+    owner ``flexledger roles`` made; after ``roles`` again the writer posts as before."""
+    from ledger.store.db import current_revision, head_revision
+
+    _downgrade(cluster.admin, "0007")
+    assert run_roles(cluster, capsys)[0] == 0
+    n = cluster.names
+    capsys.readouterr()
+    assert as_role(monkeypatch, cluster, n.writer, ["init"]) != 0
+    assert "must be owner of table" in capsys.readouterr().err
+    assert current_revision(cluster.admin) == "0007"
+    writer = cluster.engine(n.writer)
+    try:
+        for statement in (
+            "ALTER TABLE checkpoints ADD COLUMN last_date date",
+            "CREATE INDEX sneaky ON postings (amount_fen)",
+            "DROP INDEX ix_postings_account_entry",
+        ):
+            assert refused(writer, statement) == INSUFFICIENT_PRIVILEGE, statement
+    finally:
+        writer.dispose()
+    capsys.readouterr()
+    assert as_role(monkeypatch, cluster, n.owner, ["init"]) == 0
+    assert f"at revision {head_revision()}" in capsys.readouterr().out
+    assert current_revision(cluster.admin) == head_revision()
+    with cluster.admin.connect() as conn:
+        owners = set(
+            conn.execute(
+                text("SELECT tableowner FROM pg_tables WHERE schemaname = :s"),
+                {"s": cluster.schema},
+            ).scalars()
+        )
+    assert owners == {n.owner}
+    assert as_role(monkeypatch, cluster, n.owner, ["init"]) == 0  # at head: a no-op
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", cluster.url())
+    cli_settings.cache_clear()
+    capsys.readouterr()
+    assert run_roles(cluster, capsys)[0] == 0
+    pay_two_months(monkeypatch, cluster, n.writer)

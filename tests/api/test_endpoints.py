@@ -8,13 +8,11 @@ together are the whole; exports stream the CLI's bytes.
 
 from __future__ import annotations
 
-import io
 from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
 
-from ledger.store.export import export_csv, export_ledger
 from ledger.store.tables import accounts, entries
 
 AS_OF = "2018-12-31"
@@ -59,9 +57,12 @@ def test_the_trial_balance_is_the_clis_and_sums_to_zero(served, cli_json, known_
     assert len(answer.json()["accounts"]) > 10
 
 
-def test_the_pooling_funds_are_the_clis(served, cli_json):
-    answer = served.get("/api/pooling", served.auditor, params={"as_of": AS_OF})
-    assert answer.json() == cli_json("pooling", "--as-of", AS_OF)
+@pytest.mark.parametrize("known_at", [None, KNOWN_AT], ids=["everything", "known-at"])
+def test_the_pooling_funds_are_the_clis(served, cli_json, known_at):
+    axes = {"as_of": AS_OF} | ({"known_at": known_at} if known_at else {})
+    answer = served.get("/api/pooling", served.auditor, params=axes)
+    args = ["pooling", "--as-of", AS_OF] + (["--known-at", known_at] if known_at else [])
+    assert answer.json() == cli_json(*args)
     assert answer.json()["pools"]
 
 
@@ -186,18 +187,23 @@ def test_the_last_entry_page_says_there_is_no_next(served):
     assert body["next_after"] is None
 
 
-@pytest.mark.parametrize(("path", "writer"), [("ledger", export_ledger), ("csv", export_csv)])
-def test_exports_stream_the_same_bytes_the_cli_writes(served, path, writer):
-    out = io.StringIO()
-    with served.engine.connect() as conn:
-        writer(conn, out)
+@pytest.mark.parametrize("path", ["ledger", "csv"])
+def test_exports_stream_the_same_bytes_the_cli_writes(served, path, tmp_path, monkeypatch):
+    from ledger.cli import main
+    from ledger.cli.context import settings
+
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", served.url)
+    settings.cache_clear()
+    written = tmp_path / f"export.{path}"
+    assert main(["export", "--format", path, "--out", str(written)]) == 0
+    settings.cache_clear()
     with served.client.stream(
         "GET", f"/api/export/{path}", headers={"Authorization": f"Bearer {served.auditor}"}
     ) as answer:
         assert answer.status_code == 200
         assert "attachment" in answer.headers["content-disposition"]
         body = b"".join(answer.iter_bytes())
-    assert body == out.getvalue().encode("utf-8")
+    assert body == written.read_bytes()
     assert len(body) > 10_000
 
 
@@ -333,3 +339,46 @@ def test_the_openapi_description_lists_every_endpoint(served):
     assert "403" in spec["paths"]["/api/verify"]["post"]["responses"]
     docs = served.get("/docs", served.auditor)
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_the_entries_postings_are_the_rows_of_the_clis_csv_export(served, tmp_path, monkeypatch):
+    """Every posting of the first 60 entries, as /api/entries shows it, is the row the
+    CLI's ``export --format csv`` writes for it (entry, date, kind, member, account, yuan)."""
+    import csv
+
+    from ledger.cli import main
+    from ledger.cli.context import settings
+
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", served.url)
+    settings.cache_clear()
+    written = tmp_path / "postings.csv"
+    assert main(["export", "--format", "csv", "--out", str(written)]) == 0
+    settings.cache_clear()
+    with written.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if int(r["entry_id"]) <= 60]
+    found = served.get("/api/entries", served.auditor, params={"limit": 60}).json()["entries"]
+    shown = [
+        (str(e["id"]), e["effective_date"], e["kind"], e["period"] or "", e["member"] or "",
+         p["account"], p["amount"])
+        for e in found
+        for p in e["postings"]
+    ]  # fmt: skip
+    assert shown == [
+        (r["entry_id"], r["effective_date"], r["kind"], r["period"], r["member_id"],
+         r["account"], r["amount"])
+        for r in rows
+    ]  # fmt: skip
+    assert len(shown) > 120
+
+
+def test_accounts_are_found_by_member_and_kind_together(served, cli_json):
+    member = _member(served)
+    found = served.get(
+        "/api/accounts", served.auditor, params={"member": member, "kind": "personal"}
+    ).json()
+    names = [a["account"] for a in found["accounts"]]
+    assert names and all(n.startswith("personal:") and n.endswith(f":{member}") for n in names)
+    for name in names:  # each one's balance is the CLI's
+        answer = served.get(f"/api/accounts/{name}/balance", served.auditor,
+                            params={"as_of": AS_OF}).json()  # fmt: skip
+        assert answer == cli_json("balance", name, "--as-of", AS_OF)

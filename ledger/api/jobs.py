@@ -5,13 +5,15 @@
   broker is down the outbox row stays unsent and the scheduler's relay sends it later.
 - ``InProcess`` (no Redis, the embedded default): one background thread of the server
   runs the jobs one at a time. A job is marked ``running`` before and ``failed`` (with the
-  exception's type only: its message may quote a URL) after an error. ``resume`` runs the
+  exception's type only: its message may quote a URL; the log gets where it was raised) after
+  an error. ``resume`` runs the
   jobs a stopped server left queued or running; ``flexledger serve`` calls it at start.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +54,8 @@ class InProcess:
                 )
             verify_jobs.run(self.engine, self.clock, job_id, run_key, token_id)
         except Exception as exc:
-            log.error("verify job %s failed: %s", job_id, type(exc).__name__, exc_info=True)
+            where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+            log.error("verify job %s failed: %s in\n%s", job_id, type(exc).__name__, where)
             with self.engine.begin() as conn:
                 messages.mark(
                     conn, job_id, "failed", error=type(exc).__name__, run_key=run_key,

@@ -382,3 +382,18 @@ def test_accounts_are_found_by_member_and_kind_together(served, cli_json):
         answer = served.get(f"/api/accounts/{name}/balance", served.auditor,
                             params={"as_of": AS_OF}).json()  # fmt: skip
         assert answer == cli_json("balance", name, "--as-of", AS_OF)
+
+
+def test_a_verify_job_that_fails_is_failed_naming_only_the_errors_type(served, monkeypatch):
+    from workers import verify_jobs
+
+    def broken(conn):  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"cannot read {served.url} with {served.operator}")
+
+    monkeypatch.setattr(verify_jobs, "verify", broken)
+    started = served.post("/api/verify", served.operator)
+    served.finish_jobs()
+    job = served.get(started.headers["location"], served.auditor)
+    assert job.json()["job"]["status"] == "failed"
+    assert job.json()["job"]["error"] == "RuntimeError" and job.json()["job"]["result"] is None
+    assert served.operator not in job.text

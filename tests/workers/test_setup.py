@@ -49,8 +49,9 @@ def test_importing_the_actors_configures_the_broker_from_the_environment_without
         out = subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         ).stdout
-        # every actor declared: 9, and the benefit phase's retirements, pensions and deaths
-        assert out.split() == [expected, "12"]
+        # every actor declared: 9, the benefit phase's retirements, pensions and deaths,
+        # and the API's verify job
+        assert out.split() == [expected, "13"]
 
 
 def test_options_are_read_from_the_environment():

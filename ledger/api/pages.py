@@ -343,7 +343,7 @@ def arrangements_page(
 def entries_page(request: Request, who: Viewer, after: int = 0) -> HTMLResponse:
     """The journal in chain order, a page at a time, with each entry's hashes."""
     try:
-        if not 0 <= after < 2**63:
+        if not 0 <= after <= routes.MAX_ID:
             raise BadInput("after", "must be an entry id, 0 or more")
         with routes.reading(request) as conn:
             found = queries.entries_page(conn, after, PAGE_ROWS)
@@ -359,7 +359,7 @@ def entries_page(request: Request, who: Viewer, after: int = 0) -> HTMLResponse:
 def entry_page(request: Request, who: Viewer, entry_id: str) -> HTMLResponse:
     """One entry: its chain position, both hashes and its postings."""
     try:
-        if not entry_id.isdigit() or not 1 <= int(entry_id) < 2**63:
+        if not entry_id.isdigit() or not 1 <= int(entry_id) <= routes.MAX_ID:
             raise BadInput("entry_id", "must be an entry id, 1 or more")
         number = int(entry_id)
         with routes.reading(request) as conn:

@@ -35,6 +35,7 @@ from workers import verify_jobs
 
 MAX_PAGE = 500
 MAX_OFFSET = 10_000_000
+MAX_ID = 2**63 - 1  # a BIGINT id
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
 MEMBER = re.compile(r"^[0-9]{17}[0-9X]$")
 REGION = re.compile(r"^[0-9]{6}$")
@@ -233,7 +234,7 @@ def entry_view(entry: dict) -> dict:
 def entries(
     request: Request,
     _who: Reader,
-    after: Annotated[int, Query(ge=0, description="the last entry id already seen")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="the last entry id already seen")] = 0,
     limit: Limit = 100,
 ) -> dict:
     with reading(request) as conn:
@@ -243,7 +244,7 @@ def entries(
 
 
 @router.get("/entries/{entry_id}", summary="One entry, its hash and its chain position")
-def entry(request: Request, _who: Reader, entry_id: Annotated[int, Path(ge=1)]) -> dict:
+def entry(request: Request, _who: Reader, entry_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     with reading(request) as conn:
         found = queries.entries_page(conn, entry_id - 1, 1)
     if not found or found[0]["id"] != entry_id:

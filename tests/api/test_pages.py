@@ -238,6 +238,8 @@ def test_one_entrys_page_shows_its_hash_position_and_postings_as_the_api(served,
     [
         ("/entries?after=-1", 400, "after"),
         ("/entries/abc", 400, "entry_id"),
+        ("/entries/99999999999999999999", 400, "entry_id"),
+        ("/entries?after=9223372036854775808", 400, "after"),
         ("/entries/99999999", 404, "entry_id"),
         ("/months?member=abc", 400, "member"),
         ("/months?member=110105194912310029", 404, "member"),

@@ -92,6 +92,8 @@ BAD_INPUT = [
     ("/api/months?member=abc", "member", "is not an 18-character citizen ID number"),
     ("/api/entries/0", "entry_id", "greater than or equal to 1"),
     ("/api/months?limit=501", "limit", "less than or equal to 500"),
+    ("/api/entries?after=9223372036854775808", "after", "less than or equal to"),
+    ("/api/entries/99999999999999999999", "entry_id", "less than or equal to"),
     ("/api/arrangements?offset=-1", "offset", "greater than or equal to 0"),
     ("/api/arrangements?member=abc", "member", "is not an 18-character citizen ID number"),
     ("/api/trial-balance?as_of=1899-12-31", "as_of", "is outside"),

@@ -516,7 +516,7 @@ def _transfers(
     on_iso: str, reason: str, at_iso: str | None, naming: Callable[[list[str]], dict],
 ) -> None:  # fmt: skip
     from ledger.operations import transfers
-    from workers.broker import is_transient
+    from workers.faults import is_transient
     from workers.outbox import message_id as message_id_for
 
     if step not in TRANSFER_STEPS:

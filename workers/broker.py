@@ -32,7 +32,6 @@ the broker's queue empty, is sent again by the scheduler's relay: see
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import threading
@@ -52,39 +51,9 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
-from ledger.errors import Transient
-
-
-@functools.cache
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """The exception classes retried with backoff (see the module docstring)."""
-    import redis.exceptions
-
-    from ledger.errors import DatabaseUnavailable
-    from workers.outbox import BROKER_CONNECTION_ERROR
-
-    found: list[type[BaseException]] = [
-        Transient,
-        OperationalError,
-        DatabaseUnavailable,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        BROKER_CONNECTION_ERROR,
-    ]
-    try:  # registered by name: the bank module may not be installed with every build
-        from ledger.errors import BankUnavailable
-
-        found.append(BankUnavailable)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(found)
-
-
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, transient_errors()) or isinstance(error, dramatiq.Retry)
+from workers.faults import is_transient
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from ledger.store.db import open_engine
 from ledger.store.recorder import WritesSpoiled, optimistic
 from ledger.store.worker_tables import processed_messages
 from workers import outbox
-from workers.broker import is_transient
+from workers.faults import is_transient
 
 
 class MessageClock:

@@ -27,15 +27,17 @@ from sqlalchemy import Connection, select
 from ledger import keys
 from ledger.errors import BadInput, NotAffiliated
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
+from ledger.members import Enrolment
 from ledger.money import format_yuan
 from ledger.operations import enrolment_index, paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import AffiliateFee
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.services import Ledger
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments
 
 
@@ -183,7 +185,7 @@ def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
         .order_by(enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month,
                   enrolments.c.id)
     ).all():  # fmt: skip
-        grouped[(row.member_id, row.scheme)].append(_enrolment(row))
+        grouped[(row.member_id, row.scheme)].append(enrolment_from_row(row))
     found = []
     for (member_id, scheme), rows in grouped.items():
         enrolment = Ledger.enrolment_for(rows, month)

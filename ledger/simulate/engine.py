@@ -36,12 +36,13 @@ from ledger.adjustments import LATE_PATHS
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.errors import BackPaymentWindowClosed
+from ledger.members import Enrolment
 from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.policy.assumed import with_assumed_interest
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger
+from ledger.services import Ledger
 from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, insert, select
 
 from ledger.errors import BadInput
+from ledger.members import Enrolment
 from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, _enrolment
 from ledger.store.bulk import bulk_insert
 from ledger.store.db import display_url
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, members, simulations
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def load_enrolments(sim: Simulation, conn: Connection, ids: list[str]) -> None:
             .order_by(enrolments.c.from_month, enrolments.c.id)
         )
         for row in rows:
-            enrolment: Enrolment = _enrolment(row)
+            enrolment: Enrolment = enrolment_from_row(row)
             sim.enrolled[(enrolment.member_id, enrolment.scheme)] = enrolment
 
 

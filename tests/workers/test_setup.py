@@ -21,7 +21,8 @@ from ledger.config import Settings
 from ledger.errors import BadInput, BankUnavailable, Transient
 from ledger.store.worker_tables import outbox
 from workers import runtime, schedule
-from workers.broker import BrokerOptions, configure, is_transient
+from workers.broker import BrokerOptions, configure
+from workers.faults import is_transient
 from workers.outbox import progress
 
 from .conftest import enrol, free_port, join

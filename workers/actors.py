@@ -2,9 +2,10 @@
 
 Every actor is a plain function ``fn(message_id, **primitives)`` registered with
 ``@job_actor``; ``declare(broker)`` binds them all to a broker (a bound actor reads its
-message id from ``CurrentMessage``). Importing this module declares them on dramatiq's
-global broker, configuring it from the environment first if nobody has (so
-``dramatiq workers.actors`` runs the workers; ``flexledger worker`` does exactly that).
+message id from ``CurrentMessage``). Importing this module declares nothing and connects
+to nothing: ``workers.app.start`` configures the broker and declares the actors at
+start-up (``dramatiq workers.app:from_env`` runs the workers; ``flexledger worker`` does
+exactly that).
 
 Each function runs its batch in ``workers.runtime.exactly_once``: one transaction, one
 SAVEPOINT per member (a member refused by a rule is reported and skipped, the rest
@@ -68,7 +69,7 @@ def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor]:
     """Declare every registered actor on ``broker`` (again, if a test changed brokers)."""
     declared.clear()
     for name, fn in ACTORS.items():
-        if name in broker.actors:  # declared when this module was first imported
+        if name in broker.actors:  # declared on this broker before
             declared[name] = broker.actors[name]
         else:
             declared[name] = dramatiq.actor(
@@ -574,11 +575,3 @@ def _transfers(
                 message_id_for(run_key, "accept"),
                 run_key=run_key,
             )
-
-
-if dramatiq.broker.global_broker is None:
-    from ledger.config import Settings
-    from workers.broker import configure
-
-    configure(Settings.from_env())
-declare(dramatiq.get_broker())

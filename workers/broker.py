@@ -1,10 +1,8 @@
 """The broker, from configuration: Redis when ``FLEXLEDGER_REDIS_URL`` is set, else in-process.
 
 ``configure(settings)`` builds the broker, sets it as dramatiq's global one and returns it.
-Call it before importing ``workers.actors`` (actors bind to the global broker when they
-are declared); ``workers.actors`` calls it itself, from the environment, when imported
-with no broker set, so ``dramatiq workers.actors`` works. Nothing connects here: the
-Redis client connects on its first command.
+``workers.app.start`` calls it at start-up, then declares the actors on the broker it
+returns. Nothing connects here: the Redis client connects on its first command.
 
 Middleware, in order: dramatiq's defaults (age and time limits, shutdown notices,
 callbacks, pipelines), ``CurrentMessage`` (actors read their message id),
@@ -204,11 +202,6 @@ def configure(settings: Settings, options: BrokerOptions | None = None) -> drama
         broker = StubBroker(middleware=middleware(options))
     dramatiq.set_broker(broker)
     return broker
-
-
-def configure_from_env() -> dramatiq.Broker:
-    """For the ``dramatiq`` command line: ``dramatiq workers.broker:configure_from_env ...``."""
-    return configure(Settings.from_env())
 
 
 def is_embedded(broker: dramatiq.Broker) -> bool:

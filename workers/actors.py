@@ -289,26 +289,20 @@ def affiliate_fees_batch(
     at_iso: str | None = None,
 ) -> None:
     """Charge ``month`` for each ``[member, scheme]`` paying through an HR company: the
-    contribution the company pays and its fee (``ledger.operations.fees.charge_month``)."""
-    from ledger.operations.fees import charge_batch, charge_month
+    contribution the company pays and its fee (``ledger.operations.fees.charge``)."""
+    from ledger.operations import fees
 
     with runtime.exactly_once(message_id, "affiliate_fees_batch", run_key, at_iso) as batch:
         if batch is None:
             return
-        period, today = Month.parse(month), date.fromisoformat(today_iso)
-        ledger, conn = batch.ledger, batch.conn
-
-        def fast(keys: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            drafts, owners, left = charge_batch(ledger, conn, keys, period, today)
-            return _outcomes(ledger, conn, drafts, owners, "charged", "replayed", "replayed",
-                             [k for k in keys if k not in left]), left  # fmt: skip
-
-        def handle(key: str) -> tuple[str, int]:
-            member, _, scheme = key.partition("/")
-            created = charge_month(ledger, conn, member, Scheme.parse(scheme), period, today)
-            return ("charged" if created else "replayed"), len(created)
-
-        batch.bulk([f"{member}/{scheme}" for member, scheme in pairs], fast, handle)
+        items = [(member, Scheme.parse(scheme, "pairs")) for member, scheme in pairs]
+        charged = fees.charge(
+            batch.ledger, batch.conn, items, Month.parse(month), date.fromisoformat(today_iso)
+        )
+        for done in charged:
+            member, scheme = done.decision.item
+            batch.tally(f"{member}/{scheme}", done.decision.refused, len(done.created),
+                        "charged", "replayed")  # fmt: skip
 
 
 @job_actor

@@ -229,6 +229,18 @@ class Batch:
                 self.counts[outcome] += 1
                 self.posted += posted
 
+    def tally(
+        self, item: str, refused: LedgerError | None, posted: int, done: str, again: str
+    ) -> None:
+        """Count one item a decider answered: refused (reported under its reason), ``done``
+        with the entries it posted, or ``again`` when everything was recorded before."""
+        if refused is not None:
+            self.counts["refused"] += 1
+            self.problems[item] = f"{type(refused).__name__}: {refused}"
+        else:
+            self.counts[done if posted else again] += 1
+            self.posted += posted
+
     def bulk(
         self,
         members: Sequence[str],

@@ -51,10 +51,11 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select, text
 
 from ledger.clock import FixedClock
+from ledger.store.catalog import metadata
 from ledger.store.checkpoints import make_checkpoints, make_grid
 from ledger.store.db import make_engine
 from ledger.store.queries import balance, known_cutoff, trial_balance
-from ledger.store.tables import accounts, checkpoints, entries, metadata, postings
+from ledger.store.tables import accounts, checkpoints, entries, postings
 
 REGIONS = ("110000", "310000", "120000", "440100", "440300")
 START = date(1998, 1, 1)

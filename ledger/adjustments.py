@@ -22,13 +22,15 @@ from sqlalchemy import Connection, and_, select
 from ledger import keys
 from ledger.errors import BaseOutsideRange
 from ledger.journal import EntryDraft, EntryKind, arrears, personal, pooling
+from ledger.members import Enrolment
 from ledger.money import format_yuan
 from ledger.period import Month
 from ledger.policy.records import MedicalContribution, PensionBase, PensionRate, Record
 from ledger.rules.contribution import Assessment, BaseChoice, assess
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.services import Ledger
 from ledger.store.recorder import RecordedEntry
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import accounts, enrolments, entries, postings
 
 LATE_PATHS: dict[type[Record], Scheme | None] = {
@@ -134,7 +136,7 @@ def _window_drafts(
             .where(enrolments.c.member_id.in_(chunk))
             .order_by(enrolments.c.from_month, enrolments.c.id)
         ):
-            enrolled[(row.member_id, row.scheme)].append(_enrolment(row))
+            enrolled[(row.member_id, row.scheme)].append(enrolment_from_row(row))
         for row in conn.execute(
             select(
                 entries.c.member_id,

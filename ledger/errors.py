@@ -267,6 +267,12 @@ class Transient(LedgerError):
     """Raised when a fault may pass by itself (a service down, a timeout): retried later."""
 
 
+class WriteRaced(Transient):
+    """Raised when an append finds what the facts loaded for it did not show (another
+    worker wrote the same month meanwhile): the whole message is rolled back and done
+    again on fresh facts, where the decider answers "already done"."""
+
+
 class SimulationStepFailed(LedgerError):
     """Raised when a simulation's message ended failed: the worker's error is the reason."""
 

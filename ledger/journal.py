@@ -287,7 +287,7 @@ class EntryDraft:
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_string = json.encoder.encode_basestring
 
 
 def canonical_content(content: dict[str, object]) -> str:
@@ -367,7 +367,9 @@ class Redraft:
         self.key_prefix = key_prefix
         self.key_suffix = key_suffix
         self.account_prefix = account_prefix
-        self.before, self.amount, self.after = legs, None, ()
+        self.before: tuple[Posting, ...] = legs
+        self.after: tuple[Posting, ...] = ()
+        self.amount: int | None = None
         if at:
             self.before, self.after = legs[: at[0]], legs[at[0] + 1 :]
             self.amount = legs[at[0]].amount_fen

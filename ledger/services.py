@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -42,6 +40,8 @@ from ledger.journal import (
     subsidy,
 )
 from ledger.journal import agency as agency_account
+from ledger.members import METHODS, Enrolment, Member
+from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.policy import PolicySet, default_policy
 from ledger.policy.records import BackPayment, Frequencies
@@ -49,74 +49,8 @@ from ledger.rules.contribution import Assessment, BaseChoice, assess
 from ledger.schemes import Scheme
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, Recorder
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, entries, members
-
-METHODS = ("monthly", "bank", "agency")
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    id: str
-    region: str
-    hukou: str
-    sex: str
-    birth_date: date
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    id: int
-    member_id: str
-    scheme: Scheme
-    region: str
-    choice: BaseChoice
-    method: str
-    agency: str | None
-    from_month: Month
-    to_month: Month | None
-    signed_on: date | None
-
-
-_ENROLMENTS: dict[tuple, Enrolment] = {}
-_ENROLMENTS_MAX = 200_000
-
-
-def _enrolment(row) -> Enrolment:
-    """The enrolment a row holds. Rows never change (enrolments are append-only), so the
-    same row content gives the same (immutable) object: batches read thousands of rows
-    they read before, and building the object is most of the cost. Keyed by the row's
-    values themselves (one tuple, no attribute lookups on a hit)."""
-    key = tuple(row)
-    found = _ENROLMENTS.get(key)
-    if found is None:
-        if len(_ENROLMENTS) >= _ENROLMENTS_MAX:
-            _ENROLMENTS.clear()
-        found = _ENROLMENTS[key] = Enrolment(
-            id=row.id,
-            member_id=row.member_id,
-            scheme=Scheme(row.scheme),
-            region=row.region,
-            choice=_choice(row.base_percent, row.base_fen, row.grade),
-            method=row.method,
-            agency=row.agency,
-            from_month=_month(row.from_month),
-            to_month=_month(row.to_month) if row.to_month else None,
-            signed_on=row.signed_on,
-        )
-    return found
-
-
-@lru_cache(maxsize=4096)
-def _choice(percent: str | None, amount_fen: int | None, grade: str | None) -> BaseChoice:
-    """A stored choice (few distinct ones: batches read thousands of the same)."""
-    from decimal import Decimal
-
-    return BaseChoice(Decimal(percent) if percent is not None else None, amount_fen, grade)
-
-
-@lru_cache(maxsize=4096)
-def _month(text: str) -> Month:
-    return Month.parse(text)
 
 
 class Ledger:
@@ -230,12 +164,11 @@ class Ledger:
         if latest is not None and all(
             getattr(latest, k) == v for k, v in values.items() if k != "recorded_at"
         ):
-            return _enrolment(latest)
-        from ledger.operations import enrolment_index
-
+            return enrolment_from_row(latest)
         enrolment_index.wrote(conn)
         new_id = conn.execute(insert(enrolments).values(**values)).inserted_primary_key[0]
-        return _enrolment(conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one())
+        row = conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one()
+        return enrolment_from_row(row)
 
     def check_enrolment(
         self,
@@ -259,7 +192,7 @@ class Ledger:
             .where(enrolments.c.member_id == member_id, enrolments.c.scheme == scheme.value)
             .order_by(enrolments.c.from_month, enrolments.c.id)
         )
-        return [_enrolment(r) for r in rows]
+        return [enrolment_from_row(r) for r in rows]
 
     @staticmethod
     def enrolment_for(found: Sequence[Enrolment], month: Month) -> Enrolment | None:

@@ -14,8 +14,8 @@ from alembic import context
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.config import Settings
+from ledger.store.catalog import metadata
 from ledger.store.db import make_engine
-from ledger.store.tables import metadata
 
 config = context.config
 target_metadata = metadata

@@ -2,9 +2,10 @@
 
 Every actor is a plain function ``fn(message_id, **primitives)`` registered with
 ``@job_actor``; ``declare(broker)`` binds them all to a broker (a bound actor reads its
-message id from ``CurrentMessage``). Importing this module declares them on dramatiq's
-global broker, configuring it from the environment first if nobody has (so
-``dramatiq workers.actors`` runs the workers; ``flexledger worker`` does exactly that).
+message id from ``CurrentMessage``). Importing this module declares nothing and connects
+to nothing: ``workers.app.start`` configures the broker and declares the actors at
+start-up (``dramatiq workers.app:from_env`` runs the workers; ``flexledger worker`` does
+exactly that).
 
 Each function runs its batch in ``workers.runtime.exactly_once``: one transaction, one
 SAVEPOINT per member (a member refused by a rule is reported and skipped, the rest
@@ -68,7 +69,7 @@ def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor]:
     """Declare every registered actor on ``broker`` (again, if a test changed brokers)."""
     declared.clear()
     for name, fn in ACTORS.items():
-        if name in broker.actors:  # declared when this module was first imported
+        if name in broker.actors:  # declared on this broker before
             declared[name] = broker.actors[name]
         else:
             declared[name] = dramatiq.actor(
@@ -288,26 +289,20 @@ def affiliate_fees_batch(
     at_iso: str | None = None,
 ) -> None:
     """Charge ``month`` for each ``[member, scheme]`` paying through an HR company: the
-    contribution the company pays and its fee (``ledger.operations.fees.charge_month``)."""
-    from ledger.operations.fees import charge_batch, charge_month
+    contribution the company pays and its fee (``ledger.operations.fees.charge``)."""
+    from ledger.operations import fees
 
     with runtime.exactly_once(message_id, "affiliate_fees_batch", run_key, at_iso) as batch:
         if batch is None:
             return
-        period, today = Month.parse(month), date.fromisoformat(today_iso)
-        ledger, conn = batch.ledger, batch.conn
-
-        def fast(keys: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            drafts, owners, left = charge_batch(ledger, conn, keys, period, today)
-            return _outcomes(ledger, conn, drafts, owners, "charged", "replayed", "replayed",
-                             [k for k in keys if k not in left]), left  # fmt: skip
-
-        def handle(key: str) -> tuple[str, int]:
-            member, _, scheme = key.partition("/")
-            created = charge_month(ledger, conn, member, Scheme.parse(scheme), period, today)
-            return ("charged" if created else "replayed"), len(created)
-
-        batch.bulk([f"{member}/{scheme}" for member, scheme in pairs], fast, handle)
+        items = [(member, Scheme.parse(scheme, "pairs")) for member, scheme in pairs]
+        charged = fees.charge(
+            batch.ledger, batch.conn, items, Month.parse(month), date.fromisoformat(today_iso)
+        )
+        for done in charged:
+            member, scheme = done.decision.item
+            batch.tally(f"{member}/{scheme}", done.decision.refused, len(done.created),
+                        "charged", "replayed")  # fmt: skip
 
 
 @job_actor
@@ -516,7 +511,7 @@ def _transfers(
     on_iso: str, reason: str, at_iso: str | None, naming: Callable[[list[str]], dict],
 ) -> None:  # fmt: skip
     from ledger.operations import transfers
-    from workers.broker import is_transient
+    from workers.faults import is_transient
     from workers.outbox import message_id as message_id_for
 
     if step not in TRANSFER_STEPS:
@@ -585,10 +580,3 @@ def verify_ledger(message_id: str, run_key: str, token_id: int) -> None:
     rt = runtime.current()
     verify_jobs.run(rt.engine(), rt.clock, message_id, run_key, token_id)
 
-
-if dramatiq.broker.global_broker is None:
-    from ledger.config import Settings
-    from workers.broker import configure
-
-    configure(Settings.from_env())
-declare(dramatiq.get_broker())

@@ -1,10 +1,8 @@
 """The broker, from configuration: Redis when ``FLEXLEDGER_REDIS_URL`` is set, else in-process.
 
 ``configure(settings)`` builds the broker, sets it as dramatiq's global one and returns it.
-Call it before importing ``workers.actors`` (actors bind to the global broker when they
-are declared); ``workers.actors`` calls it itself, from the environment, when imported
-with no broker set, so ``dramatiq workers.actors`` works. Nothing connects here: the
-Redis client connects on its first command.
+``workers.app.start`` calls it at start-up, then declares the actors on the broker it
+returns. Nothing connects here: the Redis client connects on its first command.
 
 Middleware, in order: dramatiq's defaults (age and time limits, shutdown notices,
 callbacks, pipelines), ``CurrentMessage`` (actors read their message id),
@@ -32,7 +30,6 @@ the broker's queue empty, is sent again by the scheduler's relay: see
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import threading
@@ -52,39 +49,9 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
-from ledger.errors import Transient
-
-
-@functools.cache
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """The exception classes retried with backoff (see the module docstring)."""
-    import redis.exceptions
-
-    from ledger.errors import DatabaseUnavailable
-    from workers.outbox import BROKER_CONNECTION_ERROR
-
-    found: list[type[BaseException]] = [
-        Transient,
-        OperationalError,
-        DatabaseUnavailable,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        BROKER_CONNECTION_ERROR,
-    ]
-    try:  # registered by name: the bank module may not be installed with every build
-        from ledger.errors import BankUnavailable
-
-        found.append(BankUnavailable)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(found)
-
-
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, transient_errors()) or isinstance(error, dramatiq.Retry)
+from workers.faults import is_transient
 
 
 @dataclass(frozen=True)
@@ -235,11 +202,6 @@ def configure(settings: Settings, options: BrokerOptions | None = None) -> drama
         broker = StubBroker(middleware=middleware(options))
     dramatiq.set_broker(broker)
     return broker
-
-
-def configure_from_env() -> dramatiq.Broker:
-    """For the ``dramatiq`` command line: ``dramatiq workers.broker:configure_from_env ...``."""
-    return configure(Settings.from_env())
 
 
 def is_embedded(broker: dramatiq.Broker) -> bool:

@@ -54,7 +54,7 @@ from ledger.store.db import open_engine
 from ledger.store.recorder import WritesSpoiled, optimistic
 from ledger.store.worker_tables import processed_messages
 from workers import outbox
-from workers.broker import is_transient
+from workers.faults import is_transient
 
 
 class MessageClock:
@@ -228,6 +228,18 @@ class Batch:
             else:
                 self.counts[outcome] += 1
                 self.posted += posted
+
+    def tally(
+        self, item: str, refused: LedgerError | None, posted: int, done: str, again: str
+    ) -> None:
+        """Count one item a decider answered: refused (reported under its reason), ``done``
+        with the entries it posted, or ``again`` when everything was recorded before."""
+        if refused is not None:
+            self.counts["refused"] += 1
+            self.problems[item] = f"{type(refused).__name__}: {refused}"
+        else:
+            self.counts[done if posted else again] += 1
+            self.posted += posted
 
     def bulk(
         self,

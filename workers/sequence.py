@@ -33,6 +33,8 @@ from ledger.config import Settings
 from ledger.errors import SimulationStepFailed
 from ledger.store.worker_tables import job_messages
 from workers import outbox
+from workers.app import start
+from workers.broker import is_embedded
 from workers.schedule import Run
 
 POLL_SECONDS = 0.002
@@ -46,15 +48,8 @@ class Sequencer:
     """Sends runs' messages one by one through the configured broker and its workers."""
 
     def __init__(self, settings: Settings, engine: Engine) -> None:
-        from workers import runtime
-        from workers.broker import configure, is_embedded
-
         self.engine = engine
-        self.broker = configure(settings)
-        from workers import actors
-
-        actors.declare(self.broker)
-        runtime.configure(settings, engine=engine)
+        self.broker, _ = start(settings, engine=engine)
         self.embedded = is_embedded(self.broker)
         self.messages = 0
         self._worker: dramatiq.Worker | None = None

@@ -31,13 +31,9 @@ EMBEDDED_THREADS = 4
 
 def _open(settings: Settings):
     """The broker (configured first, then the actors) and this process's runtime."""
-    from workers.broker import configure
+    from workers.app import start
 
-    broker = configure(settings)
-    from workers import actors, runtime
-
-    actors.declare(broker)
-    return broker, runtime.configure(settings)
+    return start(settings)
 
 
 def _report(run_key: str, total: int, written: int, engine: Any, as_json: bool) -> None:
@@ -483,7 +479,7 @@ def retry(run_key: str | None, threads: int, as_json: bool) -> None:
 )
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 def worker(processes: int, threads: int) -> None:
-    """Run worker processes on Redis (the dramatiq command line on workers.actors)."""
+    """Run worker processes on Redis (dramatiq's command line, started by workers.app)."""
     settings = Settings.from_env()
     if not settings.redis_url:
         raise NeedsRedis(
@@ -497,8 +493,7 @@ def worker(processes: int, threads: int) -> None:
         sys.executable,
         "-m",
         "dramatiq",
-        "workers.broker:configure_from_env",
-        "workers.actors",
+        "workers.app:from_env",
         "--processes",
         str(processes),
         "--threads",

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select
 
 from ledger.journal import EntryKind
-from ledger.store.tables import entries
+from ledger.store.tables import entries, members
 
 CHUNK = 500
 
@@ -39,6 +39,16 @@ def recorded_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
             )
         ):
             found[row.idempotency_key] = row.id
+    return found
+
+
+def registered(conn: Connection, member_ids: Iterable[str]) -> set[str]:
+    """Which of ``member_ids`` are registered members."""
+    wanted = sorted(set(member_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        found.update(conn.execute(select(members.c.id).where(members.c.id.in_(chunk))).scalars())
     return found
 
 

@@ -65,16 +65,18 @@ from ledger.errors import (
 )
 from ledger.journal import EntryDraft, EntryKind, arrears, collection, refunds
 from ledger.journal import gaps as gaps_account
+from ledger.members import Enrolment, Member
 from ledger.operations import enrolment_index, paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import BackPayment, BankAgreement
 from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, Member, _enrolment
+from ledger.services import Ledger
 from ledger.store.bulk import bulk_insert
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, savepoint
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import bank_settlements, enrolments
 
 DEFAULT_FAILURE_RATE = Decimal(Settings.bank_failure_rate)
@@ -566,7 +568,7 @@ def bank_members_in(
             .where(enrolments.c.scheme == scheme.value, enrolments.c.from_month <= str(month))
             .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
         ):  # fmt: skip
-            grouped[row.member_id].append(_enrolment(row))
+            grouped[row.member_id].append(enrolment_from_row(row))
         by_member = iter(grouped.items())
     return sorted(
         m for m, found in by_member
@@ -601,7 +603,7 @@ def enrolled_members(
             enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id
         )
     ).all():
-        by_member[row.member_id].append(_enrolment(row))
+        by_member[row.member_id].append(enrolment_from_row(row))
     return sorted(m for m, found in by_member.items() if _enrolled_in(found, year, method))
 
 

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, select
 
 from ledger.journal import EntryKind
+from ledger.members import Enrolment
 from ledger.operations import CHUNK, enrolment_index
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, _enrolment
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, entries
 
 
@@ -48,7 +49,7 @@ def enrolments_of(
             .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
         ).all()
         for row in rows:
-            found[row.member_id].append(_enrolment(row))
+            found[row.member_id].append(enrolment_from_row(row))
     return found
 
 

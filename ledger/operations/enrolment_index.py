@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ledger.services import Enrolment, _enrolment
+from ledger.members import Enrolment
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments
 
 MAX_ROWS = 250_000
@@ -118,7 +119,7 @@ def _rows(conn: Connection, after: int | None) -> list[Enrolment]:
     query = select(enrolments)
     if after is not None:
         query = query.where(enrolments.c.id > after)
-    return [_enrolment(row) for row in conn.execute(query).all()]
+    return [enrolment_from_row(row) for row in conn.execute(query).all()]
 
 
 def forget(engine: Engine) -> None:

@@ -14,114 +14,180 @@ Invariants and idempotency:
 - every such arrangement stays listable for auditors
   (``ledger.store.queries.affiliated_arrangements``): paying through a company that does not
   employ you is illegal (社会保险基金行政监督办法).
+
+One path for one member and for ten thousand: ``load`` the facts of a batch (a few
+queries), ``decide`` in a pure function (per item: the drafts, the refusal and its rule,
+or already done), append once (``charge``). ``charge_month`` is a batch of one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, select
 
 from ledger import keys
-from ledger.errors import BadInput, NotAffiliated
+from ledger.errors import (
+    BadInput,
+    IdempotencyConflict,
+    LedgerError,
+    MonthAlreadyPaid,
+    NotAffiliated,
+    UnknownMember,
+    WriteRaced,
+)
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
+from ledger.members import Enrolment
 from ledger.money import format_yuan
-from ledger.operations import enrolment_index, paid_periods, recorded_keys
+from ledger.operations import enrolment_index, recorded_keys, registered
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import AffiliateFee
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger, _enrolment
+from ledger.services import Ledger
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments
+
+Item = tuple[str, Scheme]
+"""One thing to charge: a member's month in one scheme."""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What charging ``month`` needs to know of a batch of members, loaded in a few
+    queries whatever the batch's size (``load``)."""
+
+    month: Month
+    registered: frozenset[str]
+    enrolments: Mapping[Item, Sequence[Enrolment]]
+    paid: Mapping[Item, frozenset[str]]
+    departed: Mapping[Item, Mapping[str, Departure]]
+    fees_recorded: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What charging one item comes to: the entries to append, or the rule that refused
+    it, or neither (everything was recorded before: already done)."""
+
+    item: Item
+    drafts: tuple[EntryDraft, ...] = ()
+    refused: LedgerError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """A decision once appended: ``created`` are the entries written now."""
+
+    decision: Decision
+    created: tuple[RecordedEntry, ...] = ()
+
+
+def load(conn: Connection, items: Sequence[Item], month: Month) -> Facts:
+    """The facts ``decide`` needs for ``items``: a few queries for the whole batch."""
+    by_scheme: defaultdict[Scheme, list[str]] = defaultdict(list)
+    for member, scheme in items:
+        by_scheme[scheme].append(member)
+    found: dict[Item, Sequence[Enrolment]] = {}
+    paid: dict[Item, frozenset[str]] = {}
+    departed: dict[Item, Mapping[str, Departure]] = {}
+    for scheme, ids in by_scheme.items():
+        for member, rows in enrolments_of(conn, ids, scheme).items():
+            found[(member, scheme)] = rows
+        for member, periods in paid_of(conn, ids, scheme, str(month), str(month)).items():
+            paid[(member, scheme)] = frozenset(periods)
+        for member, regions in departures_of(conn, ids, scheme.value).items():
+            departed[(member, scheme)] = regions
+    ids = sorted({member for member, _ in items})
+    return Facts(
+        month=month,
+        registered=frozenset(registered(conn, ids)),
+        enrolments=found,
+        paid=paid,
+        departed=departed,
+        fees_recorded=frozenset(recorded_keys(conn, [keys.fee(month, m) for m in ids])),
+    )
+
+
+def decide(ledger: Ledger, facts: Facts, items: Sequence[Item], today: date) -> list[Decision]:
+    """Each item's decision, in order, with no I/O. The first rule that fails refuses it,
+    in this order: the scheme is paid by the month (not a residents' yearly scheme); the
+    member is registered; the month's enrolment pays through an HR company; then the
+    contribution's own rules (``Ledger.contribution_drafts``: the back-payment window, a
+    month-by-month region, a transfer out of the region). A month already paid posts no
+    contribution, a fee already recorded no fee: one fee per member and month, whichever
+    scheme comes first in the batch."""
+    month = facts.month
+    fees = set(facts.fees_recorded)
+    cache: dict = {}
+    decisions: list[Decision] = []
+    for item in items:
+        member, scheme = item
+        try:
+            if scheme.is_yearly:
+                raise BadInput(
+                    "scheme", f"{scheme} is paid once a year, not through an HR company"
+                )
+            if member not in facts.registered:
+                raise UnknownMember(member)
+            rows = facts.enrolments.get(item, ())
+            enrolment = Ledger.enrolment_for(rows, month)
+            if enrolment is None or enrolment.method != "agency" or not enrolment.agency:
+                how = "not enrolled" if enrolment is None else f"paying by {enrolment.method}"
+                raise NotAffiliated("member", f"{member} is {how} in {scheme} for {month}")
+            drafts: list[EntryDraft] = []
+            if str(month) not in facts.paid.get(item, frozenset()):
+                drafts.extend(ledger.contribution_drafts(
+                    member, rows, scheme, month, month, today, cache=cache,
+                    departed=facts.departed.get(item),
+                ))  # fmt: skip
+        except BadInput as refusal:
+            decisions.append(Decision(item, refused=refusal))
+            continue
+        fee = keys.fee(month, member)
+        if fee not in fees:
+            drafts.extend(fee_draft(ledger, member, enrolment, month, today, cache))
+            fees.add(fee)
+        decisions.append(Decision(item, tuple(drafts)))
+    return decisions
+
+
+def charge(
+    ledger: Ledger, conn: Connection, items: Sequence[Item], month: Month, today: date
+) -> list[Charged]:
+    """Charge ``month`` for each item: load the facts, decide, append once.
+
+    A month found paid only at write time (another worker paid it meanwhile, on another
+    day or under another key) raises ``WriteRaced``: the caller's transaction is rolled
+    back and the work done again on fresh facts, where the decision is "already done".
+    """
+    decisions = decide(ledger, load(conn, items, month), items, today)
+    drafts = [d for decision in decisions for d in decision.drafts]
+    try:
+        recorded = iter(ledger.recorder.append(conn, drafts))
+    except (MonthAlreadyPaid, IdempotencyConflict) as error:
+        raise WriteRaced(str(error)) from error
+    charged = []
+    for decision in decisions:
+        mine = [next(recorded) for _ in decision.drafts]
+        charged.append(Charged(decision, tuple(r for r in mine if r.created)))
+    return charged
 
 
 def charge_month(
     ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, month: Month, today: date
 ) -> list[RecordedEntry]:
-    """Post the month's contribution paid by the company (if unpaid) and the company's fee.
-
-    Returns the entries written now (none when the month was already charged).
-    """
-    if scheme.is_yearly:
-        raise BadInput("scheme", f"{scheme} is paid once a year, not through an HR company")
-    member = ledger.member(conn, member_id)
-    found = ledger.enrolments(conn, member.id, scheme)
-    enrolment = ledger.enrolment_for(found, month)
-    if enrolment is None or enrolment.method != "agency" or not enrolment.agency:
-        how = "not enrolled" if enrolment is None else f"paying by {enrolment.method}"
-        raise NotAffiliated("member", f"{member.id} is {how} in {scheme} for {month}")
-    drafts: list[EntryDraft] = []
-    if not paid_periods(conn, member.id, scheme.value, str(month), str(month)):
-        departed = departures_of(conn, [member.id], scheme.value).get(member.id)
-        drafts.extend(ledger.contribution_drafts(member, found, scheme, month, month, today,
-                                                 departed=departed))  # fmt: skip
-    key = keys.fee(month, member.id)
-    if not recorded_keys(conn, [key]):
-        drafts.extend(fee_draft(ledger, member.id, enrolment, month, today))
-    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
-
-
-def charge_batch(
-    ledger: Ledger, conn: Connection, pairs: Sequence[str], month: Month, today: date
-) -> tuple[list[EntryDraft], list[str], list[str]]:
-    """``charge_month`` for many ``member/scheme`` pairs in a few queries, without appending:
-    (drafts, the key each draft belongs to, pairs left for the per-member path: a member
-    not enrolled (or not registered) or not paying through a company, whose refusal that
-    path reports)."""
-    by_scheme: defaultdict[str, list[str]] = defaultdict(list)
-    for key in pairs:
-        member, _, scheme = key.partition("/")
-        by_scheme[scheme].append(member)
-    found: dict[tuple[str, str], list[Enrolment]] = {}
-    paid: dict[tuple[str, str], set[str]] = {}
-    departed: dict[tuple[str, str], dict[str, Departure]] = {}
-    for scheme_text, ids in by_scheme.items():
-        try:
-            scheme = Scheme.parse(scheme_text)
-        except BadInput:
-            continue
-        for member, rows in enrolments_of(conn, ids, scheme).items():
-            found[(member, scheme_text)] = rows
-        for member, periods in paid_of(conn, ids, scheme, str(month), str(month)).items():
-            paid[(member, scheme_text)] = periods
-        for member, regions in departures_of(conn, ids, scheme.value).items():
-            departed[(member, scheme_text)] = regions
-    fees_done = recorded_keys(conn, [keys.fee(month, k.partition("/")[0]) for k in pairs])
-    cache: dict = {}
-    drafts: list[EntryDraft] = []
-    owners: list[str] = []
-    left: list[str] = []
-    for key in pairs:
-        member, _, scheme_text = key.partition("/")
-        rows = found.get((member, scheme_text), [])
-        enrolment = Ledger.enrolment_for(rows, month)
-        if enrolment is None or enrolment.method != "agency" \
-                or not enrolment.agency or enrolment.scheme.is_yearly:  # fmt: skip
-            left.append(key)
-            continue
-        mine: list[EntryDraft] = []
-        try:
-            if str(month) not in paid.get((member, scheme_text), set()):
-                mine.extend(
-                    ledger.contribution_drafts(
-                        member, rows, enrolment.scheme, month, month, today, cache=cache,
-                        departed=departed.get((member, scheme_text)),
-                    )
-                )
-        except BadInput:
-            left.append(key)
-            continue
-        fee_key = keys.fee(month, member)
-        if fee_key not in fees_done:
-            mine.extend(fee_draft(ledger, member, enrolment, month, today, cache))
-            fees_done[fee_key] = 0  # one fee per member and month, whichever scheme comes first
-        drafts.extend(mine)
-        owners.extend([key] * len(mine))
-    return drafts, owners, left
+    """``charge`` for one member: the entries written now (none when the month was
+    charged before); a refusal is raised."""
+    [charged] = charge(ledger, conn, [(member_id, scheme)], month, today)
+    if charged.decision.refused is not None:
+        raise charged.decision.refused
+    return list(charged.created)
 
 
 def fee_draft(
@@ -183,7 +249,7 @@ def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
         .order_by(enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month,
                   enrolments.c.id)
     ).all():  # fmt: skip
-        grouped[(row.member_id, row.scheme)].append(_enrolment(row))
+        grouped[(row.member_id, row.scheme)].append(enrolment_from_row(row))
     found = []
     for (member_id, scheme), rows in grouped.items():
         enrolment = Ledger.enrolment_for(rows, month)

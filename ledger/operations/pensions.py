@@ -35,6 +35,7 @@ from sqlalchemy import Connection, insert, select
 from ledger import keys
 from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
 from ledger.journal import EntryDraft, EntryKind, collection, heirs, personal, pooling, refunds
+from ledger.members import Member
 from ledger.money import format_yuan
 from ledger.operations import recorded_keys
 from ledger.period import Month
@@ -48,7 +49,7 @@ from ledger.rules.benefit import (
 )
 from ledger.rules.pension import default_category, minimum_months, retirement
 from ledger.schemes import Scheme
-from ledger.services import Ledger, Member
+from ledger.services import Ledger
 from ledger.store.balances import balances_of
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry

@@ -50,13 +50,14 @@ from ledger import keys
 from ledger.errors import BadInput, LedgerError, NotEnrolled, TransferStateError, UnknownAccount
 from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
+from ledger.members import Enrolment
 from ledger.money import format_yuan
 from ledger.operations import CHUNK, recorded_keys, temporary
 from ledger.operations.bulk import enrolments_of
 from ledger.period import Month
 from ledger.rules.transfer import PaidMonth, transfer_out
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger
+from ledger.services import Ledger
 from ledger.store.balances import balance, balances_of
 from ledger.store.tables import accounts, entries, members, postings
 

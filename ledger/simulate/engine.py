@@ -36,12 +36,13 @@ from ledger.adjustments import LATE_PATHS
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.errors import BackPaymentWindowClosed
+from ledger.members import Enrolment
 from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.policy.assumed import with_assumed_interest
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, Ledger
+from ledger.services import Ledger
 from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
@@ -241,7 +242,7 @@ class Simulation:
         enrolment = self.enrolled[(member.id, scheme)]
         return Paid(member.id, scheme, month, enrolment.region, enrolment.choice, today)
 
-    def _schemes(self, member: Member) -> list[Scheme]:
+    def schemes_of(self, member: Member) -> list[Scheme]:
         if member.resident:
             return [Scheme.RESIDENT_PENSION, Scheme.RESIDENT_MEDICAL]
         return [Scheme.PENSION, Scheme.MEDICAL] if member.medical else [Scheme.PENSION]
@@ -261,7 +262,7 @@ class Simulation:
             if not member.retired and month >= member.retire_month:
                 member.retired = True
                 self.result.retirees.append((member.id, member.retire_month))
-                retiring.extend((member, s) for s in self._schemes(member))
+                retiring.extend((member, s) for s in self.schemes_of(member))
                 if not member.resident:
                     self._retiring.append(member)
         if retiring:
@@ -310,7 +311,7 @@ class Simulation:
             self.result.deaths.append((member.id, today))
         if active:
             with self.ledger.unit_of_work() as conn:
-                end_enrolments(self, conn, [(m, s) for m in active for s in self._schemes(m)],
+                end_enrolments(self, conn, [(m, s) for m in active for s in self.schemes_of(m)],
                                month)  # fmt: skip
         rows = [[m.id, today.isoformat()] for m in dying]
         key = f"simulation:deaths:{today}"
@@ -326,7 +327,7 @@ class Simulation:
                 member.missed.append(month)
             else:
                 paying.append(member)
-        self._pay("monthly", [(m, s) for m in paying for s in self._schemes(m)], month)
+        self._pay("monthly", [(m, s) for m in paying for s in self.schemes_of(m)], month)
 
     def _back_pay(self, month: Month) -> None:
         """December: members pay back some of the months they missed, where the window is
@@ -337,7 +338,7 @@ class Simulation:
                 if chance(member.rng, self.scenario.payment.back_pay) and self._open(
                     member, missed
                 ):
-                    back.setdefault(missed, []).extend((member, s) for s in self._schemes(member))
+                    back.setdefault(missed, []).extend((member, s) for s in self.schemes_of(member))
             member.missed = []
         for missed in sorted(back):
             self._pay("back-pay", back[missed], missed)
@@ -354,7 +355,7 @@ class Simulation:
         if self.result.trace is not None:
             agency = self._active("agency")
             self.result.trace.extend(
-                self._paid(m, s, month, today) for m in agency for s in self._schemes(m)
+                self._paid(m, s, month, today) for m in agency for s in self.schemes_of(m)
             )
         self._send(lambda conn: affiliate_fees_run(conn, month, today, BATCH))
 
@@ -406,7 +407,7 @@ class Simulation:
 
     def _residents(self, month: Month) -> None:
         residents = self._active(resident=True)
-        self._pay("residents", [(m, s) for m in residents for s in self._schemes(m)],
+        self._pay("residents", [(m, s) for m in residents for s in self.schemes_of(m)],
                   Month(month.year, 1))  # fmt: skip
 
     def _july(self, month: Month) -> None:
@@ -417,7 +418,7 @@ class Simulation:
                 continue
             if chance(member.rng, self.scenario.base.change_per_year):
                 member.percent = pick(member.rng, self.scenario.base.percents)
-                for scheme in self._schemes(member):
+                for scheme in self.schemes_of(member):
                     old = self.enrolled[(member.id, scheme)]
                     changes.append((member, scheme, old))
         if changes:
@@ -442,12 +443,12 @@ class Simulation:
             moving.append((member, targets[member.rng.randrange(len(targets))]))
         if not moving:
             return
-        ids = [keys.transfer_id(m.id, s, to, today) for m, to in moving for s in self._schemes(m)]
+        ids = [keys.transfer_id(m.id, s, to, today) for m, to in moving for s in self.schemes_of(m)]
         self._send(lambda _: transfers_run(keys.transfers_run(today), ids, today))
         with self.ledger.unit_of_work() as conn:
             load_enrolments(self, conn, sorted(m.id for m, _ in moving))
             for member, to in moving:
-                for scheme in self._schemes(member):
+                for scheme in self.schemes_of(member):
                     old = self.enrolled[(member.id, scheme)]
                     found = self.ledger.enrolment_for(
                         self.ledger.enrolments(conn, member.id, scheme), month

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, func, insert, select
 
+from ledger.clock import Clock
 from ledger.errors import BadInput
+from ledger.members import Enrolment
 from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
-from ledger.services import Enrolment, _enrolment
+from ledger.simulate.population import Member
+from ledger.simulate.scenario import Scenario
 from ledger.store.bulk import bulk_insert
 from ledger.store.db import display_url
+from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, members, simulations
 
-if TYPE_CHECKING:
-    from ledger.simulate.engine import Simulation
-    from ledger.simulate.population import Member
+
+class Simulation(Protocol):
+    """What registering needs of a simulation (``ledger.simulate.engine.Simulation``)."""
+
+    clock: Clock
+    seed: int
+    first: Month
+    last: Month
+    scenario: Scenario
+    population: Sequence[Member]
+    enrolled: dict[tuple[str, Scheme], Enrolment]
+
+    def schemes_of(self, member: Member) -> list[Scheme]: ...
 
 MEMBER_COLUMNS = ("id", "region", "hukou", "sex", "birth_date", "recorded_at")
 ENROLMENT_COLUMNS = (
@@ -54,7 +69,7 @@ def load_enrolments(sim: Simulation, conn: Connection, ids: list[str]) -> None:
             .order_by(enrolments.c.from_month, enrolments.c.id)
         )
         for row in rows:
-            enrolment: Enrolment = _enrolment(row)
+            enrolment: Enrolment = enrolment_from_row(row)
             sim.enrolled[(enrolment.member_id, enrolment.scheme)] = enrolment
 
 
@@ -82,7 +97,7 @@ def register(sim: Simulation, conn: Connection) -> None:
     bulk_insert(conn, members, MEMBER_COLUMNS, [
         (m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population
     ])  # fmt: skip
-    pairs = [(m, s) for m in sim.population for s in sim._schemes(m)]
+    pairs = [(m, s) for m in sim.population for s in sim.schemes_of(m)]
     enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, pairs, sim.first))
     load_enrolments(sim, conn, [m.id for m in sim.population])

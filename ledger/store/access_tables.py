@@ -26,7 +26,7 @@ from sqlalchemy import (
     Text,
 )
 
-from ledger.store.tables import Id, Timestamp, metadata
+from ledger.store.schema import Id, Timestamp, metadata
 
 ROLES = ("auditor", "operator")
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from ledger.errors import BadInput, LedgerNotInitialised, NotPostgres
-from ledger.store.tables import metadata
+from ledger.store.catalog import metadata
 from ledger.store.worker_tables import WORKER_TABLES
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

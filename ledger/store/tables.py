@@ -23,11 +23,9 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -35,19 +33,7 @@ from sqlalchemy import (
     text,
 )
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING)
-
-# Ids are BIGINT on PostgreSQL and INTEGER (the rowid alias) on SQLite.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-Timestamp = DateTime(timezone=True)
+from ledger.store.schema import Id, Timestamp, metadata
 
 members = Table(
     "members",
@@ -271,5 +257,3 @@ APPEND_ONLY_TABLES = (
     "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
     "bank_settlements", "pension_awards", "benefit_events", "temporary_accounts",
 )  # fmt: skip
-from ledger.store import access_tables as _access_tables  # noqa: E402,F401  (tokens, access log)
-from ledger.store import worker_tables as _worker_tables  # noqa: E402,F401  (the workers share the metadata)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, Text, text
 
-from ledger.store.tables import Id, Timestamp, metadata
+from ledger.store.schema import Id, Timestamp, metadata
 
 STATUSES = ("queued", "running", "done", "failed")
 

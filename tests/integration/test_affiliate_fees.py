@@ -121,3 +121,32 @@ def test_agency_members_and_the_auditors_listing_show_every_arrangement(ledger, 
         (MEMBER, "pension", "acme-hr"),
         (MEMBER, "medical", "acme-hr"),
     }
+
+
+def test_a_month_paid_meanwhile_rolls_the_charge_back_and_the_retry_finds_it_done(
+    ledger, engine, monkeypatch
+):
+    """Another worker pays July between this charge's reads and its append: the append
+    raises ``WriteRaced`` (retried, not refused) and writes nothing; done again on fresh
+    facts, the month is already paid and only the fee is posted."""
+    from ledger.errors import Transient, WriteRaced
+    from ledger.operations import fees
+
+    loaded = fees.load
+
+    def load_then_race(conn, items, month):
+        found = loaded(conn, items, month)
+        ledger.contribute(conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
+        return found
+
+    before = counts(engine)
+    monkeypatch.setattr(fees, "load", load_then_race)
+    with pytest.raises(WriteRaced) as raced, ledger.unit_of_work() as conn:
+        fees.charge(ledger, conn, [(MEMBER, Scheme.PENSION)], JULY, date(2025, 12, 1))
+    assert isinstance(raced.value, Transient)
+    assert counts(engine) == before
+    monkeypatch.setattr(fees, "load", loaded)
+    with ledger.unit_of_work() as conn:
+        ledger.contribute(conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
+    [fee] = charge(ledger)
+    assert fee.draft.kind is EntryKind.FEE

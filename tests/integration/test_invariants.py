@@ -24,6 +24,7 @@ from ledger import errors
 from ledger.cli import main
 from ledger.config import Settings
 from ledger.store import db
+from ledger.store.catalog import metadata
 from ledger.store.tables import (
     APPEND_ONLY_TABLES,
     accounts,
@@ -33,7 +34,6 @@ from ledger.store.tables import (
     enrolments,
     entries,
     members,
-    metadata,
     pension_awards,
     postings,
     simulations,

@@ -154,7 +154,7 @@ def test_worker_execs_the_dramatiq_command_line_on_the_actors(env, monkeypatch):
     monkeypatch.setattr(os, "execvp", lambda file, argv: calls.append((file, argv)))
     assert main(["worker", "--processes", "3", "--threads", "5"]) == 0
     assert calls == [(sys.executable, [
-        sys.executable, "-m", "dramatiq", "workers.broker:configure_from_env", "workers.actors",
+        sys.executable, "-m", "dramatiq", "workers.app:from_env",
         "--processes", "3", "--threads", "5",
     ])]  # fmt: skip
 

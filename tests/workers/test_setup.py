@@ -21,7 +21,8 @@ from ledger.config import Settings
 from ledger.errors import BadInput, BankUnavailable, Transient
 from ledger.store.worker_tables import outbox
 from workers import runtime, schedule
-from workers.broker import BrokerOptions, configure, is_transient
+from workers.broker import BrokerOptions, configure
+from workers.faults import is_transient
 from workers.outbox import progress
 
 from .conftest import enrol, free_port, join
@@ -36,11 +37,24 @@ def test_the_broker_comes_from_configuration_and_connects_to_nothing():
     assert found.heartbeat_timeout == 5_000
 
 
-def test_importing_the_actors_configures_the_broker_from_the_environment_without_connecting():
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+def test_importing_the_actors_sets_no_broker_and_declares_nothing():
     script = (
         "import dramatiq.broker as b, workers.actors as a; "
-        "print(type(b.global_broker).__name__, len(a.declared))"
+        "print(b.global_broker is None, len(a.declared), len(a.ACTORS))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    # nothing set or declared; 12 actors registered (9, and the benefit phase's three)
+    assert out.split() == ["True", "0", "12"]
+
+
+def test_start_up_from_the_environment_configures_the_broker_without_connecting():
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    script = (
+        "import dramatiq.broker as b, workers.app as app, workers.actors as a; "
+        "found = app.from_env(); "
+        "print(type(b.global_broker).__name__, found is b.global_broker, len(a.declared))"
     )
     for url, expected in ((None, "StubBroker"), (nowhere, "RedisBroker")):
         env = {k: v for k, v in os.environ.items() if k != "FLEXLEDGER_REDIS_URL"}
@@ -49,9 +63,7 @@ def test_importing_the_actors_configures_the_broker_from_the_environment_without
         out = subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         ).stdout
-        # every actor declared: 9, the benefit phase's retirements, pensions and deaths,
-        # and the API's verify job
-        assert out.split() == [expected, "13"]
+        assert out.split() == [expected, "True", "13"]  # with the API's verify job
 
 
 def test_options_are_read_from_the_environment():

@@ -1,0 +1,33 @@
+"""Which faults pass by themselves: the errors a message is retried on, with backoff,
+instead of ending failed. A service down or slow (the database, Redis, the bank) is
+transient; a refusal of the ledger's rules is not, and retrying it would only refuse again.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import dramatiq
+import redis.exceptions
+from sqlalchemy.exc import OperationalError
+
+from ledger.errors import BankUnavailable, DatabaseUnavailable, Transient
+from workers.outbox import BROKER_CONNECTION_ERROR
+
+
+@functools.cache
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes retried with backoff."""
+    return (
+        Transient,
+        OperationalError,
+        DatabaseUnavailable,
+        BankUnavailable,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        BROKER_CONNECTION_ERROR,
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, transient_errors()) or isinstance(error, dramatiq.Retry)

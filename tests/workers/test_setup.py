@@ -45,8 +45,9 @@ def test_importing_the_actors_sets_no_broker_and_declares_nothing():
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
-    # nothing set or declared; 12 actors registered (9, and the benefit phase's three)
-    assert out.split() == ["True", "0", "12"]
+    # nothing set or declared; 13 actors registered (9, the benefit phase's three and the
+    # API's verify job)
+    assert out.split() == ["True", "0", "13"]
 
 
 def test_start_up_from_the_environment_configures_the_broker_without_connecting():

@@ -42,9 +42,10 @@ def serve(host: str, port: int) -> None:
     jobs = None
     if settings().redis_url:  # the workers run verify jobs; this process only relays them
         from ledger.api.jobs import Relayed
-        from workers.broker import configure
+        from workers import app
 
-        jobs = Relayed(engine, configure(settings()))
+        broker, _ = app.start(settings(), engine=engine)
+        jobs = Relayed(engine, broker)
         click.echo("verify jobs go to the workers (FLEXLEDGER_REDIS_URL)", err=True)
     try:
         uvicorn.run(create_app(engine, jobs=jobs), host=host, port=port, log_level="info",

@@ -279,12 +279,9 @@ def test_a_verify_job_through_the_broker_is_done_by_a_worker(served):
     from ledger.api.app import create_app
     from ledger.api.jobs import Relayed
     from ledger.config import Settings
-    from workers import actors, runtime
-    from workers.broker import configure
+    from workers import app, runtime
 
-    broker = configure(Settings(database_url=served.url))
-    actors.declare(broker)
-    runtime.configure(Settings(database_url=served.url), engine=served.engine)
+    broker, _ = app.start(Settings(database_url=served.url), engine=served.engine)
     try:
         client = TestClient(create_app(served.engine, jobs=Relayed(served.engine, broker)))
         started = client.post("/api/verify", headers={"Authorization": f"Bearer {served.operator}"})

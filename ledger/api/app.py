@@ -1,7 +1,9 @@
 """The HTTP application: ``create_app(engine)`` builds it; nothing connects until a request.
 
-Layers, outermost first: ``Recorded`` writes one ``access_log`` row per request (who,
-when, method, path, status) after the answer has started, and turns any exception that
+Layers, outermost first: ``Recorded`` records one ``access_log`` row per request (who,
+when, method, path, status) once the answer is sent — queued, and written in batches off
+the request path by ``ledger.api.accesslog.AccessLog``, every queued row written at a clean
+shutdown — and turns any exception that
 escaped the routes into a 500 problem document whose detail is an incident id (the log
 gets the exception's type and where it was raised, never its message, which may quote a
 URL or a token); then FastAPI's handlers turn ``Problem``, ``BadInput``, validation and
@@ -15,6 +17,8 @@ import copy
 import logging
 import traceback
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,14 +26,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import pages, problems, routes
+from ledger.api.accesslog import AccessLog
 from ledger.api.auth import Reader
 from ledger.clock import Clock, SystemClock
 from ledger.errors import BadInput
-from ledger.store.access import record_access
 
 log = logging.getLogger("flexledger.api")
 
@@ -37,9 +40,9 @@ log = logging.getLogger("flexledger.api")
 class Recorded:
     """ASGI middleware: the access log, and the last line of defence against a traceback."""
 
-    def __init__(self, app: Any, engine: Engine, clock: Clock) -> None:
+    def __init__(self, app: Any, access: AccessLog, clock: Clock) -> None:
         self.app = app
-        self.engine = engine
+        self.access = access
         self.clock = clock
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -80,13 +83,9 @@ class Recorded:
         finally:
             token_id = scope["state"].get("token_id")
             try:
-                await run_in_threadpool(self._record, token_id, at, scope, status["code"])
+                self.access.record(token_id, at, scope["method"], scope["path"], status["code"])
             except Exception as exc:  # the log must not turn an answer into a failure
                 log.error("access log not written: %s", type(exc).__name__)
-
-    def _record(self, token_id: int | None, at: Any, scope: dict, status: int) -> None:
-        with self.engine.begin() as conn:
-            record_access(conn, token_id, at, scope["method"], scope["path"], status)
 
 
 PROBLEM_SCHEMA = {
@@ -135,8 +134,19 @@ def described(app: FastAPI) -> dict[str, Any]:
 
 def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
     """The API and pages on ``engine`` (opened, not connected: ``open_engine`` checks the
-    revision when ``flexledger serve`` starts)."""
+    revision when ``flexledger serve`` starts). ``app.state.access_log`` is the access
+    log's writer: its rows are written when the app's lifespan ends, at the latest."""
+    access = AccessLog(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            access.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="flexledger",
         summary="The auditor's read-only API of the flexible-employment contribution ledger.",
         description=(
@@ -152,6 +162,7 @@ def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.engine = engine
+    app.state.access_log = access
     app.state.clock = clock or SystemClock()
     app.add_exception_handler(problems.Problem, problems.on_problem)
     app.add_exception_handler(BadInput, problems.on_bad_input)
@@ -169,7 +180,7 @@ def create_app(engine: Engine, clock: Clock | None = None) -> FastAPI:
     def docs(_who: Reader) -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="flexledger API")
 
-    app.add_middleware(Recorded, engine=engine, clock=app.state.clock)
+    app.add_middleware(Recorded, access=access, clock=app.state.clock)
     return app
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -50,10 +51,10 @@ class TokenCache:
 
     def __init__(self, seconds: float = TOKEN_CACHE_S) -> None:
         self.seconds = seconds
-        self._found: dict[str, tuple[Caller, object, float]] = {}
+        self._found: dict[str, tuple[Caller, datetime, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, secret: str | None, now: object) -> Caller | None:
+    def get(self, secret: str | None, now: datetime) -> Caller | None:
         if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
             return None
         key = digest(secret)
@@ -67,7 +68,7 @@ class TokenCache:
             return None
         return who
 
-    def put(self, secret: str, who: Caller, expires_at: object) -> None:
+    def put(self, secret: str, who: Caller, expires_at: datetime) -> None:
         with self._lock:
             if len(self._found) >= TOKEN_CACHE_SIZE:
                 self._found.clear()

@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -467,6 +467,7 @@ def _per_account(
         .correlate(accounts)
         .scalar_subquery()
     )
+    cp: Any
     if lateral:  # PostgreSQL: one index probe per account, not a hash of every checkpoint
         cp = (
             select(*_COLUMNS)

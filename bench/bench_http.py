@@ -312,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", help="also build and time in this PostgreSQL database")
     parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument(
+        "--reuse-postgres",
+        metavar="SCHEMA",
+        help="serve this schema as it is (e.g. flexledger_bench, which bench_balances.py "
+        "--build-only and a timed run leave with their checkpoints) instead of building one",
+    )
+    parser.add_argument(
         "--clients",
         type=lambda s: [int(n) for n in s.split(",")],
         default=[1, 8],
@@ -348,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
             console.log(f"SQLite built in {time.perf_counter() - started:.0f} s: {path}")
         results.append(run("sqlite", url, None, args, months))
-    if args.postgres:
+    if args.postgres and args.reuse_postgres:
+        results.append(run("postgresql", args.postgres, args.reuse_postgres, args, months))
+    elif args.postgres:
         admin = make_engine(args.postgres)
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -1,7 +1,9 @@
 """The HTTP application: ``create_app(engine)`` builds it; nothing connects until a request.
 
-Layers, outermost first: ``Recorded`` writes one ``access_log`` row per request (who,
-when, method, path, status) after the answer has started, and turns any exception that
+Layers, outermost first: ``Recorded`` records one ``access_log`` row per request (who,
+when, method, path, status) once the answer is sent — queued, and written in batches off
+the request path by ``ledger.api.accesslog.AccessLog``, every queued row written at a clean
+shutdown — and turns any exception that
 escaped the routes into a 500 problem document whose detail is an incident id (the log
 gets the exception's type and where it was raised, never its message, which may quote a
 URL or a token); then FastAPI's handlers turn ``Problem``, ``BadInput``, validation and
@@ -30,11 +32,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import pages, problems, routes
+from ledger.api.accesslog import AccessLog
 from ledger.api.auth import Reader
 from ledger.api.jobs import InProcess
 from ledger.clock import Clock, SystemClock
 from ledger.errors import BadInput
-from ledger.store.access import record_access
 
 log = logging.getLogger("flexledger.api")
 
@@ -58,9 +60,9 @@ def swagger_static() -> Path:
 class Recorded:
     """ASGI middleware: the access log, and the last line of defence against a traceback."""
 
-    def __init__(self, app: Any, engine: Engine, clock: Clock) -> None:
+    def __init__(self, app: Any, access: AccessLog, clock: Clock) -> None:
         self.app = app
-        self.engine = engine
+        self.access = access
         self.clock = clock
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -101,13 +103,9 @@ class Recorded:
         finally:
             token_id = scope["state"].get("token_id")
             try:
-                await run_in_threadpool(self._record, token_id, at, scope, status["code"])
+                self.access.record(token_id, at, scope["method"], scope["path"], status["code"])
             except Exception as exc:  # the log must not turn an answer into a failure
                 log.error("access log not written: %s", type(exc).__name__)
-
-    def _record(self, token_id: int | None, at: Any, scope: dict, status: int) -> None:
-        with self.engine.begin() as conn:
-            record_access(conn, token_id, at, scope["method"], scope["path"], status)
 
 
 PROBLEM_SCHEMA = {
@@ -157,9 +155,12 @@ def described(app: FastAPI) -> dict[str, Any]:
 def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> FastAPI:
     """The API and pages on ``engine`` (opened, not connected: ``open_engine`` checks the
     revision when ``flexledger serve`` starts). ``jobs``: who runs the verify jobs
-    (``ledger.api.jobs``); by default a thread of this process."""
+    (``ledger.api.jobs``); by default a thread of this process. ``app.state.access_log``
+    is the access log's writer: its rows are written when the app's lifespan ends, at the
+    latest."""
     clock = clock or SystemClock()
     jobs = jobs if jobs is not None else InProcess(engine, clock)
+    access = AccessLog(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -167,7 +168,10 @@ def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> 
         try:
             yield
         finally:
-            await run_in_threadpool(jobs.close)
+            try:
+                await run_in_threadpool(jobs.close)
+            finally:
+                access.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -188,6 +192,7 @@ def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> 
     app.state.engine = engine
     app.state.clock = clock
     app.state.jobs = jobs
+    app.state.access_log = access
     app.add_exception_handler(problems.Problem, problems.on_problem)
     app.add_exception_handler(BadInput, problems.on_bad_input)
     app.add_exception_handler(RequestValidationError, problems.on_validation)
@@ -220,7 +225,7 @@ def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> 
             headers={"Cache-Control": "private, max-age=86400"},
         )
 
-    app.add_middleware(Recorded, engine=engine, clock=app.state.clock)
+    app.add_middleware(Recorded, access=access, clock=app.state.clock)
     return app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select
@@ -59,6 +59,7 @@ class Caller:
     token_id: int
     name: str
     role: str
+    expires_at: datetime | None = field(default=None, compare=False, repr=False)
 
 
 class Refused(Exception):
@@ -152,7 +153,7 @@ def authenticate(conn: Connection, secret: str | None, now: datetime) -> Caller:
         raise Refused("token revoked", row.id)
     if as_utc(row.expires_at) <= now:
         raise Refused("token expired", row.id)
-    return Caller(int(row.id), row.name, row.role)
+    return Caller(int(row.id), row.name, row.role, as_utc(row.expires_at))
 
 
 def record_access(

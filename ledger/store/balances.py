@@ -38,18 +38,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
     Select,
+    TextClause,
     bindparam,
     case,
     exists,
     func,
     select,
+    text,
+    true,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -271,9 +274,15 @@ def balance(conn: Connection, account: str, as_of: date, known_at: datetime | No
 
     Sums the account's postings with ``effective_date <= as_of`` from the entries recorded
     at or before ``known_at`` (None: every entry), starting from the best checkpoint if any.
-    A few small statements (account, cutoff, checkpoints, sums): measured faster on
-    both backends than folding them into the one correlated statement ``_per_account`` is.
+
+    On PostgreSQL, one statement (``_POINT_PG``: account, cutoff, both checkpoint
+    candidates and the remainder), so one round trip to the server, whose cost there is
+    most of a point balance's; psycopg prepares it on the server after a few calls on a
+    connection, so its plan is reused. On SQLite, in-process, a few small statements
+    (account, cutoff, checkpoints, sums): measured faster than one correlated statement.
     """
+    if conn.dialect.name == "postgresql":
+        return _balance_pg(conn, account, as_of, known_at)
     ident = account_id(conn, account)
     cutoff = known_cutoff(conn, known_at)
     cp = best_checkpoint(conn, ident, as_of, cutoff)
@@ -288,6 +297,77 @@ def balance(conn: Connection, account: str, as_of: date, known_at: datetime | No
     return cp.balance_fen + int(conn.execute(statements["rest"], params).scalar_one())
 
 
+def _point_pg(known: bool) -> TextClause:
+    """The point balance in one PostgreSQL statement: ``balance``'s steps, each a subquery.
+
+    ``cut``: the known-at cutoff (``known_cutoff``; without ``known_at``, the head, which
+    bounds only the recorded-after sum); ``best``: of the two candidates ``best_checkpoint``
+    weighs, the one holding more postings (LATERAL on the account row); then the plain
+    indexed sum without a checkpoint, or the checkpoint plus ``since_checkpoint``'s two
+    sums (``effective_date + 0`` hides the date from the planner there, as ``unindexed``).
+    No row: the account was never opened.
+    """
+    if known:
+        cutoff = (
+            "coalesce((SELECT max(e.id) FROM entries e WHERE e.recorded_at = "
+            "(SELECT max(r.recorded_at) FROM entries r WHERE r.recorded_at <= :known_at)), 0)"
+        )
+        through = "AND c.through_entry_id <= cut.cutoff"
+        scratch_known = "AND p.entry_id <= cut.cutoff"
+    else:
+        cutoff = "(SELECT max(e.id) FROM entries e)"
+        through = scratch_known = ""
+    columns = "c.as_of, c.through_entry_id, c.balance_fen, c.posting_count, c.last_date"
+    return text(
+        f"""
+SELECT a.id,
+  CASE WHEN best.through_entry_id IS NULL THEN
+    (SELECT coalesce(sum(p.amount_fen), 0) FROM postings p
+      WHERE p.account_id = a.id AND p.effective_date <= :as_of {scratch_known})
+  ELSE best.balance_fen
+    + (SELECT coalesce(sum(p.amount_fen), 0) FROM postings p
+        WHERE p.account_id = a.id AND p.effective_date > best.as_of
+          AND p.effective_date <= least(:as_of,
+                greatest(coalesce(best.last_date, :as_of), best.as_of))
+          AND p.entry_id <= best.through_entry_id)
+    + (SELECT coalesce(sum(p.amount_fen), 0) FROM postings p
+        WHERE p.account_id = a.id AND p.entry_id > best.through_entry_id
+          AND p.entry_id <= cut.cutoff AND (p.effective_date + 0) <= :as_of)
+  END AS total
+FROM accounts a
+CROSS JOIN (SELECT {cutoff} AS cutoff) cut
+LEFT JOIN LATERAL (
+  SELECT * FROM (
+    (SELECT {columns} FROM checkpoints c
+      WHERE c.account_id = a.id AND c.as_of <= :as_of {through}
+      ORDER BY c.as_of DESC, c.through_entry_id DESC LIMIT 1)
+    UNION ALL
+    (SELECT {columns} FROM checkpoints c
+      WHERE c.account_id = a.id AND (c.as_of + 0) <= :as_of {through}
+      ORDER BY c.through_entry_id DESC, c.as_of DESC LIMIT 1)
+  ) candidates ORDER BY posting_count DESC LIMIT 1
+) best ON true
+WHERE a.name = :name
+"""
+    ).bindparams(
+        *[bindparam("as_of", type_=postings.c.effective_date.type)]
+        + ([bindparam("known_at", type_=entries.c.recorded_at.type)] if known else [])
+    )
+
+
+_POINT_PG = {known: _point_pg(known) for known in (False, True)}
+
+
+def _balance_pg(conn: Connection, account: str, as_of: date, known_at: datetime | None) -> int:
+    params: dict[str, object] = {"name": account, "as_of": as_of}
+    if known_at is not None:
+        params["known_at"] = utc(known_at)
+    row = conn.execute(_POINT_PG[known_at is not None], params).first()
+    if row is None:
+        raise UnknownAccount(account)
+    return int(row.total)
+
+
 def balances_of(conn: Connection, names: Sequence[str], as_of: date) -> dict[str, int]:
     """``balance`` (everything recorded) of each account in ``names`` as of the end of
     ``as_of``: one statement per ``NAMES_CHUNK`` names (``_per_account``, checkpoints
@@ -296,7 +376,9 @@ def balances_of(conn: Connection, names: Sequence[str], as_of: date) -> dict[str
     found: dict[str, int] = {}
     for start in range(0, len(wanted), NAMES_CHUNK):
         chunk = wanted[start : start + NAMES_CHUNK]
-        query = _per_account(as_of, None, accounts.c.name.in_(chunk))
+        query = _per_account(
+            as_of, None, accounts.c.name.in_(chunk), lateral=conn.dialect.name == "postgresql"
+        )
         found.update((name, int(total)) for name, total in conn.execute(query))
     return found
 
@@ -318,15 +400,11 @@ def account_balances(
     is, per account, its best checkpoint plus the remainder (the plain indexed sum for an
     account without one); ``auto`` takes ``checkpoints`` when any checkpoint is usable.
 
-    Measured at 10 million postings (``bench/bench_balances.py``, yearly checkpoints):
-    on SQLite ``checkpoints`` takes a fifth of ``group``'s 1.7 s (a fourteenth when every
-    account with 100 postings is checkpointed too); on PostgreSQL it gains only when the
-    checkpoints cover most postings (0.5 s against 0.9 s with ``min_postings=100``, about
-    even with the default 1000, and slower for a ``known_at`` far from any checkpoint).
-    On a simulated ledger (13.2 million postings, 21,648 accounts, most of them personal
-    accounts too small to checkpoint), with yearly checkpoints: PostgreSQL took 7.2 s with
-    ``checkpoints`` against 1.2 s with ``group``, SQLite 0.3 s against 1.7 s (warm cache):
-    ``auto`` is ``chosen_strategy``.
+    Measured at 10 million postings (``bench/bench_balances.py``): through checkpoints
+    0.2–0.6 s on either backend, against 0.6–1.1 s (PostgreSQL) and 1.7 s or more (SQLite)
+    for the GROUP BY pass; ``auto`` is ``chosen_strategy``. (Before the LATERAL join,
+    PostgreSQL's per-account statement took 7.2 s against ``group``'s 1.2 s on a simulated
+    ledger of 21,648 accounts: it hashed every checkpoint row.)
     """
     if strategy == "auto":
         strategy = chosen_strategy(conn, as_of, cutoff)
@@ -334,15 +412,21 @@ def account_balances(
     if strategy == "group":
         query = _grouped(as_of, cutoff, *where)
     else:
-        query = _per_account(as_of, cutoff, *where)
+        query = _per_account(as_of, cutoff, *where, lateral=conn.dialect.name == "postgresql")
     return [(name, int(total)) for name, total in conn.execute(query) if total]
 
 
 def chosen_strategy(conn: Connection, as_of: date, cutoff: int | None) -> Strategy:
-    """``checkpoints`` on SQLite when any checkpoint is usable; ``group`` otherwise, and
-    always on PostgreSQL, whose single GROUP BY pass beats one correlated lookup per account
-    (see ``account_balances`` for the figures)."""
-    if conn.dialect.name == "sqlite" and _any_usable(conn, as_of, cutoff):
+    """``checkpoints`` when any checkpoint is usable, ``group`` otherwise, on both backends.
+
+    On PostgreSQL, with the per-account pick joined LATERAL (``_per_account``) and no JIT
+    (``ledger.store.db``), the per-account statement beat the GROUP BY pass at 10 million
+    postings (``bench/bench_balances.py``, 2026-12-03): 0.17 s against 1.0 s as of the last
+    day, and 0.13–0.24 s against 0.5–0.7 s as of a date before any member's account had a
+    checkpoint (each then summed from scratch on its index): the GROUP BY pass reads every
+    posting, the per-account one only each account's range up to ``as_of``.
+    """
+    if _any_usable(conn, as_of, cutoff):
         return "checkpoints"
     return "group"
 
@@ -363,12 +447,17 @@ def _grouped(as_of: date, cutoff: int | None, *where: ColumnElement[bool]) -> Se
     return query.where(*where).order_by(accounts.c.name)
 
 
-def _per_account(as_of: date, cutoff: int | None, *where: ColumnElement[bool]) -> Select:
+def _per_account(
+    as_of: date, cutoff: int | None, *where: ColumnElement[bool], lateral: bool = False
+) -> Select:
     """(name, total) per account in ``where``: its best checkpoint plus the remainder.
 
     The usable checkpoint with the latest ``as_of``, then the largest ``through_entry_id``,
     is picked by a correlated subquery on the checkpoints' unique index; without one, the
-    plain indexed sum.
+    plain indexed sum. ``lateral`` (PostgreSQL) joins that pick as a LATERAL subquery:
+    joined on ``cp.id = (correlated subquery)`` instead, PostgreSQL hashes every checkpoint
+    row and runs the pick twice per account (3.4 s at 10 million postings with the
+    known-at grid, against 0.3 s).
     """
     best = (
         select(checkpoints.c.id)
@@ -378,9 +467,23 @@ def _per_account(as_of: date, cutoff: int | None, *where: ColumnElement[bool]) -
         .correlate(accounts)
         .scalar_subquery()
     )
-    cp = checkpoints.alias("cp")
+    cp: Any
+    if lateral:  # PostgreSQL: one index probe per account, not a hash of every checkpoint
+        cp = (
+            select(*_COLUMNS)
+            .where(checkpoints.c.account_id == accounts.c.id, *_usable(as_of, cutoff))
+            .order_by(checkpoints.c.as_of.desc(), checkpoints.c.through_entry_id.desc())
+            .limit(1)
+            .lateral("cp")
+        )
+        joined = accounts.outerjoin(cp, true())
+        missing = cp.c.through_entry_id.is_(None)
+    else:
+        cp = checkpoints.alias("cp")
+        joined = accounts.outerjoin(cp, cp.c.id == best)
+        missing = cp.c.id.is_(None)
     total = case(
-        (cp.c.id.is_(None), from_scratch(accounts.c.id, as_of, cutoff)),
+        (missing, from_scratch(accounts.c.id, as_of, cutoff)),
         else_=cp.c.balance_fen
         + since_checkpoint(
             accounts.c.id,
@@ -391,9 +494,7 @@ def _per_account(as_of: date, cutoff: int | None, *where: ColumnElement[bool]) -
             func.coalesce(cp.c.last_date, as_of),
         ),
     )
-    query = select(accounts.c.name, total.label("total")).select_from(
-        accounts.outerjoin(cp, cp.c.id == best)
-    )
+    query = select(accounts.c.name, total.label("total")).select_from(joined)
     return query.where(*where).order_by(accounts.c.name)
 
 

@@ -143,6 +143,21 @@ def _postgres_engine(url: URL, schema: str | None) -> Engine:
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+    # No JIT: the ledger's statements are index probes and short aggregates, for which
+    # compiling (jit_above_cost is crossed by a trial balance's estimate) costs more than
+    # it saves: 0.23 s of a 0.44 s trial balance at 10 million postings.
+    @event.listens_for(engine, "connect")
+    def _no_jit(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # SET outside a transaction, so it sticks
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET SESSION jit = off")
+        finally:
+            cursor.close()
+        dbapi_connection.autocommit = autocommit
+
     if schema is not None:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"{schema!r} is not a plain lower-case schema name")

@@ -9,12 +9,16 @@ when it named one; the database refuses UPDATE and DELETE on the log and the tok
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from ledger.api.app import create_app
+from ledger.clock import FixedClock, SystemClock
+from ledger.store.access import issue_token, revoke_token
 from ledger.store.access_tables import (
     ACCESS_APPEND_ONLY_TABLES,
     access_log,
@@ -22,9 +26,11 @@ from ledger.store.access_tables import (
     api_tokens,
     verify_runs,
 )
+from tests.api.conftest import TestClient
 
 
 def _rows_for(served, path: str) -> list:  # type: ignore[no-untyped-def]
+    assert served.client.app.state.access_log.flush()  # rows are written off the request path
     with served.engine.connect() as conn:
         return conn.execute(
             select(access_log).where(access_log.c.path == path).order_by(access_log.c.id)
@@ -66,6 +72,48 @@ def test_a_failed_request_is_logged_with_status_500(served, monkeypatch):
     assert _rows_for(served, "/api/arrangements")[-1].status == 500
 
 
+def test_every_queued_access_log_row_is_written_when_the_app_shuts_down_cleanly(served):
+    """The log is written in batches off the request path (``ledger.api.accesslog``): a
+    clean shutdown (the lifespan's end, as uvicorn's on SIGTERM) loses no row."""
+    path = "/api/accounts/pooling:pension:999998/balance"
+    app = create_app(served.engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for n in range(50):
+            client.get(f"{path}?as_of=2018-12-{n % 28 + 1:02d}")
+    rows = _rows_for(served, path)
+    assert [(r.token_id, r.status) for r in rows] == [(None, 401)] * 50
+
+
+def test_a_cached_token_is_refused_once_it_expires(served):
+    """Verified tokens are remembered briefly (``ledger.api.auth.TokenCache``), but their
+    expiry is checked on every request against the app's clock."""
+    clock = FixedClock(datetime.now(UTC))
+    with served.engine.begin() as conn:
+        _, secret = issue_token(conn, clock, "auditor", "short", 1)
+    client = TestClient(create_app(served.engine, clock), raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/verify", headers=headers).status_code == 200
+    clock.advance_to(clock.now() + timedelta(days=1))
+    answer = client.get("/api/verify", headers=headers)
+    assert (answer.status_code, answer.json()["detail"]) == (401, "token expired")
+
+
+def test_a_revoked_token_is_refused_within_the_cache_window(served):
+    """A revocation from another process takes effect within ``TOKEN_CACHE_S``."""
+    from ledger.api.auth import TOKEN_CACHE_S
+
+    with served.engine.begin() as conn:
+        token_id, secret = issue_token(conn, SystemClock(), "auditor", "soon revoked", 1)
+    client = TestClient(create_app(served.engine), raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/verify", headers=headers).status_code == 200
+    with served.engine.begin() as conn:
+        revoke_token(conn, SystemClock(), token_id)
+    time.sleep(TOKEN_CACHE_S)
+    answer = client.get("/api/verify", headers=headers)
+    assert (answer.status_code, answer.json()["detail"]) == (401, "token revoked")
+
+
 def test_tokens_are_stored_as_their_sha256_and_appear_in_no_row_page_or_answer(served):
     with served.engine.connect() as conn:
         stored = dict(conn.execute(select(api_tokens.c.id, api_tokens.c.secret_sha256)).all())
@@ -95,6 +143,7 @@ def test_tokens_are_stored_as_their_sha256_and_appear_in_no_row_page_or_answer(s
 def _one_row_in_each(served) -> None:  # type: ignore[no-untyped-def]
     served.post("/api/verify", served.operator)
     served.finish_jobs()
+    assert served.client.app.state.access_log.flush()
     with served.engine.connect() as conn:
         for table in (api_tokens, api_token_revocations, access_log, verify_runs):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() > 0

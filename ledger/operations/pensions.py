@@ -14,7 +14,9 @@
 - ``record_short_choice``: a member at retirement age short of the minimum months chooses
   explicitly, recorded once: ``pay-on`` (go on paying until the minimum, then retire),
   ``resident`` (the personal account moves into the residents' pension, 人社部发〔2014〕17号),
-  ``refund`` (the insurance ends, the personal account is refunded to the member).
+  ``refund`` (the insurance ends, the personal account is refunded to the member). With
+  ``resident`` and ``refund`` the employee pension enrolment ends with the month before the
+  choice: no later month is accepted in the employee scheme (``NotEnrolled``).
 
 Idempotency: an award or event is one row per member (primary key), the same command again
 returns it and writes nothing, a different one is refused naming the field; entries are
@@ -357,6 +359,24 @@ def _move_personal(
     return ledger.recorder.append(conn, [draft])
 
 
+def _end_employee_pension(ledger: Ledger, conn: Connection, member: Member, last: Month) -> None:
+    """The employee pension insurance ends with ``last`` (the month before the choice): the
+    enrolment in force is recorded again ending then (a later row supersedes an earlier
+    one, ``Ledger.enrolment_for``), so no later month is accepted in the employee scheme.
+    Nothing is written if it ends by then already (the same choice again)."""
+    found = ledger.enrolments(conn, member.id, Scheme.PENSION)
+    current = ledger.enrolment_for(found, last) or (found[-1] if found else None)
+    if current is None or current.from_month > last:
+        return
+    if current.to_month is not None and current.to_month <= last:
+        return
+    ledger.enroll(
+        conn, member.id, Scheme.PENSION, current.region, current.choice, current.from_month,
+        method=current.method, agency=current.agency, signed_on=current.signed_on,
+        to_month=last,
+    )  # fmt: skip
+
+
 def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
     """Record a death on ``on``: the pension stops after that month, and the personal
     account left is owed to the heirs (Social Insurance Law Art. 14). Returns the entries
@@ -404,6 +424,8 @@ def record_short_choice(
         )
     detail = f"{months} months paid, {needed} needed to retire in {on.year}: chose {choice}"
     _event(ledger, conn, member, "short-of-minimum", on, choice, detail)
+    if choice in ("refund", "resident"):
+        _end_employee_pension(ledger, conn, member, Month.of(on) - 1)
     if choice == "refund":
         return _move_personal(
             ledger, conn, member, EntryKind.REFUND, f"refund:{PENSION}:{member.id}",

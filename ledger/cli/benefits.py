@@ -24,6 +24,7 @@ from ledger.operations.pensions import (
     record_short_choice,
 )
 from ledger.period import parse_date
+from ledger.rules.pension import Category
 from ledger.store.tables import pension_awards
 
 
@@ -41,8 +42,16 @@ def _decimal(value: Fraction, places: int = 6) -> str:
     help="For a member short of the minimum months: pay on until the minimum, move to the "
     "residents' pension, or end the insurance with the personal account refunded.",
 )
+@click.option(
+    "--category",
+    type=click.Choice([c.value for c in Category]),
+    help="Retirement category (default: male for men, female-55 for women; female-50 for "
+    "women workers retiring from 50, NPC decision 2024-09-13).",
+)
 @json_option
-def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
+def retire(
+    member: str, on_text: str, short: str | None, category: str | None, as_json: bool
+) -> None:
     """Award a member's pension at retirement, computed from the ledger's own months."""
     from sqlalchemy import select
 
@@ -50,7 +59,7 @@ def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
     ledger = open_ledger()
     if short is not None:
         with ledger.unit_of_work() as conn:
-            moved = record_short_choice(ledger, conn, member, on, short)
+            moved = record_short_choice(ledger, conn, member, on, short, category)
             number = ledger.member(conn, member).id
             event = find_event(conn, number, "short-of-minimum")
         data = {
@@ -70,7 +79,7 @@ def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
                            for e in data["entries"]])  # fmt: skip
         return
     with ledger.unit_of_work() as conn:
-        award = award_pension(ledger, conn, member, on)
+        award = award_pension(ledger, conn, member, on, category)
         row = conn.execute(
             select(pension_awards).where(pension_awards.c.member_id == award.member_id)
         ).one()

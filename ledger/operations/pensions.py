@@ -47,7 +47,7 @@ from ledger.rules.benefit import (
     in_payment,
     split_payment,
 )
-from ledger.rules.pension import default_category, minimum_months, retirement
+from ledger.rules.pension import Category, default_category, minimum_months, retirement
 from ledger.schemes import Scheme
 from ledger.services import Ledger, Member
 from ledger.store.balances import balances_of
@@ -130,20 +130,39 @@ def find_event(conn: Connection, member_id: str, kind: str):
     ).first()
 
 
-def _statutory(ledger: Ledger, member: Member, on: date):
-    reached = retirement(member.birth_date, default_category(member.sex), ledger.policy)
+def category_of(member: Member, category: str | None) -> Category:
+    """The retirement category chosen for ``member`` (default: by sex, women from 55);
+    one for the other sex is refused naming ``category``."""
+    if category is None:
+        return default_category(member.sex)
+    try:
+        chosen = Category(category)
+    except ValueError:
+        raise BadInput("category", f"{category!r} is not one of "
+                       f"{', '.join(c.value for c in Category)}") from None  # fmt: skip
+    if chosen.sex != member.sex:
+        raise BadInput("category", f"{chosen.value!r} is not a category for a {member.sex} member")
+    return chosen
+
+
+def _statutory(ledger: Ledger, member: Member, on: date, category: str | None = None):
+    chosen = category_of(member, category)
+    reached = retirement(member.birth_date, chosen, ledger.policy)
     if on < reached.date:
         raise NotRetired(
             "on",
             f"{on} is before {member.id}'s statutory retirement date {reached.date} "
-            f"(age {reached.age_label}, NPC decision 2024-09-13)",
+            f"(age {reached.age_label}, {chosen.value}, NPC decision 2024-09-13)",
         )
     return reached
 
 
-def plan_award(ledger: Ledger, conn: Connection, member: Member, on: date) -> Award:
-    """The award ``member`` would get retiring on ``on`` (no writes; any months)."""
-    reached = _statutory(ledger, member, on)
+def plan_award(
+    ledger: Ledger, conn: Connection, member: Member, on: date, category: str | None = None
+) -> Award:
+    """The award ``member`` would get retiring on ``on`` (no writes; any months) in the
+    retirement ``category`` (default by sex; ``female-50`` for women workers from 50)."""
+    reached = _statutory(ledger, member, on, category)
     paid = paid_bases(conn, member.id)
     if not paid:
         raise ShortOfMinimum("member", f"{member.id} has paid no pension month")
@@ -157,8 +176,11 @@ def plan_award(ledger: Ledger, conn: Connection, member: Member, on: date) -> Aw
     )  # fmt: skip
 
 
-def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) -> AwardRow:
-    """Award ``member_id`` a pension from ``on``; the same award again writes nothing."""
+def award_pension(
+    ledger: Ledger, conn: Connection, member_id: str, on: date, category: str | None = None
+) -> AwardRow:
+    """Award ``member_id`` a pension from ``on`` in the retirement ``category`` (default by
+    sex); the same award again writes nothing. The category is recorded in the inputs."""
     member = ledger.member(conn, member_id)
     existing = find_award(conn, member.id)
     if existing is not None:
@@ -175,7 +197,7 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
         raise AlreadyRecorded(
             "member", f"{member.id} chose {choice.choice} on {choice.on_date}: the insurance ended"
         )
-    award = plan_award(ledger, conn, member, on)
+    award = plan_award(ledger, conn, member, on, category)
     if not award.meets_minimum:
         raise ShortOfMinimum(
             "member",
@@ -184,6 +206,7 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
             f"{'|'.join(CHOICES)}",
         )
     inputs = {
+        "category": category_of(member, category).value,
         "months": [
             {"region": y.region, "record_effective": y.effective.isoformat(), "months": y.months,
              "base_total_fen": y.base_total_fen, "average_wage_fen": _fraction_text(y.average_wage),
@@ -404,13 +427,14 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
 
 
 def record_short_choice(
-    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str
-) -> list[RecordedEntry]:
+    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str,
+    category: str | None = None,
+) -> list[RecordedEntry]:  # fmt: skip
     """The explicit choice of a member at retirement age short of the minimum months."""
     if choice not in CHOICES:
         raise BadInput("short", f"{choice!r} is not one of {', '.join(CHOICES)}")
     member = ledger.member(conn, member_id)
-    _statutory(ledger, member, on)
+    _statutory(ledger, member, on, category)
     if find_award(conn, member.id) is not None:
         raise AlreadyRecorded("short", f"{member.id} is awarded a pension already")
     if find_event(conn, member.id, "death") is not None:

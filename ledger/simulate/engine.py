@@ -273,8 +273,8 @@ class Simulation:
         from ledger.rules.pension import retirement
 
         retiring, self._retiring = self._retiring, []
-        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat()]
-                for m in retiring]  # fmt: skip
+        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat(),
+                 m.category.value] for m in retiring]  # fmt: skip
         key, choice = f"simulation:retirements:{self._today()}", self.scenario.benefits.short_choice
         self._send(lambda _: Run(key, "retirements_batch", tuple(
             {"run_key": key, "retirements": b, "short_choice": choice}

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.clock import FixedClock
-from ledger.errors import BadInput, NotEnrolled, ShortOfMinimum
+from ledger.errors import BadInput, NotEnrolled, NotRetired, ShortOfMinimum
 from ledger.identity import check_character
 from ledger.money import round_half_up
 from ledger.operations.pensions import (
@@ -41,6 +41,7 @@ from tests.rows import row_counts
 
 MEMBER = "110105196506150" + "01" + check_character("11010519650615001")
 SHORT = "110105196505200" + "03" + check_character("11010519650520003")
+WOMAN_50 = "110105197509100" + "02" + check_character("11010519750910002")
 PAY_ON = "110105196504100" + "05" + check_character("11010519650410005")
 BEIJING = "110000"
 PENSION = Scheme.PENSION
@@ -323,3 +324,41 @@ def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
     assert award.created and award.months_counted == 180
     assert award.first_month == Month(2026, 1)
     assert award.personal_fen == 82878
+
+
+def test_a_woman_worker_retiring_from_50_is_awarded_with_the_divisor_for_50(ledger):
+    """A woman born 1975-09-10 in the female-50 category (women workers retiring from 50):
+    NPC decision 2024-09-13, annex 2, one month per 2 months of birth from 1975-01 → born
+    1975-09, (8 // 2) + 1 = 5 months: 50y5m, she retires on 2026-02-10. She paid the same
+    180 months as the man of the first test (2010-08..2025-07 at 8,000.00), so her basic
+    pension is the same by hand: C = 12,049 (Beijing 2025, in force 2026-02), 12,049 ×
+    (1 + 0.981926…) / 2 × 15 × 1% = 1,791.02. Personal account 115,200.00 ÷ 195 (the
+    divisor at 50, 国发〔2005〕38号 table, DOMAIN.md §6) = 590.7692… → 590.77; total 2,381.79.
+    In the default female-55 category she is refused (her date would be 55 and more), and
+    a man's category for her is refused naming category."""
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, WOMAN_50, BEIJING)
+        ledger.enroll(conn, WOMAN_50, PENSION, BEIJING, BaseChoice.of(amount="8000"),
+                      Month(2010, 8))  # fmt: skip
+        pay_years(ledger, conn, WOMAN_50, Month(2010, 8), Month(2025, 7))
+    on = date(2026, 2, 10)
+    ledger.clock.advance_to(datetime(2026, 2, 10, 9, tzinfo=UTC))
+    with pytest.raises(NotRetired) as too_early:
+        retire(ledger, WOMAN_50, on)
+    assert too_early.value.field == "on"
+    with pytest.raises(BadInput) as wrong:
+        with ledger.unit_of_work() as conn:
+            award_pension(ledger, conn, WOMAN_50, on, "male")
+    assert wrong.value.field == "category"
+    with pytest.raises(NotRetired):  # a day before 50y5m
+        with ledger.unit_of_work() as conn:
+            award_pension(ledger, conn, WOMAN_50, date(2026, 2, 9), "female-50")
+    with ledger.unit_of_work() as conn:
+        award = award_pension(ledger, conn, WOMAN_50, on, "female-50")
+    assert (award.basic_fen, award.personal_fen, award.total_fen) == (179102, 59077, 238179)
+    with ledger.engine.connect() as conn:
+        row = conn.execute(
+            select(pension_awards).where(pension_awards.c.member_id == WOMAN_50)
+        ).one()
+    assert (row.age_years, row.age_extra_months, row.divisor) == (50, 5, "195/1")
+    assert json.loads(row.inputs)["category"] == "female-50"

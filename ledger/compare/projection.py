@@ -17,8 +17,8 @@ Conventions, stated once:
   award year's deposits earn none (the award is computed before that year's credit);
 - pensions rise each January after the award year by that year's dated
   ``pension.increase`` (the policy files; after their last year the scenario's
-  ``pension_increase``, ``projected_policy``), each year's figure rounded once; a way short of the minimum months awards nothing (shown, flagged,
-  never best);
+  ``pension_increase``, ``projected_policy``), each year's figure rounded once; a way
+  short of the minimum months awards nothing (shown, flagged, never best);
 - the IRR runs to the expected age at death given survival to the award; the expected
   value weights each pension month by the chance of being alive at its end, from today,
   and discounts at ``discount_rate``; contributions are not weighted (what the person

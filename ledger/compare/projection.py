@@ -50,6 +50,7 @@ from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.policy.records import (
     AffiliateFee,
+    LifeTable,
     PensionBase,
     PensionIncrease,
     PensionRate,
@@ -189,6 +190,7 @@ def context(
     if not 0 <= person.paid_months <= max(working, 0):
         raise BadInput("paid_months", f"{person.paid_months} is not 0 to {max(working, 0)}, "
                        "the months since the 16th birthday")  # fmt: skip
+    scenario = scenario.with_policy_life_table(policy.at(LifeTable, as_of.first_day))
     last_year = person.birth_date.year + scenario.life_table.max_age + 1
     alive = tuple(survival(scenario.life_table, person.sex, age_now))
     projected = projected_policy(policy, scenario, last_year)

@@ -288,17 +288,20 @@ class Simulation:
         self._send(lambda conn: pensions_run(conn, month, today, BATCH))
 
     def _deaths(self, month: Month) -> None:
-        """Members dying this month by the scenario's mortality: the pension stops, the
-        personal account goes to the heirs (``deaths_batch``); they pay no more."""
+        """Members dying this month by the policy's life table (``Benefits.mortality``):
+        the pension stops, the personal account goes to the heirs (``deaths_batch``); they
+        pay no more."""
+        from ledger.policy.records import LifeTable
         from ledger.rules.benefit import age_on
 
         mortality, today = self.scenario.benefits, self._today()
+        table = self.ledger.policy.at(LifeTable, month.first_day)
         dying = []
         for member in self.population:
             if member.id in self.dead:
                 continue
             age, _ = age_on(member.birth_date, month.first_day)
-            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex)):
+            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex, table)):
                 dying.append(member)
         if not dying:
             return

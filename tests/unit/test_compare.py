@@ -24,6 +24,7 @@ from ledger.compare.ways import compare, parse_bases, parse_grades, parse_starts
 from ledger.errors import BadInput
 from ledger.period import Month
 from ledger.policy import default_policy
+from ledger.policy.records import LifeTable as PolicyLifeTable
 from ledger.policy.records import PensionBase, PensionCalculationBase
 from ledger.rules.pension import Category
 
@@ -202,13 +203,29 @@ def test_present_value_discounts_a_year_at_the_rate() -> None:
     assert present_value([(NOW + 12, 11_000)], Decimal("0.1"), NOW) == 10_000
 
 
-def test_gompertz_survival_falls_and_gives_the_sourced_life_expectancy() -> None:
-    """The default table was fitted to about 19 years at 60 for men, 22 for women."""
-    table = CompareScenario.load().life_table
+def test_the_default_survival_is_the_policys_life_table_shared_with_the_simulation() -> None:
+    """compare.toml's life_table is "policy": the dated mortality.life_table of
+    ledger/policy/data/national.toml (derived: a Gompertz law fitted to about 19 years of
+    life at 60 for men and 22 for women, China 2019, WHO Global Health Observatory), the
+    table the simulation's deaths use; it keeps the record's status and source."""
+    policy_table = default_policy().at(PolicyLifeTable, NOW.first_day)
+    table = CompareScenario.load().with_policy_life_table(policy_table).life_table
+    assert table.model == "table" and table.status == "derived"
+    assert "mortality.life_table" in table.source and "WHO" in table.source
+    assert table.male_qx[50 - 16] == Decimal("0.004439") == policy_table.q("male", 50)
     men, women = survival(table, "male", 720), survival(table, "female", 720)
     assert all(a >= b for a, b in pairwise(men))
     assert 18.9 < float(sum(men[1:])) / 12 < 19.1
     assert 21.9 < float(sum(women[1:])) / 12 < 22.1
+
+
+def test_a_scenario_may_still_give_a_gompertz_law(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text('[life_table]\nmodel = "gompertz"\nmale_a = "0.0000285"\n'
+                    'female_a = "0.0000196"\nb = "0.1"\n', encoding="utf-8")  # fmt: skip
+    table = CompareScenario.load(path).life_table
+    assert table.model == "gompertz" and table.status == "unverified"
+    assert 18.9 < float(sum(survival(table, "male", 720)[1:])) / 12 < 19.1
 
 
 def test_the_ways_open_away_from_hukou_go_through_an_hr_company() -> None:

@@ -243,12 +243,13 @@ def award_pension(
 
 
 def awarded_members(conn: Connection, month: Month) -> list[str]:
-    """Members whose pension is due for ``month``: awarded, first month by then, alive
-    (or died in ``month`` or later: the month of death is paid)."""
+    """Members whose pension is due for ``month``: awarded (the employee or the residents'
+    pension), first month by then, alive (or died in ``month`` or later: the month of
+    death is paid)."""
     awarded = conn.execute(
-        select(pension_awards.c.member_id).where(
-            pension_awards.c.scheme == PENSION, pension_awards.c.first_month <= str(month)
-        )
+        select(pension_awards.c.member_id)
+        .where(pension_awards.c.first_month <= str(month))
+        .distinct()
     ).scalars()
     dead = {
         row.member_id: row.on_date
@@ -330,13 +331,13 @@ def pension_drafts(
 def pay_month(
     ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
 ) -> list[RecordedEntry]:
-    """Pay ``month``'s pension to each member due one; paid months write nothing."""
-    return [
-        r
-        for r in ledger.recorder.append(conn, pension_drafts(ledger, conn, member_ids, month,
-                                                             paid_on))
-        if r.created
-    ]  # fmt: skip
+    """Pay ``month``'s pension to each member due one (the employee pension, then the
+    residents' pension, ``operations.resident_pensions``); paid months write nothing."""
+    from ledger.operations.resident_pensions import resident_pension_drafts
+
+    drafts = pension_drafts(ledger, conn, member_ids, month, paid_on)
+    drafts += resident_pension_drafts(ledger, conn, member_ids, month, paid_on)
+    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
 
 
 # ---------------------------------------------------------------------- death and choices

@@ -367,18 +367,19 @@ def _event(
 
 def _move_personal(
     ledger: Ledger, conn: Connection, member: Member, kind: EntryKind, key: str, to: str,
-    on: date, reason: str,
+    on: date, reason: str, scheme: str = PENSION,
 ) -> list[RecordedEntry]:  # fmt: skip
-    """Move the whole pension personal account to ``to`` (nothing if it is empty)."""
-    balance = _personal_balance(conn, member.id)
+    """Move the whole personal account of ``scheme`` to ``to`` (nothing if it is empty)."""
+    account = personal(scheme, member.id)
+    balance = -balances_of(conn, [account], _ALL).get(account, 0)
     if balance == 0:
         return []
-    region = pension_place_of(conn, member.id, ledger.policy) or None
+    region = pension_place_of(conn, member.id, ledger.policy) if scheme == PENSION else None
     draft = EntryDraft.build(
         kind=kind, effective_date=on, idempotency_key=key,
-        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=PENSION,
+        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=scheme,
         region=region.region if region else member.region,
-        postings=[(personal(PENSION, member.id), balance), (to, -balance)],
+        postings=[(account, balance), (to, -balance)],
     )  # fmt: skip
     return ledger.recorder.append(conn, [draft])
 
@@ -416,14 +417,23 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
         return []
     # The month of death is still paid: if its payment is not recorded yet, it is
     # recorded now, before the account is settled, so that the heirs get what it left.
-    award = find_award(conn, member.id)
+    firsts = [Month.parse(m) for m in conn.execute(
+        select(pension_awards.c.first_month).where(pension_awards.c.member_id == member.id)
+    ).scalars()]  # fmt: skip
     paid: list[RecordedEntry] = []
-    if award is not None and Month.of(on) >= award.first_month:
+    if any(Month.of(on) >= first for first in firsts):
         paid = pay_month(ledger, conn, [member.id], Month.of(on), on)
+    why = f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
+    why += "Art. 14)"
+    paid += _move_personal(
+        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on, why
+    )
+    # The residents' personal account too (Art. 14 speaks of the basic pension's personal
+    # account; applying it to the residents' scheme is this ledger's reading).
+    resident = Scheme.RESIDENT_PENSION.value
     return paid + _move_personal(
-        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on,
-        f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
-        f"Art. 14)",
+        ledger, conn, member, EntryKind.INHERITANCE, f"inheritance:{resident}:{member.id}",
+        heirs(resident, member.id), on, why, scheme=resident,
     )  # fmt: skip
 
 

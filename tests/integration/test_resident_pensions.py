@@ -124,3 +124,21 @@ def test_retire_scheme_resident_prints_the_award(ledger, monkeypatch, capsys):
     assert data["years_counted"] == 15 and data["scheme"] == "resident-pension"
     assert main(["retire", "--member", MEMBER, "--on", "2030-03-10", "--scheme", "resident",
                  "--short", "refund"]) == 2  # fmt: skip
+
+
+def test_on_death_the_residents_account_left_goes_to_the_heirs(ledger):
+    """Died 2030-04-20 after April's pension: 8,400.00 − 60.43 = 8,339.57 to
+    heirs:resident-pension:<member> (Social Insurance Law Art. 14), nothing paid after."""
+    from ledger.operations.pensions import record_death
+
+    pay_years(ledger, 2016, 2030)
+    with ledger.unit_of_work() as conn:
+        award_resident_pension(ledger, conn, MEMBER, ON)
+    ledger.clock.advance_to(datetime(2030, 4, 25, 12, tzinfo=UTC))
+    with ledger.unit_of_work() as conn:
+        written = record_death(ledger, conn, MEMBER, date(2030, 4, 20))
+    assert [r.draft.kind.value for r in written] == ["pension-payment", "inheritance"]
+    assert bal(ledger, f"heirs:resident-pension:{MEMBER}") == -(840_000 - 6_043)
+    assert bal(ledger, f"personal:resident-pension:{MEMBER}") == 0
+    with ledger.unit_of_work() as conn:
+        assert awarded_members(conn, Month(2030, 5)) == []

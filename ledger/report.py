@@ -3,15 +3,19 @@
 Three pictures people would rather look at than read: one member's personal account over
 time, the pooling funds by region and year, and the monthly pension a base percent buys
 over a number of contribution years (an estimate by the domain rules, DOMAIN.md §6).
-Everything is read from the ledger or computed by the rules; nothing is cached.
+Two tables from the ledger's own history: contributors per pensioner by region and year
+(``support_ratios``), and what each base percent actually bought (``cost_effectiveness``:
+the pensions awarded per yuan the awarded members paid). Everything is read from the
+ledger or computed by the rules; nothing is cached.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy import Connection, String, case, cast, func, select
@@ -23,7 +27,7 @@ from ledger.rules.contribution import BaseChoice, assess
 from ledger.rules.pension import calculation_base, contribution_index, estimate_pension
 from ledger.schemes import Scheme
 from ledger.store.balances import pooling_by_region, trial_balance
-from ledger.store.tables import accounts, entries, postings
+from ledger.store.tables import accounts, enrolments, entries, pension_awards, postings
 
 PERCENTS = ("60", "100", "150", "200", "300")
 YEARS = (15, 20, 25, 30, 35)
@@ -39,6 +43,8 @@ class Figures:
     flows: list[FundYear]
     counts: dict[str, int]
     as_of: date
+    support: list[SupportRatio] = field(default_factory=list)
+    value: list[BaseValue] = field(default_factory=list)
 
 
 def _busiest_member(conn: Connection) -> str | None:
@@ -113,6 +119,120 @@ def pooling_by_year(flows: list[FundYear]) -> dict[str, list[tuple[int, int]]]:
     return series
 
 
+@dataclass(frozen=True, slots=True)
+class SupportRatio:
+    """One region's year in the pension scheme: members with a contribution for a month of
+    that year (by the month paid for, ``period``), members paid a pension for a month of
+    it, and contributors per pensioner (None without pensioners)."""
+
+    region: str
+    year: int
+    contributors: int
+    pensioners: int
+
+    @property
+    def ratio(self) -> Fraction | None:
+        return Fraction(self.contributors, self.pensioners) if self.pensioners else None
+
+
+def support_ratios(conn: Connection) -> list[SupportRatio]:
+    """Contributors and pensioners of the pension scheme by region and year (two grouped
+    queries over ``entries``: ``contribution`` and ``pension-payment`` entries, each member
+    counted once a region and year)."""
+    year = func.substr(entries.c.period, 1, 4)
+
+    def counted(kind: str) -> dict[tuple[str, int], int]:
+        rows = conn.execute(
+            select(entries.c.region, year.label("y"), func.count(entries.c.member_id.distinct()))
+            .where(entries.c.kind == kind, entries.c.scheme == Scheme.PENSION.value,
+                   entries.c.period.is_not(None))
+            .group_by(entries.c.region, year)
+        ).all()  # fmt: skip
+        return {(r, int(y)): int(n) for r, y, n in rows}
+
+    paying, drawing = counted("contribution"), counted("pension-payment")
+    return [SupportRatio(r, y, paying.get((r, y), 0), drawing.get((r, y), 0))
+            for r, y in sorted(paying.keys() | drawing.keys())]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BaseValue:
+    """What members who chose one base percent bought: ``members`` awarded a pension,
+    ``paid_fen`` all they paid into the pension scheme (contribution entries: personal and
+    pooling shares), ``pension_fen`` their monthly pensions at the award, summed."""
+
+    base: str
+    members: int
+    paid_fen: int
+    pension_fen: int
+
+    @property
+    def per_yuan(self) -> Fraction:
+        """Monthly pension bought per yuan paid (fen per fen)."""
+        return Fraction(self.pension_fen, self.paid_fen) if self.paid_fen else Fraction(0)
+
+
+def cost_effectiveness(conn: Connection) -> list[BaseValue]:
+    """Awarded members grouped by the base of their last employee pension enrolment
+    (``60%``, ``100%``…, or ``fixed amount``), with what they paid and the pensions awarded."""
+    latest = (
+        select(enrolments.c.member_id, func.max(enrolments.c.id).label("id"))
+        .where(enrolments.c.scheme == Scheme.PENSION.value)
+        .group_by(enrolments.c.member_id)
+        .subquery()
+    )
+    chosen = dict(conn.execute(
+        select(enrolments.c.member_id, enrolments.c.base_percent)
+        .join(latest, latest.c.id == enrolments.c.id)
+    ).all())  # fmt: skip
+    credit = func.sum(case((postings.c.amount_fen < 0, -postings.c.amount_fen), else_=0))
+    paid = dict(conn.execute(
+        select(entries.c.member_id, credit)
+        .join(postings, postings.c.entry_id == entries.c.id)
+        .where(entries.c.kind == "contribution", entries.c.scheme == Scheme.PENSION.value,
+               entries.c.member_id.in_(select(pension_awards.c.member_id)))
+        .group_by(entries.c.member_id)
+    ).all())  # fmt: skip
+    groups: dict[str, list[int]] = {}
+    for member, total in conn.execute(select(pension_awards.c.member_id,
+                                             pension_awards.c.total_fen)):  # fmt: skip
+        percent = chosen.get(member)
+        key = f"{Decimal(percent).normalize():f}%" if percent else "fixed amount"
+        group = groups.setdefault(key, [0, 0, 0])
+        group[0] += 1
+        group[1] += int(paid.get(member, 0))
+        group[2] += int(total)
+
+    def order(key: str) -> tuple[int, Decimal]:
+        return (1, Decimal(0)) if key == "fixed amount" else (0, Decimal(key[:-1]))
+
+    return [BaseValue(k, *groups[k]) for k in sorted(groups, key=order)]
+
+
+def _decimal_text(value: Fraction | None, places: int) -> str:
+    if value is None:
+        return "-"
+    scaled = round(value * 10**places)
+    return f"{scaled // 10**places}.{scaled % 10**places:0{places}d}"
+
+
+def support_rows(figures: Figures) -> list[dict[str, object]]:
+    """The support ratios as printed and in ``--json`` (ratio to 2 decimals, or null)."""
+    return [{"region": s.region, "year": s.year, "contributors": s.contributors,
+             "pensioners": s.pensioners,
+             "ratio": None if s.ratio is None else _decimal_text(s.ratio, 2)}
+            for s in figures.support]  # fmt: skip
+
+
+def value_rows(figures: Figures) -> list[dict[str, object]]:
+    """Cost-effectiveness by base as printed and in ``--json``: yuan, and the monthly
+    pension per 10,000 yuan paid (yuan, 2 decimals)."""
+    return [{"base": v.base, "members": v.members, "paid": format_yuan(v.paid_fen),
+             "monthly_pension": format_yuan(v.pension_fen),
+             "pension_per_10000_paid": _decimal_text(v.per_yuan * 10_000, 2)}
+            for v in figures.value]  # fmt: skip
+
+
 def projected_pensions(
     policy: PolicySet, region: str, on: Month
 ) -> dict[str, list[tuple[int, int]]]:
@@ -156,6 +276,8 @@ def gather(conn: Connection, policy: PolicySet, as_of: date, member: str | None)
         counts={"entries": count(entries), "postings": count(postings),
                 "accounts": count(accounts), "trial balance total (fen)": sum(a for _, a in lines)},
         as_of=as_of,
+        support=support_ratios(conn),
+        value=cost_effectiveness(conn),
     )  # fmt: skip
 
 
@@ -259,11 +381,19 @@ def write_page(figures: Figures, images: list[Path], out: Path) -> Path:
                  format_yuan(f.end_fen)) for f in figures.flows]),
         _table("Projected monthly pension (yuan)", ("base", *(f"{y} years" for y in YEARS)),
                pensions),
+        _table("Pension scheme: contributors per pensioner by region and year",
+               ("region", "year", "contributors", "pensioners", "contributors per pensioner"),
+               [tuple(r.values()) for r in support_rows(figures)]),
+        _table("What each base bought: pensions awarded per yuan paid",
+               ("base", "members awarded", "paid (yuan)", "monthly pensions (yuan)",
+                "monthly pension per 10,000 paid (yuan)"),
+               [tuple(r.values()) for r in value_rows(figures)]),
     ]  # fmt: skip
     page = out / "index.html"
     page.write_text("\n".join(parts), encoding="utf-8")
     return page
 
 
-__all__ = ["Decimal", "Figures", "FundYear", "draw", "gather", "pooling_flows",
-           "projected_pensions", "write_page"]
+__all__ = ["BaseValue", "Decimal", "Figures", "FundYear", "SupportRatio", "cost_effectiveness",
+           "draw", "gather", "pooling_flows", "projected_pensions", "support_ratios",
+           "support_rows", "value_rows", "write_page"]

@@ -390,8 +390,9 @@ def retirements_batch(
     short_choice: str,
     at_iso: str | None = None,
 ) -> None:
-    """Each ``[member, retirement day]``: the pension awarded (``award_pension``), or, for
-    a member short of the minimum months, ``short_choice`` recorded
+    """Each ``[member, retirement day]`` or ``[member, retirement day, category]``: the
+    pension awarded (``award_pension``, in the retirement category given, default by sex),
+    or, for a member short of the minimum months, ``short_choice`` recorded
     (``record_short_choice``: ``refund`` or ``resident``)."""
     from ledger.errors import ShortOfMinimum
     from ledger.operations.pensions import award_pension, record_short_choice
@@ -402,18 +403,18 @@ def retirements_batch(
         ledger, conn = batch.ledger, batch.conn
 
         def handle(key: str) -> tuple[str, int]:
-            member, _, on_iso = key.partition("/")
-            on = date.fromisoformat(on_iso)
+            member, on_iso, *rest = key.split("/")
+            on, category = date.fromisoformat(on_iso), (rest[0] if rest else None)
             try:
                 with conn.begin_nested():
-                    award = award_pension(ledger, conn, member, on)
+                    award = award_pension(ledger, conn, member, on, category)
             except ShortOfMinimum:
                 batch.forget_accounts()
-                moved = record_short_choice(ledger, conn, member, on, short_choice)
+                moved = record_short_choice(ledger, conn, member, on, short_choice, category)
                 return f"short-{short_choice}", sum(1 for r in moved if r.created)
             return ("awarded" if award.created else "replayed"), award.entries_posted
 
-        batch.each([f"{member}/{on}" for member, on in retirements], handle)
+        batch.each(["/".join(row) for row in retirements], handle)
 
 
 @job_actor

@@ -20,6 +20,11 @@ The scheduler (``scheduler``, APScheduler, times in Asia/Shanghai; see ``PERIODI
   ``TRANSFER_TIMEOUT_DAYS`` after it left goes back to the source;
 - interest, 15 January at 05:00 (round 1) and 1 July at 05:00 (round 2: the official rate
   is usually published by then; only differences are posted), for the year before;
+- pensions, the 10th of each month at 07:00, for that month: every awarded member's
+  pension (``pensions_run``, as ``flexledger jobs run pensions``); a member awarded later
+  in the month is paid by running the month again by hand (the same key: only the new
+  members' entries are written). The day is the ledger's convention, not a sourced one:
+  regions pay on their own days;
 - the outbox relay, every ``RELAY_SECONDS``: whatever a commit left unsent (a broker that
   was down, a follow-up message) goes out, and messages lost in the broker are sent again
   (``outbox.resend_stale``).
@@ -321,6 +326,11 @@ def _periodic() -> list[tuple[str, dict[str, Any], Callable[[Connection, date], 
             "interest#2",
             {"month": 7, "day": 1, "hour": 5},
             lambda c, d: interest_run(c, d.year - 1, pension, DEFAULT_BATCH, 2),
+        ),
+        (
+            "pensions",
+            {"day": 10, "hour": 7},
+            lambda c, d: pensions_run(c, Month.of(d), d, DEFAULT_BATCH),
         ),
     ]
 

@@ -15,6 +15,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
+from ledger.errors import BadInput
 from ledger.money import format_yuan
 from ledger.operations.pensions import (
     CHOICES,
@@ -24,6 +25,7 @@ from ledger.operations.pensions import (
     record_short_choice,
 )
 from ledger.period import parse_date
+from ledger.rules.pension import Category
 from ledger.store.tables import pension_awards
 
 
@@ -41,8 +43,25 @@ def _decimal(value: Fraction, places: int = 6) -> str:
     help="For a member short of the minimum months: pay on until the minimum, move to the "
     "residents' pension, or end the insurance with the personal account refunded.",
 )
+@click.option(
+    "--category",
+    type=click.Choice([c.value for c in Category]),
+    help="Retirement category (default: male for men, female-55 for women; female-50 for "
+    "women workers retiring from 50, NPC decision 2024-09-13).",
+)
+@click.option(
+    "--scheme",
+    type=click.Choice(["employee", "resident"]),
+    default="employee",
+    show_default=True,
+    help="The pension awarded: the employee pension, or the residents' pension (from 60 "
+    "with 15 years: basic minimum + personal account ÷ 139, 国发〔2014〕8号).",
+)
 @json_option
-def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
+def retire(
+    member: str, on_text: str, short: str | None, category: str | None, scheme: str,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Award a member's pension at retirement, computed from the ledger's own months."""
     from sqlalchemy import select
 
@@ -50,7 +69,7 @@ def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
     ledger = open_ledger()
     if short is not None:
         with ledger.unit_of_work() as conn:
-            moved = record_short_choice(ledger, conn, member, on, short)
+            moved = record_short_choice(ledger, conn, member, on, short, category)
             number = ledger.member(conn, member).id
             event = find_event(conn, number, "short-of-minimum")
         data = {
@@ -69,11 +88,17 @@ def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
                         + [(f"entry {e['entry']} ({e['kind']})", e["amount"])
                            for e in data["entries"]])  # fmt: skip
         return
+    if scheme == "resident":
+        if short is not None or category is not None:
+            raise BadInput("scheme", "--short and --category are for the employee pension")
+        _retire_resident(ledger, member, on, as_json)
+        return
     with ledger.unit_of_work() as conn:
-        award = award_pension(ledger, conn, member, on)
+        award = award_pension(ledger, conn, member, on, category)
         row = conn.execute(
-            select(pension_awards).where(pension_awards.c.member_id == award.member_id)
-        ).one()
+            select(pension_awards).where(pension_awards.c.member_id == award.member_id,
+                                         pension_awards.c.scheme == "pension")
+        ).one()  # fmt: skip
     average = Fraction(row.average_index)
     data = {
         "member": row.member_id,
@@ -114,6 +139,35 @@ def retire(member: str, on_text: str, short: str | None, as_json: bool) -> None:
     ]
     title = f"pension award {row.member_id}" + ("" if award.created else " (recorded before)")
     print_table(title, ("item", "value"), rows)
+    for source in data["sources"]:
+        click.echo(f"source: {source}")
+
+
+def _retire_resident(ledger, member: str, on, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from ledger.operations.resident_pensions import award_resident_pension
+
+    with ledger.unit_of_work() as conn:
+        row = award_resident_pension(ledger, conn, member, on)
+    data = {
+        "member": row.member_id, "scheme": row.scheme, "region": row.region,
+        "retired_on": row.retired_on.isoformat(), "first_month": row.first_month,
+        "age": f"{row.age_years}y{row.age_extra_months}m",
+        "years_counted": row.months_counted // 12,
+        "personal_balance": format_yuan(row.personal_balance_fen), "divisor": row.divisor,
+        "basic": format_yuan(row.basic_fen), "personal": format_yuan(row.personal_fen),
+        "total": format_yuan(row.total_fen), "sources": row.sources.split("\n"),
+    }  # fmt: skip
+    if as_json:
+        print_json(data)
+        return
+    print_table(f"residents' pension award {row.member_id}", ("item", "value"), [
+        ("region paying", row.region), ("retired on", data["retired_on"]),
+        ("first month paid", row.first_month), ("age", data["age"]),
+        ("years counted", str(data["years_counted"])),
+        ("personal account", data["personal_balance"]),
+        ("divisor (months)", str(Fraction(row.divisor))), ("basic pension", data["basic"]),
+        ("personal-account pension", data["personal"]), ("monthly pension", data["total"]),
+    ])  # fmt: skip
     for source in data["sources"]:
         click.echo(f"source: {source}")
 

@@ -196,7 +196,8 @@ def _print(
                  "below (derived); the policy's own status is in ledger/policy/data")
     for note in notes:
         click.echo(f"note: {note}")
-    sourced = [(a["name"], a["value"], a["status"], a["source"]) for a in assumptions.rows()]
+    sourced = [(a["name"], a["value"], a["status"], a["source"])
+               for a in result.context.scenario.rows()]  # fmt: skip
     print_table("Assumptions (ledger/compare/data/compare.toml unless --scenario)",
                 ("assumption", "value", "status", "source"), sourced)  # fmt: skip
     if plot is not None:
@@ -243,5 +244,5 @@ def _json(result: Comparison, number: str, assumptions: CompareScenario) -> dict
         "by": result.by,
         "best": None if best is None else result.outcomes.index(best) + 1,
         "ways": [_outcome_json(o, i) for i, o in enumerate(result.outcomes, 1)],
-        "assumptions": assumptions.rows(),
+        "assumptions": result.context.scenario.rows(),
     }  # fmt: skip

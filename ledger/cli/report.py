@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.base import cli, json_option, print_json
+from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
 from ledger.errors import BadInput
 from ledger.period import parse_date
@@ -18,10 +18,11 @@ from ledger.period import parse_date
 @click.option("--member", help="Member whose personal account to plot (default: the busiest).")
 @json_option
 def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> None:
-    """Write member_account.png, pooling_by_region.png, pensions_by_base.png and index.html."""
+    """Write member_account.png, pooling_by_region.png, pensions_by_base.png and index.html;
+    print contributors per pensioner by region and year and what each base bought."""
     from sqlalchemy import func, select
 
-    from ledger.report import draw, gather, write_page
+    from ledger.report import draw, gather, support_rows, value_rows, write_page
     from ledger.store.tables import entries
 
     ledger = open_ledger()
@@ -39,7 +40,17 @@ def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> No
         page = write_page(figures, images, Path(out))
     except OSError as exc:  # a name too long, a parent that is a file, no permission
         raise BadInput("out", f"cannot write the report to {out!r}: {exc.strerror}") from exc
+    support, value = support_rows(figures), value_rows(figures)
     if as_json:
-        print_json({"page": str(page), "images": [str(p) for p in images]})
-    else:
-        click.echo(f"wrote {page} and {len(images)} plots")
+        print_json({"page": str(page), "images": [str(p) for p in images],
+                    "contributors_per_pensioner": support,
+                    "cost_effectiveness": value})  # fmt: skip
+        return
+    print_table("Pension scheme: contributors per pensioner",
+                ("region", "year", "contributors", "pensioners", "per pensioner"),
+                [tuple("-" if v is None else str(v) for v in r.values())
+                 for r in support])  # fmt: skip
+    print_table("What each base bought (awarded members)",
+                ("base", "members", "paid", "monthly pensions", "per 10,000 paid"),
+                [tuple(str(v) for v in r.values()) for r in value])  # fmt: skip
+    click.echo(f"wrote {page} and {len(images)} plots")

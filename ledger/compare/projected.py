@@ -5,8 +5,10 @@ contribution year they do not reach yet: the last known average wage, base range
 pension calculation base grown by the scenario's ``wage_growth`` (rounded to the whole
 yuan, as published figures are), the base range at ``base_range`` of it (60%–300%,
 国办发〔2019〕13号 §3), and the crediting rate at ``interest`` for years with no rate
-(``policy.assumed.with_assumed_interest``, as the simulation does). Every rule then reads
-projected years exactly as it reads published ones. Pure: no I/O.
+(``policy.assumed.with_assumed_interest``, as the simulation does), and a pension increase
+(``pension.increase``, each 1 January) at the scenario's ``pension_increase`` for every year
+after the last dated increase. Every rule then reads projected years exactly as it reads
+published ones. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from ledger.compare.scenario import CompareScenario
 from ledger.money import FEN_PER_YUAN, round_half_up
 from ledger.policy import PolicySet
 from ledger.policy.assumed import with_assumed_interest
-from ledger.policy.records import PensionBase, PensionCalculationBase
+from ledger.policy.loader import NATIONAL
+from ledger.policy.records import PensionBase, PensionCalculationBase, PensionIncrease
 
 
 def scheme_region(code: str, policy: PolicySet) -> str | None:
@@ -70,5 +73,16 @@ def projected_policy(policy: PolicySet, scenario: CompareScenario, through: int)
                     note=f"projected from the {start.year} record",
                 ) for year in range(start.year + 1, through + 1)
             )]  # fmt: skip
+    national = records.setdefault(NATIONAL, {})
+    dated = [r for r in national.get(PensionIncrease.path, []) if r.variant is None]
+    if dated:
+        latest = max(dated, key=lambda r: r.effective)
+        national[PensionIncrease.path] = [*national[PensionIncrease.path], *(
+            PensionIncrease(
+                effective=date(year, 1, 1), rate=scenario.pension_increase.value,
+                status="derived", source="compare scenario: pension_increase",
+                note=f"projected after the {latest.effective.year} increase",
+            ) for year in range(latest.effective.year + 1, through + 1)
+        )]  # fmt: skip
     grown = PolicySet(regions=policy.regions, records=records)
     return with_assumed_interest(grown, scenario.interest.value, through)

@@ -15,9 +15,10 @@ Conventions, stated once:
   paid (``Person.paid_months``) are sunk but count toward the pension;
 - the personal account earns interest for every full calendar year before the award; the
   award year's deposits earn none (the award is computed before that year's credit);
-- pensions rise each January after the award year by ``pension_increase``, each year's
-  figure rounded once; a way short of the minimum months awards nothing (shown, flagged,
-  never best);
+- pensions rise each January after the award year by that year's dated
+  ``pension.increase`` (the policy files; after their last year the scenario's
+  ``pension_increase``, ``projected_policy``), each year's figure rounded once; a way
+  short of the minimum months awards nothing (shown, flagged, never best);
 - the IRR runs to the expected age at death given survival to the award; the expected
   value weights each pension month by the chance of being alive at its end, from today,
   and discounts at ``discount_rate``; contributions are not weighted (what the person
@@ -49,7 +50,9 @@ from ledger.period import Month
 from ledger.policy import PolicySet
 from ledger.policy.records import (
     AffiliateFee,
+    LifeTable,
     PensionBase,
+    PensionIncrease,
     PensionRate,
     ResidentPension,
     ResidentPensionBenefit,
@@ -187,6 +190,7 @@ def context(
     if not 0 <= person.paid_months <= max(working, 0):
         raise BadInput("paid_months", f"{person.paid_months} is not 0 to {max(working, 0)}, "
                        "the months since the 16th birthday")  # fmt: skip
+    scenario = scenario.with_policy_life_table(policy.at(LifeTable, as_of.first_day))
     last_year = person.birth_date.year + scenario.life_table.max_age + 1
     alive = tuple(survival(scenario.life_table, person.sex, age_now))
     projected = projected_policy(policy, scenario, last_year)
@@ -203,14 +207,35 @@ def _credit(deposits: Sequence[Deposit], first_year: int, award: Month, policy: 
     return credits[-1].closing_fen + bare
 
 
-def _pensions(first: Month, monthly_fen: int, increase: Decimal, last: Month) -> list[Flow]:
-    """The pension each month from ``first`` to ``last``, risen each January after."""
-    rise = 1 + Fraction(increase)
+def yearly_rises(policy: PolicySet, first_year: int, last_year: int) -> dict[int, Fraction]:
+    """1 + the pension increase effective on 1 January of each year (none: 1), read from
+    the dated ``pension.increase`` records of ``policy`` (projected past the files)."""
+    rates: dict[int, Fraction] = {}
+    for record in policy.history(PensionIncrease.path):
+        if isinstance(record, PensionIncrease) and record.variant is None:
+            rates[record.effective.year] = Fraction(record.rate)
+    return {y: 1 + rates.get(y, Fraction(0)) for y in range(first_year, last_year + 1)}
+
+
+def risen(amount_fen: int, policy: PolicySet, from_year: int, to_year: int) -> int:
+    """``amount_fen`` of ``from_year`` risen by every increase after it through ``to_year``."""
+    factor = Fraction(1)
+    for rise in yearly_rises(policy, from_year + 1, to_year).values():
+        factor *= rise
+    return round_half_up(amount_fen * factor)
+
+
+def _pensions(first: Month, monthly_fen: int, policy: PolicySet, last: Month) -> list[Flow]:
+    """The pension each month from ``first`` to ``last``, risen each January after by the
+    dated increases (exact product, each year's figure rounded once)."""
+    rises = yearly_rises(policy, first.year + 1, last.year)
     by_year: dict[int, int] = {}
+    factor = Fraction(1)
     found = []
     for month in first.until(last):
         if month.year not in by_year:
-            by_year[month.year] = round_half_up(monthly_fen * rise ** (month.year - first.year))
+            factor *= rises.get(month.year, Fraction(1))
+            by_year[month.year] = round_half_up(monthly_fen * factor)
         found.append((month, by_year[month.year]))
     return found
 
@@ -301,16 +326,13 @@ def resident(ctx: Context, way: Way) -> Outcome | None:
         flows.append((month, -way.grade_fen))
         deposits.append(Deposit(month, way.grade_fen + record.subsidy_for(way.grade_fen)))
     at_award = _credit(deposits, ctx.as_of.year, award, policy)
-    rise = 1 + Fraction(ctx.scenario.pension_increase.value)
-    basic = round_half_up(
-        benefit.basic_minimum_monthly_fen * rise ** max(award.year - benefit.effective.year, 0)
-    )
+    basic = risen(benefit.basic_minimum_monthly_fen, policy, benefit.effective.year, award.year)
     personal = round_half_up(Fraction(at_award, benefit.divisor_months))
     minimum = benefit.minimum_years * MONTHS_PER_YEAR
     region = scheme_region(way.region, policy)
     wage = policy.at(PensionBase, award.first_day, region).average_wage_fen if region else None
     notes = [f"basic pension: the national minimum {format_yuan(benefit.basic_minimum_monthly_fen)}"
-             f" ({benefit.effective.year}) risen by pension_increase; provinces pay more"]
+             f" ({benefit.effective.year}) risen by pension.increase; provinces pay more"]
     if person.paid_months:
         notes.append("employee months already paid are not counted here (DOMAIN.md §5)")
     return _outcome(
@@ -329,7 +351,7 @@ def _outcome(
     scenario, birth = ctx.scenario, Month.of(ctx.person.birth_date)
     total = basic_fen + personal_fen
     last = ctx.as_of + (len(ctx.alive) - 2)
-    pensions = _pensions(award, total, scenario.pension_increase.value, last) if eligible else []
+    pensions = _pensions(award, total, ctx.policy, last) if eligible else []
     if not eligible:
         notes = [*notes, f"short of the minimum: {counted} of {minimum} months, no pension"]
     weights = {m: ctx.alive[m - ctx.as_of + 1] for m, _ in pensions}

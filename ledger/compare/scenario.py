@@ -87,12 +87,15 @@ class AwayFromHukou(_Sourced):
 class LifeTable(_Sourced):
     """Mortality after the present age.
 
+    ``policy`` (the default): the dated ``mortality.life_table`` of the policy files, the
+    one the simulation's deaths use too (resolved into a ``table`` by
+    ``projection.context``, with the record's status and source);
     ``gompertz``: force of mortality μ(x) = a·e^(b·x) (``male_a``, ``female_a``, ``b``);
     ``table``: one-year death probabilities q(x) from ``from_age`` on (``male_qx``,
     ``female_qx``), the last one repeated up to ``max_age``. Nobody outlives ``max_age``.
     """
 
-    model: Literal["gompertz", "table"]
+    model: Literal["policy", "gompertz", "table"]
     max_age: int = Field(default=110, ge=60, le=130)
     male_a: Exact | None = None
     female_a: Exact | None = None
@@ -103,6 +106,8 @@ class LifeTable(_Sourced):
 
     @model_validator(mode="after")
     def _has_its_figures(self) -> LifeTable:
+        if self.model == "policy":
+            return self
         if self.model == "gompertz":
             figures = (self.male_a, self.female_a, self.b)
             if any(v is None or v <= 0 for v in figures):
@@ -151,6 +156,20 @@ class CompareScenario(BaseModel):
             where = ".".join(str(p) for p in first["loc"])
             raise BadInput("scenario", f"{path or DEFAULTS}: {where}: {first['msg']}") from None
 
+    def with_policy_life_table(self, record: Any) -> CompareScenario:
+        """This scenario with a ``policy`` life table replaced by ``record``'s q(x)
+        (a ``mortality.life_table`` policy record), carrying its status and source."""
+        if self.life_table.model != "policy":
+            return self
+        table = LifeTable(
+            model="table", from_age=record.from_age, max_age=record.max_age,
+            male_qx=list(record.male_qx), female_qx=list(record.female_qx),
+            status=record.status, note=record.note,
+            source=f"ledger/policy/data/national.toml mortality.life_table "
+            f"({record.effective}): {record.source}",
+        )  # fmt: skip
+        return self.model_copy(update={"life_table": table})
+
     def rows(self) -> list[dict[str, str]]:
         """Each assumption as printed with a result: name, value, status, source, note."""
         found = []
@@ -159,11 +178,12 @@ class CompareScenario(BaseModel):
             if isinstance(item, BaseRange):
                 value = f"{item.floor_percent}% to {item.ceiling_percent}%"
             elif isinstance(item, LifeTable):
-                value = (
-                    f"gompertz a={item.male_a} (men), {item.female_a} (women), b={item.b}"
-                    if item.model == "gompertz"
-                    else f"table of q(x) from age {item.from_age}"
-                ) + f", max age {item.max_age}"
+                value = {
+                    "gompertz": f"gompertz a={item.male_a} (men), {item.female_a} (women), "
+                    f"b={item.b}",
+                    "table": f"table of q(x) from age {item.from_age}",
+                    "policy": "the policy's mortality.life_table",
+                }[item.model] + f", max age {item.max_age}"
             else:
                 value = str(item.value)
             found.append({"name": name, "value": value, "status": item.status,

@@ -14,7 +14,9 @@
 - ``record_short_choice``: a member at retirement age short of the minimum months chooses
   explicitly, recorded once: ``pay-on`` (go on paying until the minimum, then retire),
   ``resident`` (the personal account moves into the residents' pension, 人社部发〔2014〕17号),
-  ``refund`` (the insurance ends, the personal account is refunded to the member).
+  ``refund`` (the insurance ends, the personal account is refunded to the member). With
+  ``resident`` and ``refund`` the employee pension enrolment ends with the month before the
+  choice: no later month is accepted in the employee scheme (``NotEnrolled``).
 
 Idempotency: an award or event is one row per member (primary key), the same command again
 returns it and writes nothing, a different one is refused naming the field; entries are
@@ -47,7 +49,7 @@ from ledger.rules.benefit import (
     in_payment,
     split_payment,
 )
-from ledger.rules.pension import default_category, minimum_months, retirement
+from ledger.rules.pension import Category, default_category, minimum_months, retirement
 from ledger.schemes import Scheme
 from ledger.services import Ledger
 from ledger.store.balances import balances_of
@@ -130,20 +132,39 @@ def find_event(conn: Connection, member_id: str, kind: str):
     ).first()
 
 
-def _statutory(ledger: Ledger, member: Member, on: date):
-    reached = retirement(member.birth_date, default_category(member.sex), ledger.policy)
+def category_of(member: Member, category: str | None) -> Category:
+    """The retirement category chosen for ``member`` (default: by sex, women from 55);
+    one for the other sex is refused naming ``category``."""
+    if category is None:
+        return default_category(member.sex)
+    try:
+        chosen = Category(category)
+    except ValueError:
+        raise BadInput("category", f"{category!r} is not one of "
+                       f"{', '.join(c.value for c in Category)}") from None  # fmt: skip
+    if chosen.sex != member.sex:
+        raise BadInput("category", f"{chosen.value!r} is not a category for a {member.sex} member")
+    return chosen
+
+
+def _statutory(ledger: Ledger, member: Member, on: date, category: str | None = None):
+    chosen = category_of(member, category)
+    reached = retirement(member.birth_date, chosen, ledger.policy)
     if on < reached.date:
         raise NotRetired(
             "on",
             f"{on} is before {member.id}'s statutory retirement date {reached.date} "
-            f"(age {reached.age_label}, NPC decision 2024-09-13)",
+            f"(age {reached.age_label}, {chosen.value}, NPC decision 2024-09-13)",
         )
     return reached
 
 
-def plan_award(ledger: Ledger, conn: Connection, member: Member, on: date) -> Award:
-    """The award ``member`` would get retiring on ``on`` (no writes; any months)."""
-    reached = _statutory(ledger, member, on)
+def plan_award(
+    ledger: Ledger, conn: Connection, member: Member, on: date, category: str | None = None
+) -> Award:
+    """The award ``member`` would get retiring on ``on`` (no writes; any months) in the
+    retirement ``category`` (default by sex; ``female-50`` for women workers from 50)."""
+    reached = _statutory(ledger, member, on, category)
     paid = paid_bases(conn, member.id)
     if not paid:
         raise ShortOfMinimum("member", f"{member.id} has paid no pension month")
@@ -157,8 +178,11 @@ def plan_award(ledger: Ledger, conn: Connection, member: Member, on: date) -> Aw
     )  # fmt: skip
 
 
-def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) -> AwardRow:
-    """Award ``member_id`` a pension from ``on``; the same award again writes nothing."""
+def award_pension(
+    ledger: Ledger, conn: Connection, member_id: str, on: date, category: str | None = None
+) -> AwardRow:
+    """Award ``member_id`` a pension from ``on`` in the retirement ``category`` (default by
+    sex); the same award again writes nothing. The category is recorded in the inputs."""
     member = ledger.member(conn, member_id)
     existing = find_award(conn, member.id)
     if existing is not None:
@@ -175,7 +199,7 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
         raise AlreadyRecorded(
             "member", f"{member.id} chose {choice.choice} on {choice.on_date}: the insurance ended"
         )
-    award = plan_award(ledger, conn, member, on)
+    award = plan_award(ledger, conn, member, on, category)
     if not award.meets_minimum:
         raise ShortOfMinimum(
             "member",
@@ -184,6 +208,7 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
             f"{'|'.join(CHOICES)}",
         )
     inputs = {
+        "category": category_of(member, category).value,
         "months": [
             {"region": y.region, "record_effective": y.effective.isoformat(), "months": y.months,
              "base_total_fen": y.base_total_fen, "average_wage_fen": _fraction_text(y.average_wage),
@@ -220,12 +245,13 @@ def award_pension(ledger: Ledger, conn: Connection, member_id: str, on: date) ->
 
 
 def awarded_members(conn: Connection, month: Month) -> list[str]:
-    """Members whose pension is due for ``month``: awarded, first month by then, alive
-    (or died in ``month`` or later: the month of death is paid)."""
+    """Members whose pension is due for ``month``: awarded (the employee or the residents'
+    pension), first month by then, alive (or died in ``month`` or later: the month of
+    death is paid)."""
     awarded = conn.execute(
-        select(pension_awards.c.member_id).where(
-            pension_awards.c.scheme == PENSION, pension_awards.c.first_month <= str(month)
-        )
+        select(pension_awards.c.member_id)
+        .where(pension_awards.c.first_month <= str(month))
+        .distinct()
     ).scalars()
     dead = {
         row.member_id: row.on_date
@@ -307,13 +333,13 @@ def pension_drafts(
 def pay_month(
     ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
 ) -> list[RecordedEntry]:
-    """Pay ``month``'s pension to each member due one; paid months write nothing."""
-    return [
-        r
-        for r in ledger.recorder.append(conn, pension_drafts(ledger, conn, member_ids, month,
-                                                             paid_on))
-        if r.created
-    ]  # fmt: skip
+    """Pay ``month``'s pension to each member due one (the employee pension, then the
+    residents' pension, ``operations.resident_pensions``); paid months write nothing."""
+    from ledger.operations.resident_pensions import resident_pension_drafts
+
+    drafts = pension_drafts(ledger, conn, member_ids, month, paid_on)
+    drafts += resident_pension_drafts(ledger, conn, member_ids, month, paid_on)
+    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
 
 
 # ---------------------------------------------------------------------- death and choices
@@ -343,20 +369,39 @@ def _event(
 
 def _move_personal(
     ledger: Ledger, conn: Connection, member: Member, kind: EntryKind, key: str, to: str,
-    on: date, reason: str,
+    on: date, reason: str, scheme: str = PENSION,
 ) -> list[RecordedEntry]:  # fmt: skip
-    """Move the whole pension personal account to ``to`` (nothing if it is empty)."""
-    balance = _personal_balance(conn, member.id)
+    """Move the whole personal account of ``scheme`` to ``to`` (nothing if it is empty)."""
+    account = personal(scheme, member.id)
+    balance = -balances_of(conn, [account], _ALL).get(account, 0)
     if balance == 0:
         return []
-    region = pension_place_of(conn, member.id, ledger.policy) or None
+    region = pension_place_of(conn, member.id, ledger.policy) if scheme == PENSION else None
     draft = EntryDraft.build(
         kind=kind, effective_date=on, idempotency_key=key,
-        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=PENSION,
+        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=scheme,
         region=region.region if region else member.region,
-        postings=[(personal(PENSION, member.id), balance), (to, -balance)],
+        postings=[(account, balance), (to, -balance)],
     )  # fmt: skip
     return ledger.recorder.append(conn, [draft])
+
+
+def _end_employee_pension(ledger: Ledger, conn: Connection, member: Member, last: Month) -> None:
+    """The employee pension insurance ends with ``last`` (the month before the choice): the
+    enrolment in force is recorded again ending then (a later row supersedes an earlier
+    one, ``Ledger.enrolment_for``), so no later month is accepted in the employee scheme.
+    Nothing is written if it ends by then already (the same choice again)."""
+    found = ledger.enrolments(conn, member.id, Scheme.PENSION)
+    current = ledger.enrolment_for(found, last) or (found[-1] if found else None)
+    if current is None or current.from_month > last:
+        return
+    if current.to_month is not None and current.to_month <= last:
+        return
+    ledger.enroll(
+        conn, member.id, Scheme.PENSION, current.region, current.choice, current.from_month,
+        method=current.method, agency=current.agency, signed_on=current.signed_on,
+        to_month=last,
+    )  # fmt: skip
 
 
 def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
@@ -374,25 +419,35 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
         return []
     # The month of death is still paid: if its payment is not recorded yet, it is
     # recorded now, before the account is settled, so that the heirs get what it left.
-    award = find_award(conn, member.id)
+    firsts = [Month.parse(m) for m in conn.execute(
+        select(pension_awards.c.first_month).where(pension_awards.c.member_id == member.id)
+    ).scalars()]  # fmt: skip
     paid: list[RecordedEntry] = []
-    if award is not None and Month.of(on) >= award.first_month:
+    if any(Month.of(on) >= first for first in firsts):
         paid = pay_month(ledger, conn, [member.id], Month.of(on), on)
+    why = f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
+    why += "Art. 14)"
+    paid += _move_personal(
+        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on, why
+    )
+    # The residents' personal account too (Art. 14 speaks of the basic pension's personal
+    # account; applying it to the residents' scheme is this ledger's reading).
+    resident = Scheme.RESIDENT_PENSION.value
     return paid + _move_personal(
-        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on,
-        f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
-        f"Art. 14)",
+        ledger, conn, member, EntryKind.INHERITANCE, f"inheritance:{resident}:{member.id}",
+        heirs(resident, member.id), on, why, scheme=resident,
     )  # fmt: skip
 
 
 def record_short_choice(
-    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str
-) -> list[RecordedEntry]:
+    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str,
+    category: str | None = None,
+) -> list[RecordedEntry]:  # fmt: skip
     """The explicit choice of a member at retirement age short of the minimum months."""
     if choice not in CHOICES:
         raise BadInput("short", f"{choice!r} is not one of {', '.join(CHOICES)}")
     member = ledger.member(conn, member_id)
-    _statutory(ledger, member, on)
+    _statutory(ledger, member, on, category)
     if find_award(conn, member.id) is not None:
         raise AlreadyRecorded("short", f"{member.id} is awarded a pension already")
     if find_event(conn, member.id, "death") is not None:
@@ -406,6 +461,8 @@ def record_short_choice(
         )
     detail = f"{months} months paid, {needed} needed to retire in {on.year}: chose {choice}"
     _event(ledger, conn, member, "short-of-minimum", on, choice, detail)
+    if choice in ("refund", "resident"):
+        _end_employee_pension(ledger, conn, member, Month.of(on) - 1)
     if choice == "refund":
         return _move_personal(
             ledger, conn, member, EntryKind.REFUND, keys.refund(PENSION, member.id),

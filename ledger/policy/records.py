@@ -158,6 +158,35 @@ class PensionIncrease(Record):
     rate: Rate
 
 
+class LifeTable(Record):
+    """One-year death probabilities q(x) by sex (``male_qx``, ``female_qx``), one per year
+    of age from ``from_age``; the last is repeated up to ``max_age``, which nobody
+    outlives (q = 1 there). Ages below ``from_age`` take its figure. The simulation's
+    deaths and ``flexledger compare``'s survival both read it."""
+
+    path: ClassVar[str] = "mortality.life_table"
+    scope: ClassVar[Literal["region", "national", "both"]] = "national"
+
+    from_age: int = Field(ge=0, le=120)
+    max_age: int = Field(ge=60, le=130)
+    male_qx: list[Rate] = Field(min_length=1)
+    female_qx: list[Rate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _within_max_age(self) -> LifeTable:
+        for name in ("male_qx", "female_qx"):
+            if self.from_age + len(getattr(self, name)) > self.max_age:
+                raise ValueError(f"{name} runs past max_age {self.max_age}")
+        return self
+
+    def q(self, sex: str, age_years: int) -> Decimal:
+        """q(age) for ``"male"`` or ``"female"``: the chance of dying within the year."""
+        if age_years >= self.max_age:
+            return Decimal(1)
+        qx = self.male_qx if sex == "male" else self.female_qx
+        return qx[min(max(age_years - self.from_age, 0), len(qx) - 1)]
+
+
 class MinimumMonths(Record):
     """Minimum contribution months for a pension, by the year of retirement."""
 
@@ -424,6 +453,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         PensionRate,
         PensionCalculationBase,
         PensionIncrease,
+        LifeTable,
         MinimumMonths,
         Divisor,
         RetirementMale,

@@ -275,8 +275,8 @@ class Simulation:
         from ledger.rules.pension import retirement
 
         retiring, self._retiring = self._retiring, []
-        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat()]
-                for m in retiring]  # fmt: skip
+        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat(),
+                 m.category.value] for m in retiring]  # fmt: skip
         key, choice = f"simulation:retirements:{self._today()}", self.scenario.benefits.short_choice
         self._send(lambda _: Run(key, "retirements_batch", tuple(
             {"run_key": key, "retirements": b, "short_choice": choice}
@@ -290,17 +290,20 @@ class Simulation:
         self._send(lambda conn: pensions_run(conn, month, today, BATCH))
 
     def _deaths(self, month: Month) -> None:
-        """Members dying this month by the scenario's mortality: the pension stops, the
-        personal account goes to the heirs (``deaths_batch``); they pay no more."""
+        """Members dying this month by the policy's life table (``Benefits.mortality``):
+        the pension stops, the personal account goes to the heirs (``deaths_batch``); they
+        pay no more."""
+        from ledger.policy.records import LifeTable
         from ledger.rules.benefit import age_on
 
         mortality, today = self.scenario.benefits, self._today()
+        table = self.ledger.policy.at(LifeTable, month.first_day)
         dying = []
         for member in self.population:
             if member.id in self.dead:
                 continue
             age, _ = age_on(member.birth_date, month.first_day)
-            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex)):
+            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex, table)):
                 dying.append(member)
         if not dying:
             return

@@ -10,11 +10,12 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ledger.errors import BadInput
+from ledger.policy.records import LifeTable
 
 
 def _probability(value: Any) -> Decimal:
@@ -104,17 +105,20 @@ class Interest(_Section):
 class Benefits(_Section):
     """Retirement and death: what members short of the minimum choose, and mortality.
 
-    Mortality is a Gompertz law, ``q(age) = q50 × 2^((age − 50) / doubling_years)`` a
-    year (capped at 1), drawn month by month (q / 12). ``male_q50`` is the CL1 (2010–2013)
-    non-annuity table's rate for men of 50, 0.4249% (中国人身保险业经验生命表（2010-2013）,
-    as quoted by Xinhua, 2017-03-02); the female rate and the doubling time are
-    assumptions (status: unverified, see ``mortality_note``): a national life table by age
-    and sex should replace the law.
+    Mortality (``mortality = "policy"``, the default) is the dated ``mortality.life_table``
+    of the policy files (ledger/policy/data/national.toml, with its source and status), the
+    table ``flexledger compare`` uses too: a member of age x dies in a month with chance
+    q(x) / 12. ``mortality = "gompertz"`` keeps the older law, ``q(age) = q50 ×
+    2^((age − 50) / doubling_years)`` a year (capped at 1): ``male_q50`` is the CL1
+    (2010–2013) non-annuity rate for men of 50, 0.4249% (中国人身保险业经验生命表
+    （2010-2013）, as quoted by Xinhua, 2017-03-02); the female rate and the doubling time
+    are assumptions (status: unverified, see ``mortality_note``).
     """
 
     #: what a member short of the minimum months at retirement chooses (the ledger's
     #: ``flexledger retire --short``); paying on is not simulated: enrolments end.
     short_choice: str = "refund"
+    mortality: Literal["policy", "gompertz"] = "policy"
     male_q50: Probability = Decimal("0.004249")
     female_q50: Probability = Decimal("0.0021")
     doubling_years: int = Field(default=8, ge=1, le=30)
@@ -134,8 +138,13 @@ class Benefits(_Section):
             raise ValueError("short_choice: 'refund' or 'resident'")
         return self
 
-    def monthly_death(self, age_years: int, sex: str) -> Decimal:
-        """The chance of dying within a month at ``age_years`` (exact decimals)."""
+    def monthly_death(self, age_years: int, sex: str, table: LifeTable | None = None) -> Decimal:
+        """The chance of dying within a month at ``age_years`` (exact decimals): the life
+        ``table``'s q(x) / 12 (``mortality = "policy"``), else the Gompertz law."""
+        if self.mortality == "policy":
+            if table is None:
+                raise ValueError("mortality 'policy' needs the policy's mortality.life_table")
+            return table.q(sex, age_years) / 12
         q50 = self.male_q50 if sex == "male" else self.female_q50
         yearly = q50 * Decimal(2) ** (Decimal(age_years - 50) / Decimal(self.doubling_years))
         return min(Decimal(1), yearly) / 12

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.clock import FixedClock
-from ledger.errors import BadInput, ShortOfMinimum
+from ledger.errors import BadInput, NotEnrolled, NotRetired, ShortOfMinimum
 from ledger.identity import check_character
 from ledger.money import round_half_up
 from ledger.operations.pensions import (
@@ -41,6 +41,8 @@ from tests.rows import row_counts
 
 MEMBER = "110105196506150" + "01" + check_character("11010519650615001")
 SHORT = "110105196505200" + "03" + check_character("11010519650520003")
+WOMAN_50 = "110105197509100" + "02" + check_character("11010519750910002")
+PAY_ON = "110105196504100" + "05" + check_character("11010519650410005")
 BEIJING = "110000"
 PENSION = Scheme.PENSION
 RETIRED = date(2025, 8, 15)
@@ -265,3 +267,98 @@ def test_awards_and_events_are_append_only(short):
         with pytest.raises(Exception, match="append-only"):
             with short.engine.begin() as conn:
                 conn.execute(update(table).values(member_id=MEMBER))
+
+
+def test_refunding_ends_the_employee_enrolment_so_no_later_month_is_accepted(short):
+    """Ending the insurance (refund) ends the employee pension enrolment with 2025-06, the
+    month before the choice on 2025-07-20: July is refused (NotEnrolled), nothing written;
+    the refund is the personal account as recorded, 108 × 8% × 8,000.00 = 69,120.00."""
+    with short.unit_of_work() as conn:
+        [refund] = record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund")
+        [ended] = short.enrolments(conn, SHORT, PENSION)[-1:]
+    assert refund.draft.postings[0].amount_fen == 6912000
+    assert ended.to_month == Month(2025, 6)
+    before = row_counts(short.engine, entries, postings)
+    with pytest.raises(NotEnrolled) as refused:
+        with short.unit_of_work() as conn:
+            short.contribute(conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7),
+                             date(2025, 7, 20))  # fmt: skip
+    assert refused.value.field == "from"
+    assert row_counts(short.engine, entries, postings) == before
+    with short.unit_of_work() as conn:  # the same choice again ends nothing more
+        assert record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund") == []
+        assert len(short.enrolments(conn, SHORT, PENSION)) == 2
+
+
+def test_moving_to_the_residents_scheme_ends_the_employee_enrolment(short):
+    with short.unit_of_work() as conn:
+        record_short_choice(short, conn, SHORT, date(2025, 7, 20), "resident")
+        assert short.enrolments(conn, SHORT, PENSION)[-1].to_month == Month(2025, 6)
+        with pytest.raises(NotEnrolled):
+            short.contribute(conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7),
+                             date(2025, 7, 20))  # fmt: skip
+
+
+def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
+    """Born 1965-04-10: retirement age 60y1m (born 1965-01 to 1965-04, NPC decision
+    2024-09-13), so he reaches it on 2025-05-10 with 2011-01..2025-04 paid, 172 months at
+    8,000.00 — 8 short of 180 (Social Insurance Law Art. 16). He chooses pay-on, pays
+    2025-05..2025-12 on 2025-12-20 (the enrolment goes on), and retires on 2025-12-31 with
+    180 months: awarded, 180 months counted; personal account 180 × 640.00 = 115,200.00,
+    age 60 → divisor 139 (国发〔2005〕38号): 115,200 ÷ 139 = 828.7769… → 828.78."""
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, PAY_ON, BEIJING)
+        ledger.enroll(conn, PAY_ON, PENSION, BEIJING, BaseChoice.of(amount="8000"),
+                      Month(2011, 1))  # fmt: skip
+        pay_years(ledger, conn, PAY_ON, Month(2011, 1), Month(2025, 4))
+    with pytest.raises(ShortOfMinimum):
+        retire(ledger, PAY_ON, date(2025, 5, 10))
+    with ledger.unit_of_work() as conn:
+        assert record_short_choice(ledger, conn, PAY_ON, date(2025, 5, 10), "pay-on") == []
+        assert ledger.enrolments(conn, PAY_ON, PENSION)[-1].to_month is None
+    ledger.clock.advance_to(datetime(2025, 12, 31, 9, tzinfo=UTC))
+    with ledger.unit_of_work() as conn:
+        ledger.contribute(conn, PAY_ON, PENSION, Month(2025, 5), Month(2025, 12),
+                          date(2025, 12, 20))  # fmt: skip
+    award = retire(ledger, PAY_ON, date(2025, 12, 31))
+    assert award.created and award.months_counted == 180
+    assert award.first_month == Month(2026, 1)
+    assert award.personal_fen == 82878
+
+
+def test_a_woman_worker_retiring_from_50_is_awarded_with_the_divisor_for_50(ledger):
+    """A woman born 1975-09-10 in the female-50 category (women workers retiring from 50):
+    NPC decision 2024-09-13, annex 2, one month per 2 months of birth from 1975-01 → born
+    1975-09, (8 // 2) + 1 = 5 months: 50y5m, she retires on 2026-02-10. She paid the same
+    180 months as the man of the first test (2010-08..2025-07 at 8,000.00), so her basic
+    pension is the same by hand: C = 12,049 (Beijing 2025, in force 2026-02), 12,049 ×
+    (1 + 0.981926…) / 2 × 15 × 1% = 1,791.02. Personal account 115,200.00 ÷ 195 (the
+    divisor at 50, 国发〔2005〕38号 table, DOMAIN.md §6) = 590.7692… → 590.77; total 2,381.79.
+    In the default female-55 category she is refused (her date would be 55 and more), and
+    a man's category for her is refused naming category."""
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, WOMAN_50, BEIJING)
+        ledger.enroll(conn, WOMAN_50, PENSION, BEIJING, BaseChoice.of(amount="8000"),
+                      Month(2010, 8))  # fmt: skip
+        pay_years(ledger, conn, WOMAN_50, Month(2010, 8), Month(2025, 7))
+    on = date(2026, 2, 10)
+    ledger.clock.advance_to(datetime(2026, 2, 10, 9, tzinfo=UTC))
+    with pytest.raises(NotRetired) as too_early:
+        retire(ledger, WOMAN_50, on)
+    assert too_early.value.field == "on"
+    with pytest.raises(BadInput) as wrong:
+        with ledger.unit_of_work() as conn:
+            award_pension(ledger, conn, WOMAN_50, on, "male")
+    assert wrong.value.field == "category"
+    with pytest.raises(NotRetired):  # a day before 50y5m
+        with ledger.unit_of_work() as conn:
+            award_pension(ledger, conn, WOMAN_50, date(2026, 2, 9), "female-50")
+    with ledger.unit_of_work() as conn:
+        award = award_pension(ledger, conn, WOMAN_50, on, "female-50")
+    assert (award.basic_fen, award.personal_fen, award.total_fen) == (179102, 59077, 238179)
+    with ledger.engine.connect() as conn:
+        row = conn.execute(
+            select(pension_awards).where(pension_awards.c.member_id == WOMAN_50)
+        ).one()
+    assert (row.age_years, row.age_extra_months, row.divisor) == (50, 5, "195/1")
+    assert json.loads(row.inputs)["category"] == "female-50"

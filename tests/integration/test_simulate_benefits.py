@@ -20,7 +20,15 @@ from ledger.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.simulate.scenario import Population
 from ledger.store.balances import trial_balance
-from ledger.store.tables import accounts, benefit_events, entries, pension_awards, postings
+from ledger.store.tables import (
+    accounts,
+    benefit_events,
+    enrolments,
+    entries,
+    members,
+    pension_awards,
+    postings,
+)
 from ledger.store.verify import verify
 from ledger.store.worker_tables import processed_messages
 
@@ -81,3 +89,45 @@ def test_simulation_past_retirement_awards_pays_and_settles_deaths_through_the_w
 def result_deaths(engine):
     with engine.connect() as conn:
         return conn.execute(select(benefit_events).where(benefit_events.c.kind == "death")).all()
+
+
+def test_simulated_women_workers_retiring_from_50_reach_their_retirement_by_their_category(
+    engine,
+):
+    """Women born in 1976, all in the female-50 category (NPC decision 2024-09-13, annex 2:
+    born 1976 → 50y7m to 50y12m), paying from 2016: they reach retirement in 2026–2027 with
+    about ten years paid, short of 180 months (Social Insurance Law Art. 16), so each takes
+    the scenario's choice (refund) at her own category's date — none is refused as not yet
+    retired (the female-55 default would put her date five years later)."""
+    from ledger.rules.pension import Category, retirement
+
+    scenario = Scenario(population=Population(birth_years=(1976, 1976), female_share="1",
+                                              female_50_share="1"))  # fmt: skip
+    ledger = Ledger(engine, FixedClock(datetime(2016, 1, 1, tzinfo=UTC)))
+    result = Simulation(ledger, scenario, seed=5, members=6, years=13, start=2016).run()
+    with engine.connect() as conn:
+        short = conn.execute(
+            select(benefit_events).where(benefit_events.c.kind == "short-of-minimum")
+        ).all()
+        refused = [
+            json.loads(o) for a, o in conn.execute(
+                select(processed_messages.c.actor_name, processed_messages.c.outcome)
+            ) if a == "retirements_batch"
+        ]  # fmt: skip
+        births = {m.id: m.birth_date for m in result_members(ledger, conn)}
+        employees = set(conn.execute(
+            select(enrolments.c.member_id).where(enrolments.c.scheme == "pension")
+        ).scalars())  # fmt: skip
+    # residents' members retire without an award or a choice (the residents' scheme)
+    retired = {m for m, _ in result.retirees} - {m for m, _ in result.deaths}
+    retired &= employees
+    assert retired and {s.member_id for s in short} >= retired
+    assert all(not r.get("problems") for r in refused)
+    for s in short:
+        assert s.on_date == retirement(births[s.member_id], Category.FEMALE_50,
+                                       ledger.policy).date  # fmt: skip
+        assert s.on_date.year in (2026, 2027)
+
+
+def result_members(ledger, conn):
+    return conn.execute(select(members.c.id, members.c.birth_date)).all()

@@ -24,6 +24,7 @@ from ledger.compare.ways import compare, parse_bases, parse_grades, parse_starts
 from ledger.errors import BadInput
 from ledger.period import Month
 from ledger.policy import default_policy
+from ledger.policy.records import LifeTable as PolicyLifeTable
 from ledger.policy.records import PensionBase, PensionCalculationBase
 from ledger.rules.pension import Category
 
@@ -129,9 +130,10 @@ def test_one_residents_way_by_hand(plain: CompareScenario) -> None:
     (before the pension from 60, 2040-06): 15 years, the minimum; 15 × 500 = 7,500.00.
     Account: 2026's 560 earns 1/12 of 2.60% (DOMAIN.md §4): 1.2133 → 1.21; later years
     at the scenario's 0%: 561.21 + 13 × 560 + 560 (2040, before the award) = 8,401.21.
-    Pension: 123 (national minimum basic, 2024) + 8,401.21 / 139 = 60.4404 → 60.44:
-    183.44 a month. Payback: 40 × 183.44 = 7,337.60 < 7,500 ≤ 41 × 183.44, so the 41st
-    pension, 2043-10, at 63y4m.
+    Pension: 123 (national minimum basic, 2024) risen by the dated 2025 increase of 2%
+    (national.toml pension.increase, unverified; the scenario's 0% only from 2026):
+    123 × 1.02 = 125.46, + 8,401.21 / 139 = 60.4404 → 60.44: 185.90 a month. Payback:
+    40 × 185.90 = 7,436.00 < 7,500 ≤ 41 × 185.90, so the 41st pension, 2043-10, at 63y4m.
     """
     woman = near_retirement(birth_date=date(1980, 6, 2), sex="female",
                             category=Category.FEMALE_55, paid_months=0, balance_fen=0)  # fmt: skip
@@ -142,7 +144,7 @@ def test_one_residents_way_by_hand(plain: CompareScenario) -> None:
     assert (o.months_paid, o.eligible) == (15 * 12, True)
     assert o.paid_fen == 750_000
     assert o.balance_at_award_fen == 840_121
-    assert (o.basic_fen, o.personal_fen, o.pension_fen) == (12_300, 6_044, 18_344)
+    assert (o.basic_fen, o.personal_fen, o.pension_fen) == (12_546, 6_044, 18_590)
     assert o.payback_month == Month(2043, 10) and o.payback_age_months == 63 * 12 + 4
 
 
@@ -201,13 +203,29 @@ def test_present_value_discounts_a_year_at_the_rate() -> None:
     assert present_value([(NOW + 12, 11_000)], Decimal("0.1"), NOW) == 10_000
 
 
-def test_gompertz_survival_falls_and_gives_the_sourced_life_expectancy() -> None:
-    """The default table was fitted to about 19 years at 60 for men, 22 for women."""
-    table = CompareScenario.load().life_table
+def test_the_default_survival_is_the_policys_life_table_shared_with_the_simulation() -> None:
+    """compare.toml's life_table is "policy": the dated mortality.life_table of
+    ledger/policy/data/national.toml (derived: a Gompertz law fitted to about 19 years of
+    life at 60 for men and 22 for women, China 2019, WHO Global Health Observatory), the
+    table the simulation's deaths use; it keeps the record's status and source."""
+    policy_table = default_policy().at(PolicyLifeTable, NOW.first_day)
+    table = CompareScenario.load().with_policy_life_table(policy_table).life_table
+    assert table.model == "table" and table.status == "derived"
+    assert "mortality.life_table" in table.source and "WHO" in table.source
+    assert table.male_qx[50 - 16] == Decimal("0.004439") == policy_table.q("male", 50)
     men, women = survival(table, "male", 720), survival(table, "female", 720)
     assert all(a >= b for a, b in pairwise(men))
     assert 18.9 < float(sum(men[1:])) / 12 < 19.1
     assert 21.9 < float(sum(women[1:])) / 12 < 22.1
+
+
+def test_a_scenario_may_still_give_a_gompertz_law(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text('[life_table]\nmodel = "gompertz"\nmale_a = "0.0000285"\n'
+                    'female_a = "0.0000196"\nb = "0.1"\n', encoding="utf-8")  # fmt: skip
+    table = CompareScenario.load(path).life_table
+    assert table.model == "gompertz" and table.status == "unverified"
+    assert 18.9 < float(sum(survival(table, "male", 720)[1:])) / 12 < 19.1
 
 
 def test_the_ways_open_away_from_hukou_go_through_an_hr_company() -> None:
@@ -298,3 +316,18 @@ def test_the_plots_legend_matches_its_lines() -> None:
         assert {line.get_linestyle() for line in lines} == {":", "-"}  # resident dotted
     finally:
         plt.close(fig)
+
+
+def test_pension_increases_are_read_from_the_dated_policy_then_the_scenario(
+    plain: CompareScenario,
+) -> None:
+    """national.toml pension.increase: 2023 3.8%, 2024 3%, 2025 2% (each unverified); the
+    years after the last dated one at the scenario's pension_increase (here 0)."""
+    from ledger.compare.projection import risen, yearly_rises
+
+    ctx = context(near_retirement(), default_policy(), plain, NOW)
+    rises = yearly_rises(ctx.policy, 2023, 2027)
+    assert rises == {2023: Fraction(1038, 1000), 2024: Fraction(103, 100),
+                     2025: Fraction(102, 100), 2026: 1, 2027: 1}  # fmt: skip
+    # 100.00 of 2022: × 1.038 × 1.03 × 1.02 = 109.05 (109.051…)
+    assert risen(10_000, ctx.policy, 2022, 2030) == 10_905

@@ -317,3 +317,22 @@ def test_every_record_names_a_source(policy):
 def test_every_regional_path_is_a_known_parameter(policy):
     for code in REGIONS:
         assert set(policy.records[code]) <= set(RECORD_TYPES)
+
+
+def test_the_life_table_is_dated_policy_and_the_simulation_dies_by_it():
+    """national.toml mortality.life_table (derived: Gompertz μ(x) = a·e^(0.1·x), a =
+    0.0000285 men, 0.0000196 women, fitted to life expectancy at 60 of about 19 and 22
+    years, China 2019, WHO GHO; cross-checked against the CL1 (2010–2013) men's q(50) of
+    0.4249% quoted by Xinhua 2017-03-02). By hand: q(50) for men = 1 − exp(−(a/b)·e^5·
+    (e^0.1 − 1)) = 1 − exp(−0.000285 × 148.4132 × 0.1051709) = 0.0044386 → 0.004439,
+    within 5% of the CL1 figure; the simulation's monthly chance at 50 is q / 12."""
+    from ledger.policy.records import LifeTable
+    from ledger.simulate.scenario import Benefits
+
+    table = default_policy().at(LifeTable, date(2026, 1, 1))
+    assert table.status == "derived" and "Xinhua" in table.source
+    assert table.q("male", 50) == Decimal("0.004439")
+    assert abs(table.q("male", 50) - Decimal("0.004249")) / Decimal("0.004249") < Decimal("0.05")
+    assert table.q("female", 50) < table.q("male", 50)
+    assert table.q("male", 110) == 1 and table.q("male", 10) == table.q("male", 16)
+    assert Benefits().monthly_death(50, "male", table) == Decimal("0.004439") / 12

@@ -147,3 +147,16 @@ def test_a_running_worker_collects_cycles_less_often_and_its_stop_restores_the_c
         first.stop()
         second.stop()
     assert gc.get_threshold() == before
+
+
+def test_the_scheduler_pays_each_months_pensions_on_the_10th(engine, broker):
+    """Production pays pensions without a hand-run job: the scheduler's ``pensions`` job
+    fires monthly (day 10, 07:00 Asia/Shanghai) and builds the month's ``pensions_run``."""
+    found = schedule.scheduler(engine, broker, lambda: date(2025, 12, 10))
+    job = found.get_job("pensions")
+    fields = {f.name: str(f) for f in job.trigger.fields}
+    assert (fields["month"], fields["day"], fields["hour"]) == ("*", "10", "7")
+    [build] = [b for name, _, b in schedule._periodic() if name == "pensions"]
+    with engine.connect() as conn:
+        run = build(conn, date(2025, 12, 10))
+    assert (run.key, run.actor) == ("pensions:2025-12", "pension_payments_batch")

@@ -83,6 +83,11 @@ def pension(month: object, member_id: str) -> str:
     return f"pension:{month}:{member_id}"
 
 
+def resident_pension(month: object, member_id: str) -> str:
+    """``resident-pension:<month>:<member>``: one month's residents' pension."""
+    return f"resident-pension:{month}:{member_id}"
+
+
 def inheritance(scheme: object, member_id: str) -> str:
     """``inheritance:<scheme>:<member>``: the personal account paid to the heirs."""
     return f"inheritance:{scheme}:{member_id}"
@@ -207,6 +212,15 @@ def transfer_timeouts_run(today: date) -> str:
 
 def simulation_step(label: str, month: object, today: date) -> str:
     return f"simulation:{label}:{month}:{today}"
+
+
+def simulation_deaths(today: date) -> str:
+    return f"simulation:deaths:{today}"
+
+
+def verify_run(part: str) -> str:
+    """A verify job started over HTTP: ``verify/<token id>/<Idempotency-Key>`` or a random part."""
+    return f"verify/{part}"
 
 
 def late_adjustments_run(today: date) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ledger import keys
 from ledger.clock import Clock, as_utc
 from ledger.store import access
 from ledger.store.verify import verify
@@ -32,7 +33,6 @@ from ledger.views import verify_view
 from workers import outbox as messages
 
 ACTOR = "verify_ledger"
-RUN_PREFIX = "verify/"
 
 
 def start(
@@ -45,7 +45,7 @@ def start(
     once; without one every start is a new job.
     """
     part = f"{token_id}/{key}" if key is not None else uuid.uuid4().hex
-    run_key = f"{RUN_PREFIX}{part}"
+    run_key = keys.verify_run(part)
     job_id = messages.message_id(run_key, "verify")
     written = messages.enqueue(
         conn, ACTOR, {"run_key": run_key, "token_id": token_id}, job_id, run_key=run_key, now=now

@@ -36,6 +36,7 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, func, insert, select
 
+from ledger import keys
 from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
 from ledger.journal import EntryDraft, EntryKind, collection, personal, subsidy
 from ledger.money import format_yuan, round_half_up
@@ -123,9 +124,9 @@ def resident_pension_drafts(
     ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
 ) -> list[EntryDraft]:
     """The residents' pensions of ``month`` for each member awarded one and due (no writes)."""
-    keys = {m: f"{RESIDENT}:{month}:{m}" for m in member_ids}
-    done = recorded_keys(conn, keys.values())
-    due = [m for m in sorted(set(member_ids)) if keys[m] not in done]
+    pension_keys = {m: keys.resident_pension(month, m) for m in member_ids}
+    done = recorded_keys(conn, pension_keys.values())
+    due = [m for m in sorted(set(member_ids)) if pension_keys[m] not in done]
     if not due:
         return []
     rows = list(conn.execute(
@@ -148,7 +149,7 @@ def resident_pension_drafts(
                               -held.get(personal(RESIDENT, member), 0))  # fmt: skip
         drafts.append(EntryDraft.build(
             kind=EntryKind.PENSION_PAYMENT, effective_date=paid_on,
-            idempotency_key=keys[member], period=str(month), member_id=member,
+            idempotency_key=pension_keys[member], period=str(month), member_id=member,
             scheme=RESIDENT, region=row.region,
             reason=(f"residents' pension {month}: {format_yuan(split.total_fen)} = basic "
                     f"{format_yuan(row.basic_fen)} + personal account "

@@ -317,7 +317,7 @@ class Simulation:
                 end_enrolments(self, conn, [(m, s) for m in active for s in self.schemes_of(m)],
                                month)  # fmt: skip
         rows = [[m.id, today.isoformat()] for m in dying]
-        key = f"simulation:deaths:{today}"
+        key = keys.simulation_deaths(today)
         self._send(lambda _: Run(key, "deaths_batch", tuple(
             {"run_key": key, "deaths": b} for b in batches(rows, BATCH)
         )))  # fmt: skip

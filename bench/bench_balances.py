@@ -112,10 +112,24 @@ def generate(members: int, months: int, seed: int) -> Iterator[tuple[list[tuple]
             personal = base_fen * 8 // 100
             digest = f"{entry_id:064x}"
             entry_rows.append(
-                (entry_id, kind, effective, recorded, f"{period:%Y-%m}", member_id(i), "pension",
-                 region, base_fen, f"{kind}:{member_id(i)}:{entry_id}", digest, "", None,
-                 digest, digest)
-            )  # fmt: skip
+                (
+                    entry_id,
+                    kind,
+                    effective,
+                    recorded,
+                    f"{period:%Y-%m}",
+                    member_id(i),
+                    "pension",
+                    region,
+                    base_fen,
+                    f"{kind}:{member_id(i)}:{entry_id}",
+                    digest,
+                    "",
+                    None,
+                    digest,
+                    digest,
+                )
+            )
             r = i % 5
             for account, amount in ((1 + r, total), (11 + i, -personal), (6 + r, personal - total)):
                 posting_id += 1
@@ -140,9 +154,11 @@ BUILT_LATER = (
 
 def _progress() -> Progress:
     return Progress(
-        *Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn(),
+        *Progress.get_default_columns()[:-1],
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
         console=console,
-    )  # fmt: skip
+    )
 
 
 def _schema(engine: Engine) -> None:
@@ -346,9 +362,7 @@ def make_all(engine: Engine, args: argparse.Namespace, months: int) -> dict[str,
             head = conn.execute(select(func.max(entries.c.id))).scalar_one()
             ids = {known_cutoff(conn, _midnight(d) + timedelta(days=1)) for d in month_ends}
             throughs = sorted(i for i in ids | {head} if i)
-            grid_ms, count = timed(
-                make_grid, conn, as_ofs, throughs, clock, args.grid_min_postings
-            )
+            grid_ms, count = timed(make_grid, conn, as_ofs, throughs, clock, args.grid_min_postings)
             written += count  # type: ignore[operator]
     with engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(checkpoints)).scalar_one()
@@ -382,8 +396,14 @@ def report(figures: dict[str, object], counts: dict[str, int], backend: str) -> 
         ratio = value["p50_ms"] / base["p50_ms"] if isinstance(base, dict) else 1.0
         goal = GOALS_MS[name.split(" ")[0]]
         met = "yes" if value["p50_ms"] <= goal else "no"
-        table.add_row(name, f"{value['p50_ms']:.3f}", f"{value['p95_ms']:.3f}", f"{ratio:.3f}",
-                      f"{goal:g}", met)  # fmt: skip
+        table.add_row(
+            name,
+            f"{value['p50_ms']:.3f}",
+            f"{value['p95_ms']:.3f}",
+            f"{ratio:.3f}",
+            f"{goal:g}",
+            met,
+        )
     Console().print(table)
     made = figures["make_checkpoints"]
     Console().print(
@@ -416,25 +436,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200, help="random dates per query")
     parser.add_argument("--trials", type=int, default=3, help="trial balances per variant")
     parser.add_argument("--checkpoint-every", type=int, default=12, help="months")
-    parser.add_argument("--min-postings", type=int, default=100,
-                        help="accounts checkpointed every --checkpoint-every months")
-    parser.add_argument("--grid-months", type=int, default=1,
-                        help="as_of step of the known-at grid, in months (0: no grid)")
-    parser.add_argument("--grid-min-postings", type=int, default=1000,
-                        help="accounts the grid covers")
+    parser.add_argument(
+        "--min-postings",
+        type=int,
+        default=100,
+        help="accounts checkpointed every --checkpoint-every months",
+    )
+    parser.add_argument(
+        "--grid-months",
+        type=int,
+        default=1,
+        help="as_of step of the known-at grid, in months (0: no grid)",
+    )
+    parser.add_argument(
+        "--grid-min-postings", type=int, default=1000, help="accounts the grid covers"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--build-only", action="store_true", help="build, measure nothing")
-    parser.add_argument("--reuse-postgres", action="store_true",
-                        help="reuse the schema flexledger_bench an earlier --build-only left")
+    parser.add_argument(
+        "--reuse-postgres",
+        action="store_true",
+        help="reuse the schema flexledger_bench an earlier --build-only left",
+    )
     args = parser.parse_args(argv)
     members, months = shape(args.postings, args.members)
     path = args.sqlite or Path(tempfile.gettempdir()) / f"flexledger-bench-{args.postings}.db"
     results = []
     if not args.postgres_only:
         if not (args.reuse and path.exists()):
-            built = build_ledger(make_engine(f"sqlite:///{path}"), args.postings,
-                                 members=args.members, seed=args.seed)  # fmt: skip
+            built = build_ledger(
+                make_engine(f"sqlite:///{path}"),
+                args.postings,
+                members=args.members,
+                seed=args.seed,
+            )
             console.log(f"SQLite built in {built['seconds']} s: {path}")
         if not args.build_only:
             engine = make_engine(f"sqlite:///{path}")

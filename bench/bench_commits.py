@@ -70,11 +70,14 @@ def main() -> int:
                 began = time.perf_counter()
                 copy_rows(source, target, per_message=per_message, deferred=False)
                 seconds = time.perf_counter() - began
-                figures.append({
-                    "commit": "per message" if per_message else "per year",
-                    "synchronous": synchronous, "seconds": round(seconds, 1),
-                    "written_mb": round((written_bytes() - before) / 2**20),
-                })  # fmt: skip
+                figures.append(
+                    {
+                        "commit": "per message" if per_message else "per year",
+                        "synchronous": synchronous,
+                        "seconds": round(seconds, 1),
+                        "written_mb": round((written_bytes() - before) / 2**20),
+                    }
+                )
                 target.dispose()
         source.dispose()
     if args.json:

@@ -56,14 +56,25 @@ def simulate(
 ) -> tuple[float, float, int]:
     """(wall seconds, this process's CPU seconds, contributions)."""
     ledger = Ledger(engine, FixedClock(datetime(start, 1, 1, tzinfo=UTC)))
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("months", total=years * 12)
         began, cpu = time.perf_counter(), time.process_time()
         result = Simulation(
-            ledger, Scenario(), seed=seed, members=members, years=years, start=start,
+            ledger,
+            Scenario(),
+            seed=seed,
+            members=members,
+            years=years,
+            start=start,
             progress=lambda done, _total: bar.update(task, completed=done),
-        ).run()  # fmt: skip
+        ).run()
         return time.perf_counter() - began, time.process_time() - cpu, result.contributions
 
 
@@ -120,11 +131,14 @@ def _transactions(source: Engine, per_message: bool) -> Iterator[tuple[list[tupl
 def _split(
     conn: Connection, entry_rows: list[tuple], per_message: bool
 ) -> Iterator[tuple[list[tuple], list[tuple]]]:
-    posting_rows = [tuple(r) for r in conn.execute(
-        select(*(postings.c[c] for c in POSTING_COLUMNS))
-        .where(postings.c.entry_id.between(entry_rows[0][0], entry_rows[-1][0]))
-        .order_by(postings.c.id)
-    )]  # fmt: skip
+    posting_rows = [
+        tuple(r)
+        for r in conn.execute(
+            select(*(postings.c[c] for c in POSTING_COLUMNS))
+            .where(postings.c.entry_id.between(entry_rows[0][0], entry_rows[-1][0]))
+            .order_by(postings.c.id)
+        )
+    ]
     if not per_message:
         yield entry_rows, posting_rows
         return
@@ -163,8 +177,9 @@ def drop_schema(url: str, schema: str) -> None:
 def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-untyped-def]
     simulated, simulated_cleanup = make("sim")
     try:
-        seconds, cpu, contributions = simulate(simulated, args.members, args.years, args.seed,
-                                               args.start)  # fmt: skip
+        seconds, cpu, contributions = simulate(
+            simulated, args.members, args.years, args.seed, args.start
+        )
         n_entries, n_postings = count(simulated, entries), count(simulated, postings)
         bare, bare_cleanup = make("bare")
         try:
@@ -185,19 +200,26 @@ def run_backend(name: str, make, args) -> dict[str, object]:  # type: ignore[no-
         simulated_cleanup()
     sim_rate, bare_rate = n_entries / seconds, n_entries / bare_seconds
     return {
-        "backend": name, "members": args.members, "years": args.years,
-        "contributions": contributions, "entries": n_entries, "postings": n_postings,
+        "backend": name,
+        "members": args.members,
+        "years": args.years,
+        "contributions": contributions,
+        "entries": n_entries,
+        "postings": n_postings,
         "simulate_seconds": round(seconds, 1),
         "contributions_per_second": round(contributions / seconds),
-        "entries_per_second": round(sim_rate), "bare_insert_seconds": round(bare_seconds, 1),
-        "bare_entries_per_second": round(bare_rate), "ratio": round(sim_rate / bare_rate, 3),
+        "entries_per_second": round(sim_rate),
+        "bare_insert_seconds": round(bare_seconds, 1),
+        "bare_entries_per_second": round(bare_rate),
+        "ratio": round(sim_rate / bare_rate, 3),
         "bare_per_message_seconds": round(per_message_seconds, 1),
         "ratio_same_commits": round(per_message_seconds / seconds, 3),
         # This process's CPU time (all its threads; not PostgreSQL's server): steadier
         # than wall time on a shared machine, but blind to waiting on the disk or server.
-        "simulate_cpu_seconds": round(cpu, 1), "bare_insert_cpu_seconds": round(bare_cpu, 1),
+        "simulate_cpu_seconds": round(cpu, 1),
+        "bare_insert_cpu_seconds": round(bare_cpu, 1),
         "ratio_cpu": round(bare_cpu / cpu, 3),
-    }  # fmt: skip
+    }
 
 
 def run_trials(name: str, make, args) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -209,10 +231,13 @@ def run_trials(name: str, make, args) -> dict[str, object]:  # type: ignore[no-u
             console.print(f"[{name}] trial {trial + 1} of {args.trials}")
         trials.append(run_backend(name, make, args))
     trials.sort(key=lambda t: t["ratio"])  # type: ignore[arg-type, return-value]
-    return {**trials[(len(trials) - 1) // 2], "trials": len(trials),
-            "ratios": [t["ratio"] for t in trials],
-            "ratios_cpu": sorted(t["ratio_cpu"] for t in trials),
-            "ratios_same_commits": sorted(t["ratio_same_commits"] for t in trials)}  # fmt: skip
+    return {
+        **trials[(len(trials) - 1) // 2],
+        "trials": len(trials),
+        "ratios": [t["ratio"] for t in trials],
+        "ratios_cpu": sorted(t["ratio_cpu"] for t in trials),
+        "ratios_same_commits": sorted(t["ratio_same_commits"] for t in trials),
+    }
 
 
 def population_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,8 +252,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     population_arguments(parser)
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (a fresh schema)")
-    parser.add_argument("--trials", type=int, default=1,
-                        help="run each backend N times; report the median ratio's run")  # fmt: skip
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=1,
+        help="run each backend N times; report the median ratio's run",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = []
@@ -255,18 +284,45 @@ def main() -> int:
     table = Table(
         title=f"Simulation vs bare bulk insert: {args.members} members × {args.years} years"
     )
-    for column in ("backend", "contributions", "entries", "postings", "simulate s",
-                   "contrib/s", "entries/s", "bare s", "bare entries/s", "ratio",
-                   "bare s, commits as workers", "ratio, same commits", "ratio, CPU time",
-                   "ratios of all trials"):  # fmt: skip
+    for column in (
+        "backend",
+        "contributions",
+        "entries",
+        "postings",
+        "simulate s",
+        "contrib/s",
+        "entries/s",
+        "bare s",
+        "bare entries/s",
+        "ratio",
+        "bare s, commits as workers",
+        "ratio, same commits",
+        "ratio, CPU time",
+        "ratios of all trials",
+    ):
         table.add_column(column, justify="right")
     for f in figures:
-        table.add_row(*(str(f[k]) for k in (
-            "backend", "contributions", "entries", "postings", "simulate_seconds",
-            "contributions_per_second", "entries_per_second", "bare_insert_seconds",
-            "bare_entries_per_second", "ratio", "bare_per_message_seconds",
-            "ratio_same_commits", "ratio_cpu")),
-            ", ".join(str(r) for r in f["ratios"]))  # fmt: skip
+        table.add_row(
+            *(
+                str(f[k])
+                for k in (
+                    "backend",
+                    "contributions",
+                    "entries",
+                    "postings",
+                    "simulate_seconds",
+                    "contributions_per_second",
+                    "entries_per_second",
+                    "bare_insert_seconds",
+                    "bare_entries_per_second",
+                    "ratio",
+                    "bare_per_message_seconds",
+                    "ratio_same_commits",
+                    "ratio_cpu",
+                )
+            ),
+            ", ".join(str(r) for r in f["ratios"]),
+        )
     Console(width=200).print(table)
     return 0
 

@@ -60,9 +60,10 @@ def late_windows(ledger: Ledger, known_at: date) -> list[LateWindow]:
                 if record.published and record.published > record.effective <= known_at:
                     if record.published <= known_at and record.variant is None:
                         found.append(
-                            LateWindow(region, Month.of(record.effective), record.published,
-                                       record.source)
-                        )  # fmt: skip
+                            LateWindow(
+                                region, Month.of(record.effective), record.published, record.source
+                            )
+                        )
     return found
 
 

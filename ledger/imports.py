@@ -82,10 +82,12 @@ def _import_text(ledger: Ledger, conn: Connection, path: Path, text: str) -> Imp
     if missing or unknown:
         raise ImportRejected(
             str(path),
-            [f"line 1: header must be {','.join(REQUIRED)}[,agency]"
-             + (f"; missing {', '.join(missing)}" if missing else "")
-             + (f"; unknown {', '.join(unknown)}" if unknown else "")],
-        )  # fmt: skip
+            [
+                f"line 1: header must be {','.join(REQUIRED)}[,agency]"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            ],
+        )
     return _write(ledger, conn, str(path), _check_rows(ledger, reader))
 
 
@@ -117,9 +119,19 @@ def _check_rows(ledger: Ledger, rows: Iterable[dict[str, str]]) -> list[tuple[in
             problems.append(f"line {line}: {exc}")
             continue
         good.append(
-            (line, {"citizen": citizen, "region": region, "scheme": scheme, "from": first,
-                    "method": method, "agency": agency, "choice": choice})
-        )  # fmt: skip
+            (
+                line,
+                {
+                    "citizen": citizen,
+                    "region": region,
+                    "scheme": scheme,
+                    "from": first,
+                    "method": method,
+                    "agency": agency,
+                    "choice": choice,
+                },
+            )
+        )
     if problems:
         raise ImportRejected("import", problems)
     return good
@@ -152,9 +164,13 @@ def _write(
         citizen = r["citizen"]
         if citizen.number not in known and citizen.number not in new_members:
             new_members[citizen.number] = {
-                "id": citizen.number, "region": r["region"], "hukou": citizen.region_code,
-                "sex": citizen.sex.value, "birth_date": citizen.birth_date, "recorded_at": now,
-            }  # fmt: skip
+                "id": citizen.number,
+                "region": r["region"],
+                "hukou": citizen.region_code,
+                "sex": citizen.sex.value,
+                "birth_date": citizen.birth_date,
+                "recorded_at": now,
+            }
     if new_members:
         conn.execute(insert(members), list(new_members.values()))
     if not rows:
@@ -212,11 +228,15 @@ def _skip_enrolled(
             .order_by(enrolments.c.id)
         ):  # the latest row supersedes: later ids overwrite earlier ones
             current[(e.member_id, e.scheme)] = {
-                "region": e.region, "base_percent": e.base_percent, "from": e.from_month,
-                "method": e.method, "agency": e.agency,
-                "_other": None if e.base_fen is None and e.grade is None and e.to_month is None
+                "region": e.region,
+                "base_percent": e.base_percent,
+                "from": e.from_month,
+                "method": e.method,
+                "agency": e.agency,
+                "_other": None
+                if e.base_fen is None and e.grade is None and e.to_month is None
                 else "a base amount, grade or end month",
-            }  # fmt: skip
+            }
     todo: list[tuple[int, dict]] = []
     problems: list[str] = []
     skipped = 0

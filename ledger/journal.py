@@ -250,9 +250,18 @@ class EntryDraft:
         if period is not None and not _PERIOD.match(period):
             raise EntryNotBalanced(f"period {period!r} is not YYYY-MM")
         return cls(
-            EntryKind(kind), effective_date, idempotency_key, tuple(legs), reason, period,
-            member_id, scheme, region, base_fen, corrects,
-        )  # fmt: skip
+            EntryKind(kind),
+            effective_date,
+            idempotency_key,
+            tuple(legs),
+            reason,
+            period,
+            member_id,
+            scheme,
+            region,
+            base_fen,
+            corrects,
+        )
 
     def content(self) -> dict[str, object]:
         """The content that the hash and the idempotency check cover, as a dict."""
@@ -275,11 +284,18 @@ class EntryDraft:
         if self.canonical_text is not None:
             return self.canonical_text
         return canonical_of(
-            self.kind.value, self.effective_date.isoformat(), self.idempotency_key,
-            self.reason, self.period, self.member_id, self.scheme, self.region,
-            self.base_fen, self.corrects,
+            self.kind.value,
+            self.effective_date.isoformat(),
+            self.idempotency_key,
+            self.reason,
+            self.period,
+            self.member_id,
+            self.scheme,
+            self.region,
+            self.base_fen,
+            self.corrects,
             [(p.account, p.amount_fen) for p in self.postings],
-        )  # fmt: skip
+        )
 
     def fingerprint(self) -> str:
         """A digest of the content alone: the same command yields the same fingerprint."""
@@ -347,8 +363,16 @@ class Redraft:
     ``canonical_of`` of the copy's fields, and ``verify`` recomputes it from the rows.
     """
 
-    __slots__ = ("account_prefix", "after", "amount", "before", "key_prefix", "key_suffix",
-                 "pieces", "template")  # fmt: skip
+    __slots__ = (
+        "account_prefix",
+        "after",
+        "amount",
+        "before",
+        "key_prefix",
+        "key_suffix",
+        "pieces",
+        "template",
+    )
 
     def __init__(
         self, template: EntryDraft, key_prefix: str, key_suffix: str, account_prefix: str
@@ -374,12 +398,21 @@ class Redraft:
             self.before, self.after = legs[: at[0]], legs[at[0] + 1 :]
             self.amount = legs[at[0]].amount_fen
         text = canonical_of(
-            template.kind.value, template.effective_date.isoformat(),
-            f"{key_prefix}{_MEMBER}{key_suffix}", template.reason, template.period, _MEMBER,
-            template.scheme, template.region, template.base_fen, template.corrects,
-            [(account_prefix + _MEMBER if i in at else p.account, p.amount_fen)
-             for i, p in enumerate(legs)],
-        )  # fmt: skip
+            template.kind.value,
+            template.effective_date.isoformat(),
+            f"{key_prefix}{_MEMBER}{key_suffix}",
+            template.reason,
+            template.period,
+            _MEMBER,
+            template.scheme,
+            template.region,
+            template.base_fen,
+            template.corrects,
+            [
+                (account_prefix + _MEMBER if i in at else p.account, p.amount_fen)
+                for i, p in enumerate(legs)
+            ],
+        )
         self.pieces = text.split(_MEMBER)
         assert len(self.pieces) == 3 + len(at)
 
@@ -395,9 +428,18 @@ class Redraft:
             own = Posting(_checked(self.account_prefix + member_id), self.amount)
             legs = (*self.before, own, *self.after)
         copy = EntryDraft(
-            t.kind, t.effective_date, key, legs, t.reason, t.period, member_id, t.scheme,
-            t.region, t.base_fen, t.corrects,
-        )  # fmt: skip
+            t.kind,
+            t.effective_date,
+            key,
+            legs,
+            t.reason,
+            t.period,
+            member_id,
+            t.scheme,
+            t.region,
+            t.base_fen,
+            t.corrects,
+        )
         _set(copy, "canonical_text", _string(member_id)[1:-1].join(self.pieces))
         return copy
 

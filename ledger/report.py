@@ -105,8 +105,9 @@ def pooling_flows(conn: Connection) -> list[FundYear]:
     for name, label, money_in, money_out in rows:
         _, scheme, region = name.split(":", 2)
         held[name] = held.get(name, 0) + int(money_in) - int(money_out)
-        found.append(FundYear(scheme, region, int(label), int(money_in), int(money_out),
-                              held[name]))  # fmt: skip
+        found.append(
+            FundYear(scheme, region, int(label), int(money_in), int(money_out), held[name])
+        )
     return found
 
 
@@ -144,15 +145,20 @@ def support_ratios(conn: Connection) -> list[SupportRatio]:
     def counted(kind: str) -> dict[tuple[str, int], int]:
         rows = conn.execute(
             select(entries.c.region, year.label("y"), func.count(entries.c.member_id.distinct()))
-            .where(entries.c.kind == kind, entries.c.scheme == Scheme.PENSION.value,
-                   entries.c.period.is_not(None))
+            .where(
+                entries.c.kind == kind,
+                entries.c.scheme == Scheme.PENSION.value,
+                entries.c.period.is_not(None),
+            )
             .group_by(entries.c.region, year)
-        ).all()  # fmt: skip
+        ).all()
         return {(r, int(y)): int(n) for r, y, n in rows}
 
     paying, drawing = counted("contribution"), counted("pension-payment")
-    return [SupportRatio(r, y, paying.get((r, y), 0), drawing.get((r, y), 0))
-            for r, y in sorted(paying.keys() | drawing.keys())]  # fmt: skip
+    return [
+        SupportRatio(r, y, paying.get((r, y), 0), drawing.get((r, y), 0))
+        for r, y in sorted(paying.keys() | drawing.keys())
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +187,30 @@ def cost_effectiveness(conn: Connection) -> list[BaseValue]:
         .group_by(enrolments.c.member_id)
         .subquery()
     )
-    chosen = dict(conn.execute(
-        select(enrolments.c.member_id, enrolments.c.base_percent)
-        .join(latest, latest.c.id == enrolments.c.id)
-    ).all())  # fmt: skip
+    chosen = dict(
+        conn.execute(
+            select(enrolments.c.member_id, enrolments.c.base_percent).join(
+                latest, latest.c.id == enrolments.c.id
+            )
+        ).all()
+    )
     credit = func.sum(case((postings.c.amount_fen < 0, -postings.c.amount_fen), else_=0))
-    paid = dict(conn.execute(
-        select(entries.c.member_id, credit)
-        .join(postings, postings.c.entry_id == entries.c.id)
-        .where(entries.c.kind == "contribution", entries.c.scheme == Scheme.PENSION.value,
-               entries.c.member_id.in_(select(pension_awards.c.member_id)))
-        .group_by(entries.c.member_id)
-    ).all())  # fmt: skip
+    paid = dict(
+        conn.execute(
+            select(entries.c.member_id, credit)
+            .join(postings, postings.c.entry_id == entries.c.id)
+            .where(
+                entries.c.kind == "contribution",
+                entries.c.scheme == Scheme.PENSION.value,
+                entries.c.member_id.in_(select(pension_awards.c.member_id)),
+            )
+            .group_by(entries.c.member_id)
+        ).all()
+    )
     groups: dict[str, list[int]] = {}
-    for member, total in conn.execute(select(pension_awards.c.member_id,
-                                             pension_awards.c.total_fen)):  # fmt: skip
+    for member, total in conn.execute(
+        select(pension_awards.c.member_id, pension_awards.c.total_fen)
+    ):
         percent = chosen.get(member)
         key = f"{Decimal(percent).normalize():f}%" if percent else "fixed amount"
         group = groups.setdefault(key, [0, 0, 0])
@@ -218,19 +233,31 @@ def _decimal_text(value: Fraction | None, places: int) -> str:
 
 def support_rows(figures: Figures) -> list[dict[str, object]]:
     """The support ratios as printed and in ``--json`` (ratio to 2 decimals, or null)."""
-    return [{"region": s.region, "year": s.year, "contributors": s.contributors,
-             "pensioners": s.pensioners,
-             "ratio": None if s.ratio is None else _decimal_text(s.ratio, 2)}
-            for s in figures.support]  # fmt: skip
+    return [
+        {
+            "region": s.region,
+            "year": s.year,
+            "contributors": s.contributors,
+            "pensioners": s.pensioners,
+            "ratio": None if s.ratio is None else _decimal_text(s.ratio, 2),
+        }
+        for s in figures.support
+    ]
 
 
 def value_rows(figures: Figures) -> list[dict[str, object]]:
     """Cost-effectiveness by base as printed and in ``--json``: yuan, and the monthly
     pension per 10,000 yuan paid (yuan, 2 decimals)."""
-    return [{"base": v.base, "members": v.members, "paid": format_yuan(v.paid_fen),
-             "monthly_pension": format_yuan(v.pension_fen),
-             "pension_per_10000_paid": _decimal_text(v.per_yuan * 10_000, 2)}
-            for v in figures.value]  # fmt: skip
+    return [
+        {
+            "base": v.base,
+            "members": v.members,
+            "paid": format_yuan(v.paid_fen),
+            "monthly_pension": format_yuan(v.pension_fen),
+            "pension_per_10000_paid": _decimal_text(v.per_yuan * 10_000, 2),
+        }
+        for v in figures.value
+    ]
 
 
 def projected_pensions(
@@ -255,8 +282,11 @@ def projected_pensions(
                 yearly_indices=[index] * years,
                 contribution_months=years * 12,
                 personal_balance_fen=monthly.personal_fen * years * 12,
-                age_years=60, extra_months=0, retirement_year=on.year, policy=policy,
-            )  # fmt: skip
+                age_years=60,
+                extra_months=0,
+                retirement_year=on.year,
+                policy=policy,
+            )
             found.setdefault(percent, []).append((years, estimate.total_fen))
     return found
 
@@ -273,12 +303,16 @@ def gather(conn: Connection, policy: PolicySet, as_of: date, member: str | None)
         pensions=projected_pensions(policy, "110000", Month.of(as_of)),
         pooling_now=pooling_by_region(conn, as_of),
         flows=flows,
-        counts={"entries": count(entries), "postings": count(postings),
-                "accounts": count(accounts), "trial balance total (fen)": sum(a for _, a in lines)},
+        counts={
+            "entries": count(entries),
+            "postings": count(postings),
+            "accounts": count(accounts),
+            "trial balance total (fen)": sum(a for _, a in lines),
+        },
         as_of=as_of,
         support=support_ratios(conn),
         value=cost_effectiveness(conn),
-    )  # fmt: skip
+    )
 
 
 def _yuan_axis(ax) -> None:  # type: ignore[no-untyped-def]
@@ -299,12 +333,19 @@ def plot_pooling(ax, pooling_by_year: dict[str, list[tuple[int, int]]]) -> None:
     colours = {r: plt.get_cmap("tab10")(i % 10) for i, r in enumerate(regions)}
     for name, points in sorted(pooling_by_year.items()):
         scheme, _, region = name.partition(":")
-        ax.plot([y for y, _ in points], [v for _, v in points], marker="o", markersize=3,
-                label=f"{scheme} {region}", color=colours[region],
-                linestyle=SCHEME_STYLES.get(scheme, ":"))  # fmt: skip
+        ax.plot(
+            [y for y, _ in points],
+            [v for _, v in points],
+            marker="o",
+            markersize=3,
+            label=f"{scheme} {region}",
+            color=colours[region],
+            linestyle=SCHEME_STYLES.get(scheme, ":"),
+        )
     if pooling_by_year:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
-                  handlelength=4)  # fmt: skip
+        ax.legend(
+            fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, handlelength=4
+        )
 
 
 def draw(figures: Figures, out: Path) -> list[Path]:
@@ -373,27 +414,64 @@ def write_page(figures: Figures, images: list[Path], out: Path) -> Path:
         f"<h1>flexledger report, as of {figures.as_of}</h1>",
         *(f"<img src='{p.name}' alt='{p.stem}'>" for p in images),
         _table("Ledger", ("figure", "value"), list(figures.counts.items())),
-        _table("Pooling funds", ("scheme", "region", "yuan"),
-               [(s, r, format_yuan(v)) for s, r, v in figures.pooling_now]),
-        _table("Pooling funds: money in and out by year (yuan)",
-               ("scheme", "region", "year", "in", "out", "end of year"),
-               [(f.scheme, f.region, f.year, format_yuan(f.in_fen), format_yuan(f.out_fen),
-                 format_yuan(f.end_fen)) for f in figures.flows]),
-        _table("Projected monthly pension (yuan)", ("base", *(f"{y} years" for y in YEARS)),
-               pensions),
-        _table("Pension scheme: contributors per pensioner by region and year",
-               ("region", "year", "contributors", "pensioners", "contributors per pensioner"),
-               [tuple(r.values()) for r in support_rows(figures)]),
-        _table("What each base bought: pensions awarded per yuan paid",
-               ("base", "members awarded", "paid (yuan)", "monthly pensions (yuan)",
-                "monthly pension per 10,000 paid (yuan)"),
-               [tuple(r.values()) for r in value_rows(figures)]),
-    ]  # fmt: skip
+        _table(
+            "Pooling funds",
+            ("scheme", "region", "yuan"),
+            [(s, r, format_yuan(v)) for s, r, v in figures.pooling_now],
+        ),
+        _table(
+            "Pooling funds: money in and out by year (yuan)",
+            ("scheme", "region", "year", "in", "out", "end of year"),
+            [
+                (
+                    f.scheme,
+                    f.region,
+                    f.year,
+                    format_yuan(f.in_fen),
+                    format_yuan(f.out_fen),
+                    format_yuan(f.end_fen),
+                )
+                for f in figures.flows
+            ],
+        ),
+        _table(
+            "Projected monthly pension (yuan)", ("base", *(f"{y} years" for y in YEARS)), pensions
+        ),
+        _table(
+            "Pension scheme: contributors per pensioner by region and year",
+            ("region", "year", "contributors", "pensioners", "contributors per pensioner"),
+            [tuple(r.values()) for r in support_rows(figures)],
+        ),
+        _table(
+            "What each base bought: pensions awarded per yuan paid",
+            (
+                "base",
+                "members awarded",
+                "paid (yuan)",
+                "monthly pensions (yuan)",
+                "monthly pension per 10,000 paid (yuan)",
+            ),
+            [tuple(r.values()) for r in value_rows(figures)],
+        ),
+    ]
     page = out / "index.html"
     page.write_text("\n".join(parts), encoding="utf-8")
     return page
 
 
-__all__ = ["BaseValue", "Decimal", "Figures", "FundYear", "SupportRatio", "cost_effectiveness",
-           "draw", "gather", "pooling_flows", "projected_pensions", "support_ratios",
-           "support_rows", "value_rows", "write_page"]
+__all__ = [
+    "BaseValue",
+    "Decimal",
+    "Figures",
+    "FundYear",
+    "SupportRatio",
+    "cost_effectiveness",
+    "draw",
+    "gather",
+    "pooling_flows",
+    "projected_pensions",
+    "support_ratios",
+    "support_rows",
+    "value_rows",
+    "write_page",
+]

@@ -100,10 +100,14 @@ class Ledger:
             return existing
         conn.execute(
             insert(members).values(
-                id=member.id, region=member.region, hukou=member.hukou, sex=member.sex,
-                birth_date=member.birth_date, recorded_at=self.clock.now(),
+                id=member.id,
+                region=member.region,
+                hukou=member.hukou,
+                sex=member.sex,
+                birth_date=member.birth_date,
+                recorded_at=self.clock.now(),
             )
-        )  # fmt: skip
+        )
         return member
 
     def find_member(self, conn: Connection, member_id: str) -> Member | None:
@@ -251,25 +255,31 @@ class Ledger:
             if enrolment is None:
                 starts = ", ".join(str(e.from_month) for e in found) or "none"
                 raise NotEnrolled(
-                    "from", f"{month} is outside every {scheme} enrolment of {member_id} "
-                    f"(enrolments from: {starts})"
-                )  # fmt: skip
+                    "from",
+                    f"{month} is outside every {scheme} enrolment of {member_id} "
+                    f"(enrolments from: {starts})",
+                )
             if departed and enrolment.region in departed:
                 gone = departed[enrolment.region]
                 raise MonthMovedWithTransfer(
-                    "from", f"{month} cannot be paid in {gone.region}: {member_id}'s {scheme} "
+                    "from",
+                    f"{month} cannot be paid in {gone.region}: {member_id}'s {scheme} "
                     f"insurance was transferred out of {gone.region} to {gone.to_region} on "
                     f"{gone.on} ({gone.transfer_id}); months are paid where it now is "
                     f"(国办发〔2009〕66号, DOMAIN.md §5)",
-                )  # fmt: skip
+                )
             key = (enrolment.region, scheme, month, enrolment.choice, paid_on, known_at)
             assessed = cache.get(key) if cache is not None else None
             if assessed is None:
                 self.check_window(enrolment.region, month, paid_on, scheme)
                 assessment = assess(
-                    self.policy, enrolment.region, scheme, month, enrolment.choice,
+                    self.policy,
+                    enrolment.region,
+                    scheme,
+                    month,
+                    enrolment.choice,
                     known_at=known_at or self.clock.now(),
-                )  # fmt: skip
+                )
                 if cache is None:
                     drafts.append(contribution_draft(member_id, enrolment, assessment, paid_on))
                     continue

@@ -69,8 +69,12 @@ def statement_line_view(line: StatementLine) -> dict:
 
 
 def holding_view(held: Holding) -> dict:
-    return {"account": held.account, "owned": format_yuan(held.owned_fen),
-            "postings": held.postings, "last_date": held.last_date.isoformat()}  # fmt: skip
+    return {
+        "account": held.account,
+        "owned": format_yuan(held.owned_fen),
+        "postings": held.postings,
+        "last_date": held.last_date.isoformat(),
+    }
 
 
 def payment_view(paid: PaymentBought) -> dict:
@@ -98,10 +102,14 @@ def statement_view(
     bought: Iterable[PaymentBought],
 ) -> dict:
     """What the member owns, what each payment bought, and the statement's lines."""
-    return {"member": member, "as_of": iso(as_of), "known_at": iso(known_at),
-            "accounts": [holding_view(h) for h in held],
-            "payments": [payment_view(p) for p in bought],
-            "lines": [statement_line_view(line) for line in lines]}  # fmt: skip
+    return {
+        "member": member,
+        "as_of": iso(as_of),
+        "known_at": iso(known_at),
+        "accounts": [holding_view(h) for h in held],
+        "payments": [payment_view(p) for p in bought],
+        "lines": [statement_line_view(line) for line in lines],
+    }
 
 
 def pooling_view(as_of: date, known_at: datetime | None, rows: Sequence[tuple[str, str, int]]):

@@ -30,9 +30,13 @@ def history_policy() -> PolicySet:
             if not found:
                 continue
             first = min(found, key=lambda r: r.effective)
-            copy = first.model_copy(update={
-                "effective": CARRIED_FROM, "published": None, "status": "derived",
-                "note": f"test fixture: the {first.effective} record carried back to 2010",
-            })  # fmt: skip
+            copy = first.model_copy(
+                update={
+                    "effective": CARRIED_FROM,
+                    "published": None,
+                    "status": "derived",
+                    "note": f"test fixture: the {first.effective} record carried back to 2010",
+                }
+            )
             records[scope][path] = [copy, *found]
     return PolicySet(regions=base.regions, records=records)

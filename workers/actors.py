@@ -94,8 +94,17 @@ def post_contributions_batch(
 ) -> None:
     """Pay ``first``..``last`` for each member in one scheme (``Ledger.contribute``):
     back-fills, tests; ``post_payments_batch`` for several schemes."""
-    _pay("post_contributions_batch", message_id, run_key, member_ids, first, last,
-         paid_on_iso, at_iso, scheme)  # fmt: skip
+    _pay(
+        "post_contributions_batch",
+        message_id,
+        run_key,
+        member_ids,
+        first,
+        last,
+        paid_on_iso,
+        at_iso,
+        scheme,
+    )
 
 
 @job_actor
@@ -117,9 +126,16 @@ def post_payments_batch(
 
 
 def _pay(
-    actor: str, message_id: str, run_key: str, keys: list[str], first: str, last: str,
-    paid_on_iso: str, at_iso: str | None, scheme: str | None = None,
-) -> None:  # fmt: skip
+    actor: str,
+    message_id: str,
+    run_key: str,
+    keys: list[str],
+    first: str,
+    last: str,
+    paid_on_iso: str,
+    at_iso: str | None,
+    scheme: str | None = None,
+) -> None:
     """Pay for each key: ``member/scheme``, or a member when ``scheme`` is given (the
     key is what a refusal is reported under)."""
     from ledger.operations.bulk import enrolments_of
@@ -159,9 +175,15 @@ def _pay(
                     if (member, named) not in found:
                         raise LookupError(key)
                     drafted = ledger.contribution_drafts(
-                        member, found[(member, named)], Scheme(named), start, end, paid_on,
-                        cache=cache, departed=departed.get((member, named)),
-                    )  # fmt: skip
+                        member,
+                        found[(member, named)],
+                        Scheme(named),
+                        start,
+                        end,
+                        paid_on,
+                        cache=cache,
+                        departed=departed.get((member, named)),
+                    )
                 except (LedgerError, LookupError):
                     left.append(key)
                     continue
@@ -179,9 +201,15 @@ def _pay(
 
 
 def _outcomes(
-    ledger: Any, conn: Any, drafts: list, owners: list[str], done: str, again: str,
-    nothing: str | None = None, members: Sequence[str] = (),
-) -> dict[str, tuple[str, int]]:  # fmt: skip
+    ledger: Any,
+    conn: Any,
+    drafts: list,
+    owners: list[str],
+    done: str,
+    again: str,
+    nothing: str | None = None,
+    members: Sequence[str] = (),
+) -> dict[str, tuple[str, int]]:
     """Append ``drafts`` at once; each owner's outcome: ``done`` with the entries it
     created, ``again`` if all were recorded before; ``nothing`` for ``members`` with no
     draft at all."""
@@ -268,8 +296,9 @@ def close_year_batch(
             drafts = [g for m in ids if m in plans for g in plans[m].gaps]
             owners = [m for m in ids if m in plans for _ in plans[m].gaps]
             members = [m for m in ids if m in plans]
-            return _outcomes(ledger, conn, drafts, owners, "gaps", "nothing-due",
-                             "nothing-due", members), left  # fmt: skip
+            return _outcomes(
+                ledger, conn, drafts, owners, "gaps", "nothing-due", "nothing-due", members
+            ), left
 
         def handle(member: str) -> tuple[str, int]:
             recorded = record_gaps(ledger, conn, member, chosen, year, today)
@@ -301,8 +330,13 @@ def affiliate_fees_batch(
         )
         for done in charged:
             member, scheme = done.decision.item
-            batch.tally(f"{member}/{scheme}", done.decision.refused, len(done.created),
-                        "charged", "replayed")  # fmt: skip
+            batch.tally(
+                f"{member}/{scheme}",
+                done.decision.refused,
+                len(done.created),
+                "charged",
+                "replayed",
+            )
 
 
 @job_actor
@@ -339,8 +373,9 @@ def interest_batch(
             def fast(names: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
                 created = credit_year(ledger, conn, year, chosen, accounts=names)
                 credited = Counter(f"personal:{chosen}:{r.draft.member_id}" for r in created)
-                return {a: (("credited" if credited[a] else "unchanged"), credited[a])
-                        for a in names}, []  # fmt: skip
+                return {
+                    a: (("credited" if credited[a] else "unchanged"), credited[a]) for a in names
+                }, []
 
             def handle(account: str) -> tuple[str, int]:
                 created = credit_year(ledger, conn, year, chosen, accounts=[account])
@@ -485,8 +520,17 @@ def transfer_step(
     time) goes on to the chained ``accept``.
     """
     run_key = run_key or keys.transfer_run(transfer_id)
-    _transfers("transfer_step", message_id, run_key, step, [transfer_id], on_iso, reason,
-               at_iso, lambda ids: {"transfer_id": ids[0]})  # fmt: skip
+    _transfers(
+        "transfer_step",
+        message_id,
+        run_key,
+        step,
+        [transfer_id],
+        on_iso,
+        reason,
+        at_iso,
+        lambda ids: {"transfer_id": ids[0]},
+    )
 
 
 @job_actor
@@ -503,14 +547,30 @@ def transfers_batch(
     simulation's July): requests and accepts in one pass (``request_batch``,
     ``accept_batch``), the transfers those leave and returns each in its own SAVEPOINT,
     and one ``accept`` message chained for all the requests that went out."""
-    _transfers("transfers_batch", message_id, run_key, step, transfer_ids, on_iso, reason,
-               at_iso, lambda ids: {"transfer_ids": ids})  # fmt: skip
+    _transfers(
+        "transfers_batch",
+        message_id,
+        run_key,
+        step,
+        transfer_ids,
+        on_iso,
+        reason,
+        at_iso,
+        lambda ids: {"transfer_ids": ids},
+    )
 
 
 def _transfers(
-    actor: str, message_id: str, run_key: str, step: str, transfer_ids: list[str],
-    on_iso: str, reason: str, at_iso: str | None, naming: Callable[[list[str]], dict],
-) -> None:  # fmt: skip
+    actor: str,
+    message_id: str,
+    run_key: str,
+    step: str,
+    transfer_ids: list[str],
+    on_iso: str,
+    reason: str,
+    at_iso: str | None,
+    naming: Callable[[list[str]], dict],
+) -> None:
     from ledger.operations import transfers
     from workers.faults import is_transient
     from workers.outbox import message_id as message_id_for
@@ -580,4 +640,3 @@ def verify_ledger(message_id: str, run_key: str, token_id: int) -> None:
 
     rt = runtime.current()
     verify_jobs.run(rt.engine(), rt.clock, message_id, run_key, token_id)
-

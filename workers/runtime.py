@@ -315,9 +315,10 @@ def _story_time_allowed(conn: Connection) -> None:
 
     if conn.execute(select(simulations.c.id).limit(1)).first() is None:
         raise BadInput(
-            "at_iso", "a message may carry its own time only on a simulation's ledger; this "
+            "at_iso",
+            "a message may carry its own time only on a simulation's ledger; this "
             "ledger records at the time of its writes",
-        )  # fmt: skip
+        )
 
 
 def _claim(conn: Connection, message_id: str, actor_name: str, runtime: Runtime) -> bool:

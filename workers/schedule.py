@@ -114,9 +114,15 @@ def contributions_run(
 
 
 def bank_deduction_run(
-    conn: Connection, year: int, scheme: Scheme, today: date, seed: int, size: int,
-    round_: int = 1, regions: Collection[str] | None = None,
-) -> Run:  # fmt: skip
+    conn: Connection,
+    year: int,
+    scheme: Scheme,
+    today: date,
+    seed: int,
+    size: int,
+    round_: int = 1,
+    regions: Collection[str] | None = None,
+) -> Run:
     """Every bank member's deduction of ``year`` to date; with ``regions``, only the members
     enrolled in one of them in ``today``'s month (a month-by-month region's own run: its
     months can be collected only in the month itself)."""

@@ -61,8 +61,13 @@ class Sequencer:
         """Every message of ``run``, in order, each done (with its follow-ups) before the next."""
         for message_id, kwargs in zip(run.message_ids(), run.messages, strict=True):
             with self.engine.begin() as conn:
-                new = outbox.enqueue(conn, run.actor, {**kwargs, "at_iso": at.isoformat()},
-                                     message_id, run_key=run.key)  # fmt: skip
+                new = outbox.enqueue(
+                    conn,
+                    run.actor,
+                    {**kwargs, "at_iso": at.isoformat()},
+                    message_id,
+                    run_key=run.key,
+                )
             if not new:
                 # Its id was written before: it would be skipped, and the story with it.
                 raise SimulationStepFailed(f"message {message_id} of run {run.key} exists already")
@@ -84,8 +89,10 @@ class Sequencer:
             if not warned and state["running"] == 0 and time.monotonic() - began > STALL_SECONDS:
                 logger.warning(
                     "no worker has taken a message of %s for %d s: is `flexledger worker` "
-                    "running on this Redis and database? (waiting)", run_key, STALL_SECONDS,
-                )  # fmt: skip
+                    "running on this Redis and database? (waiting)",
+                    run_key,
+                    STALL_SECONDS,
+                )
                 warned = True
             time.sleep(pause)
             # Quick for a small message, not hundreds of polls a second for a long batch.

@@ -58,9 +58,13 @@ class InProcess:
             log.error("verify job %s failed: %s in\n%s", job_id, type(exc).__name__, where)
             with self.engine.begin() as conn:
                 messages.mark(
-                    conn, job_id, "failed", error=type(exc).__name__, run_key=run_key,
+                    conn,
+                    job_id,
+                    "failed",
+                    error=type(exc).__name__,
+                    run_key=run_key,
                     job=verify_jobs.ACTOR,
-                )  # fmt: skip
+                )
 
     def resume(self) -> int:
         """Run again the jobs left queued or running; returns how many."""

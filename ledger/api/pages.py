@@ -280,8 +280,9 @@ def verify_job_page(request: Request, who: Viewer, job_id: str) -> HTMLResponse:
     except BadInput as error:
         return _bad(request, "verify_job.html", who, error, job=None)
     except routes.Problem as problem:
-        return render(request, "verify_job.html", problem.status, who=who, job=None,
-                      error=problem.detail)  # fmt: skip
+        return render(
+            request, "verify_job.html", problem.status, who=who, job=None, error=problem.detail
+        )
     return render(request, "verify_job.html", who=who, error=None, job=job)
 
 
@@ -308,15 +309,25 @@ def months_page(request: Request, who: Viewer, member: str = "", offset: int = 0
         with routes.reading(request) as conn:
             found = routes.months_answer(conn, chosen)
     except errors.UnknownMember as error:
-        return render(request, "months.html", 404, who=who, error=f"{error.field}: {error.rule}",
-                      total=0, page_size=PAGE_ROWS, **context)  # fmt: skip
+        return render(
+            request,
+            "months.html",
+            404,
+            who=who,
+            error=f"{error.field}: {error.rule}",
+            total=0,
+            page_size=PAGE_ROWS,
+            **context,
+        )
     except BadInput as error:
         return _bad(request, "months.html", who, error, total=0, page_size=PAGE_ROWS, **context)
     rows = found["months"]
-    context.update(rows=rows[offset : offset + PAGE_ROWS], place=found.get("pension_paid_in"),
-                   offset=offset)  # fmt: skip
-    return render(request, "months.html", who=who, error=None, total=len(rows),
-                  page_size=PAGE_ROWS, **context)  # fmt: skip
+    context.update(
+        rows=rows[offset : offset + PAGE_ROWS], place=found.get("pension_paid_in"), offset=offset
+    )
+    return render(
+        request, "months.html", who=who, error=None, total=len(rows), page_size=PAGE_ROWS, **context
+    )
 
 
 @router.get("/arrangements", response_class=HTMLResponse)
@@ -331,12 +342,20 @@ def arrangements_page(
         with routes.reading(request) as conn:
             found = routes.arrangements_answer(conn, chosen)
     except BadInput as error:
-        return _bad(request, "arrangements.html", who, error, total=0, page_size=PAGE_ROWS,
-                    **context)  # fmt: skip
+        return _bad(
+            request, "arrangements.html", who, error, total=0, page_size=PAGE_ROWS, **context
+        )
     rows = found["arrangements"]
     context.update(rows=rows[offset : offset + PAGE_ROWS], offset=offset)
-    return render(request, "arrangements.html", who=who, error=None, total=len(rows),
-                  page_size=PAGE_ROWS, **context)  # fmt: skip
+    return render(
+        request,
+        "arrangements.html",
+        who=who,
+        error=None,
+        total=len(rows),
+        page_size=PAGE_ROWS,
+        **context,
+    )
 
 
 @router.get("/entries", response_class=HTMLResponse)
@@ -351,8 +370,16 @@ def entries_page(request: Request, who: Viewer, after: int = 0) -> HTMLResponse:
         return _bad(request, "entries.html", who, error, rows=[], after=0, next_after=None)
     rows = [routes.entry_view(e) for e in found]
     next_after = rows[-1]["id"] if len(rows) == PAGE_ROWS else None
-    return render(request, "entries.html", who=who, error=None, rows=rows, after=after,
-                  next_after=next_after, previous=max(after - PAGE_ROWS, 0))  # fmt: skip
+    return render(
+        request,
+        "entries.html",
+        who=who,
+        error=None,
+        rows=rows,
+        after=after,
+        next_after=next_after,
+        previous=max(after - PAGE_ROWS, 0),
+    )
 
 
 @router.get("/entries/{entry_id}", response_class=HTMLResponse)
@@ -367,6 +394,12 @@ def entry_page(request: Request, who: Viewer, entry_id: str) -> HTMLResponse:
     except BadInput as error:
         return _bad(request, "entry.html", who, error, entry=None)
     if not found or found[0]["id"] != number:
-        return render(request, "entry.html", 404, who=who, entry=None,
-                      error=f"entry_id: {number}: no such entry")  # fmt: skip
+        return render(
+            request,
+            "entry.html",
+            404,
+            who=who,
+            entry=None,
+            error=f"entry_id: {number}: no such entry",
+        )
     return render(request, "entry.html", who=who, error=None, entry=routes.entry_view(found[0]))

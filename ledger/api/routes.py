@@ -285,8 +285,9 @@ def verify_job_status(request: Request, job_id: str) -> dict:
     with reading(request) as conn:
         found = verify_jobs.status(conn, job_id)
     if found is None:
-        raise Problem(404, f"job_id: {job_id}: no such verify job", field="job_id",
-                      rule="no such verify job")  # fmt: skip
+        raise Problem(
+            404, f"job_id: {job_id}: no such verify job", field="job_id", rule="no such verify job"
+        )
     return found
 
 

@@ -104,8 +104,13 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
         free_text = any(any(c.isspace() for c in cell) for cell in cells)
         widest = max([cell_len(name), *map(cell_len, cells)])
         width = min(widest, max(FREE_TEXT_WIDTH, cell_len(name))) if free_text else widest
-        table.add_column(name, justify="right" if numeric else "left", min_width=width,
-                         no_wrap=not free_text, overflow="fold")  # fmt: skip
+        table.add_column(
+            name,
+            justify="right" if numeric else "left",
+            min_width=width,
+            no_wrap=not free_text,
+            overflow="fold",
+        )
         needed += width + 3
     console = Console(file=sys.stdout, soft_wrap=True)
     if needed > console.width:

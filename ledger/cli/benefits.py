@@ -59,9 +59,13 @@ def _decimal(value: Fraction, places: int = 6) -> str:
 )
 @json_option
 def retire(
-    member: str, on_text: str, short: str | None, category: str | None, scheme: str,
+    member: str,
+    on_text: str,
+    short: str | None,
+    category: str | None,
+    scheme: str,
     as_json: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Award a member's pension at retirement, computed from the ledger's own months."""
     from sqlalchemy import select
 
@@ -77,16 +81,25 @@ def retire(
             "on": on.isoformat(),
             "choice": short,
             "detail": event.detail,
-            "entries": [{"entry": r.id, "new": r.created, "kind": r.draft.kind.value,
-                         "amount": format_yuan(r.draft.postings[0].amount_fen)} for r in moved],
-        }  # fmt: skip
+            "entries": [
+                {
+                    "entry": r.id,
+                    "new": r.created,
+                    "kind": r.draft.kind.value,
+                    "amount": format_yuan(r.draft.postings[0].amount_fen),
+                }
+                for r in moved
+            ],
+        }
         if as_json:
             print_json(data)
         else:
-            print_table(f"short of the minimum: {number}", ("item", "value"),
-                        [("chose", short), ("on", data["on"]), ("why", event.detail)]
-                        + [(f"entry {e['entry']} ({e['kind']})", e["amount"])
-                           for e in data["entries"]])  # fmt: skip
+            print_table(
+                f"short of the minimum: {number}",
+                ("item", "value"),
+                [("chose", short), ("on", data["on"]), ("why", event.detail)]
+                + [(f"entry {e['entry']} ({e['kind']})", e["amount"]) for e in data["entries"]],
+            )
         return
     if scheme == "resident":
         if short is not None or category is not None:
@@ -96,9 +109,10 @@ def retire(
     with ledger.unit_of_work() as conn:
         award = award_pension(ledger, conn, member, on, category)
         row = conn.execute(
-            select(pension_awards).where(pension_awards.c.member_id == award.member_id,
-                                         pension_awards.c.scheme == "pension")
-        ).one()  # fmt: skip
+            select(pension_awards).where(
+                pension_awards.c.member_id == award.member_id, pension_awards.c.scheme == "pension"
+            )
+        ).one()
     average = Fraction(row.average_index)
     data = {
         "member": row.member_id,
@@ -149,25 +163,39 @@ def _retire_resident(ledger, member: str, on, as_json: bool) -> None:  # type: i
     with ledger.unit_of_work() as conn:
         row = award_resident_pension(ledger, conn, member, on)
     data = {
-        "member": row.member_id, "scheme": row.scheme, "region": row.region,
-        "retired_on": row.retired_on.isoformat(), "first_month": row.first_month,
+        "member": row.member_id,
+        "scheme": row.scheme,
+        "region": row.region,
+        "retired_on": row.retired_on.isoformat(),
+        "first_month": row.first_month,
         "age": f"{row.age_years}y{row.age_extra_months}m",
         "years_counted": row.months_counted // 12,
-        "personal_balance": format_yuan(row.personal_balance_fen), "divisor": row.divisor,
-        "basic": format_yuan(row.basic_fen), "personal": format_yuan(row.personal_fen),
-        "total": format_yuan(row.total_fen), "sources": row.sources.split("\n"),
-    }  # fmt: skip
+        "personal_balance": format_yuan(row.personal_balance_fen),
+        "divisor": row.divisor,
+        "basic": format_yuan(row.basic_fen),
+        "personal": format_yuan(row.personal_fen),
+        "total": format_yuan(row.total_fen),
+        "sources": row.sources.split("\n"),
+    }
     if as_json:
         print_json(data)
         return
-    print_table(f"residents' pension award {row.member_id}", ("item", "value"), [
-        ("region paying", row.region), ("retired on", data["retired_on"]),
-        ("first month paid", row.first_month), ("age", data["age"]),
-        ("years counted", str(data["years_counted"])),
-        ("personal account", data["personal_balance"]),
-        ("divisor (months)", str(Fraction(row.divisor))), ("basic pension", data["basic"]),
-        ("personal-account pension", data["personal"]), ("monthly pension", data["total"]),
-    ])  # fmt: skip
+    print_table(
+        f"residents' pension award {row.member_id}",
+        ("item", "value"),
+        [
+            ("region paying", row.region),
+            ("retired on", data["retired_on"]),
+            ("first month paid", row.first_month),
+            ("age", data["age"]),
+            ("years counted", str(data["years_counted"])),
+            ("personal account", data["personal_balance"]),
+            ("divisor (months)", str(Fraction(row.divisor))),
+            ("basic pension", data["basic"]),
+            ("personal-account pension", data["personal"]),
+            ("monthly pension", data["total"]),
+        ],
+    )
     for source in data["sources"]:
         click.echo(f"source: {source}")
 
@@ -184,10 +212,15 @@ def death(member: str, on_text: str, as_json: bool) -> None:
     with ledger.unit_of_work() as conn:
         moved = record_death(ledger, conn, member, on)
         number = ledger.member(conn, member).id
-    inherited = sum(-p.amount_fen for r in moved for p in r.draft.postings
-                    if p.account.startswith("heirs:"))  # fmt: skip
-    data = {"member": number, "died_on": on.isoformat(), "to_heirs": format_yuan(inherited),
-            "entries": [r.id for r in moved]}  # fmt: skip
+    inherited = sum(
+        -p.amount_fen for r in moved for p in r.draft.postings if p.account.startswith("heirs:")
+    )
+    data = {
+        "member": number,
+        "died_on": on.isoformat(),
+        "to_heirs": format_yuan(inherited),
+        "entries": [r.id for r in moved],
+    }
     if as_json:
         print_json(data)
     else:

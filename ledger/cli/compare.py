@@ -49,28 +49,57 @@ def _count(value: str | None, field: str, high: int) -> int | None:
 @click.option("--member", help="A member of the ledger: start from their paid history.")
 @click.option("--lives-in", help="Region code where the person lives (default: the hukou's).")
 @click.option("--hukou", help="Household registration code (default: the ID's region).")
-@click.option("--category", type=click.Choice([c.value for c in Category]),
-              help="Retirement category (default: male, or female-55 for women).")
+@click.option(
+    "--category",
+    type=click.Choice([c.value for c in Category]),
+    help="Retirement category (default: male, or female-55 for women).",
+)
 @click.option("--paid-months", help="Employee pension months paid so far (without --member).")
 @click.option("--balance", help="Personal account so far, yuan (default: estimated).")
-@click.option("--bases", default=DEFAULT_BASES, show_default=True,
-              help="Base percents: a list (60,100,300) or a step (60:300:20).")
+@click.option(
+    "--bases",
+    default=DEFAULT_BASES,
+    show_default=True,
+    help="Base percents: a list (60,100,300) or a step (60:300:20).",
+)
 @click.option("--grades", help="Residents' yearly grades in yuan (default: all; 'none').")
 @click.option("--start", help="Start months, YYYY-MM[,YYYY-MM] (default: this month).")
 @click.option("--as-of", help="The present month, YYYY-MM (default: this month).")
-@click.option("--by", type=click.Choice(list(BY)), default="irr", show_default=True,
-              help="The measure that picks the best way.")
-@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML overriding the assumptions (ledger/compare/data/compare.toml).")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write cost against pension for each way to this PNG.")
+@click.option(
+    "--by",
+    type=click.Choice(list(BY)),
+    default="irr",
+    show_default=True,
+    help="The measure that picks the best way.",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML overriding the assumptions (ledger/compare/data/compare.toml).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write cost against pension for each way to this PNG.",
+)
 @json_option
 def compare_command(
-    id_number: str | None, member: str | None, lives_in: str | None, hukou: str | None,
-    category: str | None, paid_months: str | None, balance: str | None, bases: str,
-    grades: str | None, start: str | None, as_of: str | None, by: str,
-    scenario: Path | None, plot: Path | None, as_json: bool,
-) -> None:  # fmt: skip
+    id_number: str | None,
+    member: str | None,
+    lives_in: str | None,
+    hukou: str | None,
+    category: str | None,
+    paid_months: str | None,
+    balance: str | None,
+    bases: str,
+    grades: str | None,
+    start: str | None,
+    as_of: str | None,
+    by: str,
+    scenario: Path | None,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
     """Compare the ways one person can pay: cost, pension, payback, IRR, expected value."""
     from ledger.money import parse_yuan
 
@@ -89,36 +118,58 @@ def compare_command(
         mapped = scheme_region(lives_in, policy)
         if mapped is None:
             known = ", ".join(sorted(policy.regions))
-            raise BadInput("lives_in", f"{lives_in!r} has no flexible-employee scheme in the "
-                           f"policy files ({known})")  # fmt: skip
+            raise BadInput(
+                "lives_in",
+                f"{lives_in!r} has no flexible-employee scheme in the policy files ({known})",
+            )
         lives_in = mapped  # a district insures at its city's or province's scheme
     months = _count(paid_months, "paid_months", 1200)
     balance_fen = parse_yuan(balance, "balance") if balance is not None else None
     if balance_fen is not None and balance_fen < 0:
         raise BadInput("balance", "a personal account balance cannot be negative")
-    citizen = parse_citizen_id(id_number or member or "", today=today,
-                               field="id" if id_number else "member")  # fmt: skip
+    citizen = parse_citizen_id(
+        id_number or member or "", today=today, field="id" if id_number else "member"
+    )
     sex = str(citizen.sex)
     chosen = Category(category) if category else default_category(sex)
     if chosen.sex != sex:
         raise BadInput("category", f"{chosen.value!r} is not a category for a {sex} person")
     if member is not None:
         if months is not None or balance_fen is not None:
-            raise BadInput("paid_months", "--member takes the months and balance from the "
-                           "ledger: leave out --paid-months and --balance")  # fmt: skip
+            raise BadInput(
+                "paid_months",
+                "--member takes the months and balance from the "
+                "ledger: leave out --paid-months and --balance",
+            )
         person = _member_person(citizen.number, policy, now, lives_in, chosen, hukou)
     else:
         home = hukou or citizen.region_code
         where = lives_in or scheme_region(home, policy)
         if where is None:
-            raise BadInput("lives_in", f"the hukou {home} has no flexible-employee scheme in "
-                           "the policy files: give --lives-in CODE")  # fmt: skip
-        person = Person(citizen.birth_date, sex, home, where, chosen, paid_months=months or 0,
-                        balance_fen=balance_fen)  # fmt: skip
+            raise BadInput(
+                "lives_in",
+                f"the hukou {home} has no flexible-employee scheme in "
+                "the policy files: give --lives-in CODE",
+            )
+        person = Person(
+            citizen.birth_date,
+            sex,
+            home,
+            where,
+            chosen,
+            paid_months=months or 0,
+            balance_fen=balance_fen,
+        )
     result = compare(
-        person, policy, assumptions, now, bases=parse_bases(bases, assumptions),
-        grades=parse_grades(grades, policy, now), starts=parse_starts(start, now), by=by,
-    )  # fmt: skip
+        person,
+        policy,
+        assumptions,
+        now,
+        bases=parse_bases(bases, assumptions),
+        grades=parse_grades(grades, policy, now),
+        starts=parse_starts(start, now),
+        by=by,
+    )
     if plot is not None:
         from ledger.compare.plot import draw
 
@@ -133,7 +184,11 @@ def compare_command(
 
 
 def _member_person(
-    number: str, policy: PolicySet, now: Month, lives_in: str | None, category: Category,
+    number: str,
+    policy: PolicySet,
+    now: Month,
+    lives_in: str | None,
+    category: Category,
     hukou: str | None,
 ) -> Person:
     """The member's history as of the end of ``now``, read in autocommit (no write lock)."""
@@ -146,8 +201,15 @@ def _member_person(
     try:
         with ledger.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             last_day = (now + 1).first_day.toordinal() - 1
-            person = member_person(ledger, conn, number, policy, date.fromordinal(last_day),
-                                   lives_in=lives_in, category=category)  # fmt: skip
+            person = member_person(
+                ledger,
+                conn,
+                number,
+                policy,
+                date.fromordinal(last_day),
+                lives_in=lives_in,
+                category=category,
+            )
     finally:
         ledger.engine.dispose()
     return replace(person, hukou=hukou) if hukou else person
@@ -156,12 +218,20 @@ def _member_person(
 def _row(index: int, o: Outcome, best: Outcome | None) -> list[str]:
     flag = "best" if o is best else ("short" if not o.eligible else "")
     return [
-        str(index), o.way.what, o.way.where, str(o.way.start), str(o.months_paid),
+        str(index),
+        o.way.what,
+        o.way.where,
+        str(o.way.start),
+        str(o.months_paid),
         format_yuan(o.paid_fen),
-        format_yuan(o.paid_discounted_fen), format_yuan(o.pension_fen),
-        _percent(o.replacement_rate), _age(o.payback_age_months),
-        "—" if o.irr is None else f"{o.irr * 100:.2f}%", format_yuan(o.expected_net_fen), flag,
-    ]  # fmt: skip
+        format_yuan(o.paid_discounted_fen),
+        format_yuan(o.pension_fen),
+        _percent(o.replacement_rate),
+        _age(o.payback_age_months),
+        "—" if o.irr is None else f"{o.irr * 100:.2f}%",
+        format_yuan(o.expected_net_fen),
+        flag,
+    ]
 
 
 def _print(
@@ -177,10 +247,23 @@ def _print(
     rows = [_row(i, o, result.best) for i, o in enumerate(result.outcomes, 1)]
     print_table(
         "Ways to pay (yuan; paid from the start on, fees included; pension at the award)",
-        ("#", "way", "where", "start", "months", "paid", "paid (disc.)", "pension/mo",
-         "repl.", "payback", "IRR", "expected net", ""),
+        (
+            "#",
+            "way",
+            "where",
+            "start",
+            "months",
+            "paid",
+            "paid (disc.)",
+            "pension/mo",
+            "repl.",
+            "payback",
+            "IRR",
+            "expected net",
+            "",
+        ),
         rows,
-    )  # fmt: skip
+    )
     best = result.best
     if best is None:
         click.echo(f"best by {result.by}: none (no way reaches the minimum months)")
@@ -192,14 +275,20 @@ def _print(
             f"from {best.pension_month}, IRR to age {_age(best.irr_to_age_months)}"
         )
     notes = sorted({n for o in result.outcomes for n in o.notes})
-    notes.append("figures for years past the policy files are projected by the assumptions "
-                 "below (derived); the policy's own status is in ledger/policy/data")
+    notes.append(
+        "figures for years past the policy files are projected by the assumptions "
+        "below (derived); the policy's own status is in ledger/policy/data"
+    )
     for note in notes:
         click.echo(f"note: {note}")
-    sourced = [(a["name"], a["value"], a["status"], a["source"])
-               for a in result.context.scenario.rows()]  # fmt: skip
-    print_table("Assumptions (ledger/compare/data/compare.toml unless --scenario)",
-                ("assumption", "value", "status", "source"), sourced)  # fmt: skip
+    sourced = [
+        (a["name"], a["value"], a["status"], a["source"]) for a in result.context.scenario.rows()
+    ]
+    print_table(
+        "Assumptions (ledger/compare/data/compare.toml unless --scenario)",
+        ("assumption", "value", "status", "source"),
+        sourced,
+    )
     if plot is not None:
         click.echo(f"plot: {plot}")
 
@@ -210,25 +299,41 @@ def _outcome_json(o: Outcome, index: int) -> dict[str, object]:
 
     way = o.way
     return {
-        "n": index, "way": way.label, "scheme": way.scheme, "region": way.region,
-        "place": way.place, "agency": way.agency, "start": str(way.start),
+        "n": index,
+        "way": way.label,
+        "scheme": way.scheme,
+        "region": way.region,
+        "place": way.place,
+        "agency": way.agency,
+        "start": str(way.start),
         "base_percent": None if way.base_percent is None else str(way.base_percent),
-        "grade": yuan(way.grade_fen), "months_paid": o.months_paid,
-        "months_counted": o.months_counted, "minimum_months": o.minimum_months,
-        "eligible": o.eligible, "paid": yuan(o.paid_fen), "fees": yuan(o.fees_fen),
-        "paid_discounted": yuan(o.paid_discounted_fen), "pension_month": str(o.pension_month),
-        "pension_age": _age(o.pension_age_months), "calculation_base": yuan(o.calculation_base_fen),
+        "grade": yuan(way.grade_fen),
+        "months_paid": o.months_paid,
+        "months_counted": o.months_counted,
+        "minimum_months": o.minimum_months,
+        "eligible": o.eligible,
+        "paid": yuan(o.paid_fen),
+        "fees": yuan(o.fees_fen),
+        "paid_discounted": yuan(o.paid_discounted_fen),
+        "pension_month": str(o.pension_month),
+        "pension_age": _age(o.pension_age_months),
+        "calculation_base": yuan(o.calculation_base_fen),
         "average_index": None if o.average_index is None else f"{float(o.average_index):.6f}",
-        "balance_at_award": yuan(o.balance_at_award_fen), "basic": yuan(o.basic_fen),
-        "personal": yuan(o.personal_fen), "pension": yuan(o.pension_fen),
-        "replacement_rate": None if o.replacement_rate is None
+        "balance_at_award": yuan(o.balance_at_award_fen),
+        "basic": yuan(o.basic_fen),
+        "personal": yuan(o.personal_fen),
+        "pension": yuan(o.pension_fen),
+        "replacement_rate": None
+        if o.replacement_rate is None
         else f"{float(o.replacement_rate):.4f}",
         "payback_month": None if o.payback_month is None else str(o.payback_month),
         "payback_age": None if o.payback_age_months is None else _age(o.payback_age_months),
-        "irr": None if o.irr is None else str(o.irr), "irr_to_age": _age(o.irr_to_age_months),
+        "irr": None if o.irr is None else str(o.irr),
+        "irr_to_age": _age(o.irr_to_age_months),
         "expected_pensions": yuan(o.expected_pensions_fen),
-        "expected_net": yuan(o.expected_net_fen), "notes": list(o.notes),
-    }  # fmt: skip
+        "expected_net": yuan(o.expected_net_fen),
+        "notes": list(o.notes),
+    }
 
 
 def _json(result: Comparison, number: str, assumptions: CompareScenario) -> dict[str, object]:
@@ -236,13 +341,20 @@ def _json(result: Comparison, number: str, assumptions: CompareScenario) -> dict
     person, reached = ctx.person, ctx.retirement
     best = result.best
     return {
-        "person": {"id": number, "birth_date": person.birth_date.isoformat(), "sex": person.sex,
-                   "category": person.category.value, "hukou": person.hukou,
-                   "lives_in": person.lives_in, "paid_months": person.paid_months,
-                   "retirement_month": str(reached.month), "retirement_age": reached.age_label},
+        "person": {
+            "id": number,
+            "birth_date": person.birth_date.isoformat(),
+            "sex": person.sex,
+            "category": person.category.value,
+            "hukou": person.hukou,
+            "lives_in": person.lives_in,
+            "paid_months": person.paid_months,
+            "retirement_month": str(reached.month),
+            "retirement_age": reached.age_label,
+        },
         "as_of": str(ctx.as_of),
         "by": result.by,
         "best": None if best is None else result.outcomes.index(best) + 1,
         "ways": [_outcome_json(o, i) for i, o in enumerate(result.outcomes, 1)],
         "assumptions": result.context.scenario.rows(),
-    }  # fmt: skip
+    }

@@ -41,21 +41,31 @@ def demo() -> None:
     engine = make_engine(url)
     upgrade(engine)
     click.echo(f"database: {display_url(url)}\n")
-    click.get_current_context().invoke(quote_table, period="2026-07", base_percent="60",
-                                       as_json=False)  # fmt: skip
+    click.get_current_context().invoke(
+        quote_table, period="2026-07", base_percent="60", as_json=False
+    )
     with engine.connect() as conn:
         empty = conn.execute(select(func.count()).select_from(entries)).scalar_one() == 0
     if empty:
         ledger = Ledger(engine, FixedClock(datetime(START, 1, 1, tzinfo=UTC)))
-        with Progress(TextColumn(f"simulating {MEMBERS} members, {START}–{START + YEARS - 1}"),
-                      BarColumn(), TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        with Progress(
+            TextColumn(f"simulating {MEMBERS} members, {START}–{START + YEARS - 1}"),
+            BarColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task("months", total=YEARS * 12)
             with Sequencer(settings(), engine) as sequencer:
                 Simulation(
-                    ledger, Scenario(), seed=SEED, members=MEMBERS, years=YEARS, start=START,
+                    ledger,
+                    Scenario(),
+                    seed=SEED,
+                    members=MEMBERS,
+                    years=YEARS,
+                    start=START,
                     progress=lambda done, _t: bar.update(task, completed=done),
                     sequencer=sequencer,
-                ).run()  # fmt: skip
+                ).run()
     else:
         click.echo("the ledger already has entries: nothing simulated, showing what it holds\n")
     with engine.connect() as conn:
@@ -64,21 +74,31 @@ def demo() -> None:
             select(entries.c.kind, func.count()).group_by(entries.c.kind).order_by(entries.c.kind)
         ).all()
         n_postings = conn.execute(select(func.count()).select_from(postings)).scalar_one()
-        print_table(f"Entries by kind ({n_postings:,} postings)", ("kind", "entries"),
-                    [(k, f"{n:,}") for k, n in kinds])  # fmt: skip
+        print_table(
+            f"Entries by kind ({n_postings:,} postings)",
+            ("kind", "entries"),
+            [(k, f"{n:,}") for k, n in kinds],
+        )
         funds = [(s, r, format_yuan(v)) for s, r, v in pooling_by_region(conn, as_of)]
-        print_table(f"Pooling funds as of {as_of} (credit balances)",
-                    ("scheme", "region", "yuan"), funds)  # fmt: skip
+        print_table(
+            f"Pooling funds as of {as_of} (credit balances)", ("scheme", "region", "yuan"), funds
+        )
         member = _busiest_member(conn)
         account = f"personal:pension:{member}"
         total = sum(amount for _, amount in trial_balance(conn, as_of))
         report = verify(conn)
-        print_table("Audit", ("check", "result"), [
-            (f"{account} as of {as_of}", format_yuan(-balance(conn, account, as_of))),
-            ("trial balance total (debit positive)", format_yuan(total)),
-            ("verify: hash chain, balances, anchors, checkpoints",
-             "OK" if report.ok else f"FAILED at entry {report.first_bad_entry}"),
-        ])  # fmt: skip
+        print_table(
+            "Audit",
+            ("check", "result"),
+            [
+                (f"{account} as of {as_of}", format_yuan(-balance(conn, account, as_of))),
+                ("trial balance total (debit positive)", format_yuan(total)),
+                (
+                    "verify: hash chain, balances, anchors, checkpoints",
+                    "OK" if report.ok else f"FAILED at entry {report.first_bad_entry}",
+                ),
+            ],
+        )
     click.echo(
         "\nTry next:\n"
         f"  flexledger statement --member {member}\n"

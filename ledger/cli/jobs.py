@@ -184,9 +184,13 @@ YEAR = click.IntRange(1900, 2200)
 def _round_option(help_text: str) -> Callable[[Any], Any]:
     """``--round``: a run of the same job again, under a key of its own (1 to 99)."""
     return click.option(
-        "--round", "round_", default=1, show_default=True, type=click.IntRange(1, 99),
+        "--round",
+        "round_",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, 99),
         help=help_text,
-    )  # fmt: skip
+    )
 
 
 @cli.group("jobs")

@@ -38,12 +38,19 @@ def _entries_table(recorded: list[RecordedEntry], as_json: bool) -> None:
         None,
         ("entry", "new", "kind", "period", "date", "account", "amount"),
         [
-            (r["entry"], "yes" if r["new"] else "replay", r["kind"], r["period"] or "",
-             r["effective_date"], p["account"], p["amount"])
+            (
+                r["entry"],
+                "yes" if r["new"] else "replay",
+                r["kind"],
+                r["period"] or "",
+                r["effective_date"],
+                p["account"],
+                p["amount"],
+            )
             for r in rows
             for p in r["postings"]
         ],
-    )  # fmt: skip
+    )
 
 
 @cli.group("member")
@@ -63,8 +70,13 @@ def member_add(id_text: str, region: str, hukou: str | None, as_json: bool) -> N
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
         member = ledger.add_member(conn, id_text, region, hukou)
-    data = {"id": member.id, "region": member.region, "hukou": member.hukou,
-            "sex": member.sex, "birth_date": member.birth_date.isoformat()}  # fmt: skip
+    data = {
+        "id": member.id,
+        "region": member.region,
+        "hukou": member.hukou,
+        "sex": member.sex,
+        "birth_date": member.birth_date.isoformat(),
+    }
     if as_json:
         print_json(data)
     else:
@@ -85,24 +97,43 @@ def member_add(id_text: str, region: str, hukou: str | None, as_json: bool) -> N
 @click.option("--signed-on", help="Date the bank withholding agreement was signed.")
 @json_option
 def enroll(
-    member: str, scheme: str, region: str, base_percent: str | None, base_amount: str | None,
-    grade: str | None, from_month: str, to_month: str | None, method: str,
-    agency: str | None, signed_on: str | None, as_json: bool,
-) -> None:  # fmt: skip
+    member: str,
+    scheme: str,
+    region: str,
+    base_percent: str | None,
+    base_amount: str | None,
+    grade: str | None,
+    from_month: str,
+    to_month: str | None,
+    method: str,
+    agency: str | None,
+    signed_on: str | None,
+    as_json: bool,
+) -> None:
     """Enrol a member in a scheme from a month, with a base choice and a payment method."""
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
         enrolment = ledger.enroll(
-            conn, member, Scheme.parse(scheme), region,
+            conn,
+            member,
+            Scheme.parse(scheme),
+            region,
             BaseChoice.of(percent=base_percent, amount=base_amount, grade=grade),
-            Month.parse(from_month, "from"), method, agency,
+            Month.parse(from_month, "from"),
+            method,
+            agency,
             parse_date(signed_on, "signed_on") if signed_on else None,
             Month.parse(to_month, "to") if to_month else None,
-        )  # fmt: skip
-    data = {"enrolment": enrolment.id, "member": enrolment.member_id,
-            "scheme": enrolment.scheme.value, "region": enrolment.region,
-            "from": str(enrolment.from_month), "method": enrolment.method,
-            "agency": enrolment.agency}  # fmt: skip
+        )
+    data = {
+        "enrolment": enrolment.id,
+        "member": enrolment.member_id,
+        "scheme": enrolment.scheme.value,
+        "region": enrolment.region,
+        "from": str(enrolment.from_month),
+        "method": enrolment.method,
+        "agency": enrolment.agency,
+    }
     if as_json:
         print_json(data)
     else:
@@ -123,9 +154,13 @@ def contribute(
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
         recorded = ledger.contribute(
-            conn, member, Scheme.parse(scheme), Month.parse(from_month, "from"),
-            Month.parse(to_month, "to") if to_month else None, parse_date(paid_on, "paid_on"),
-        )  # fmt: skip
+            conn,
+            member,
+            Scheme.parse(scheme),
+            Month.parse(from_month, "from"),
+            Month.parse(to_month, "to") if to_month else None,
+            parse_date(paid_on, "paid_on"),
+        )
     _entries_table(recorded, as_json)
 
 
@@ -137,10 +172,12 @@ def import_group() -> None:
 @import_group.command("members")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
-    "--encoding", default="utf-8", show_default=True,
+    "--encoding",
+    default="utf-8",
+    show_default=True,
     type=click.Choice(["utf-8", "gbk", "gb18030"], case_sensitive=False),
     help="The file's text encoding.",
-)  # fmt: skip
+)
 @json_option
 def import_members_command(file: str, encoding: str, as_json: bool) -> None:
     """Register and enrol members from CSV: id,region,scheme,base_percent,from,method[,agency].
@@ -152,9 +189,12 @@ def import_members_command(file: str, encoding: str, as_json: bool) -> None:
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
         result = import_members(ledger, conn, file, encoding=encoding.lower())
-    data = {"members": result.members, "enrolments": result.enrolments,
-            "already_registered": result.already_registered,
-            "already_enrolled": result.already_enrolled}  # fmt: skip
+    data = {
+        "members": result.members,
+        "enrolments": result.enrolments,
+        "already_registered": result.already_registered,
+        "already_enrolled": result.already_enrolled,
+    }
     if as_json:
         print_json(data)
         return
@@ -214,14 +254,17 @@ def verify_command(anchor: bool, as_json: bool) -> None:
         print_json(data)
     else:
         print_table(
-            "verify", ("check", "result"),
-            [("entries", report.entries), ("postings", report.postings),
-             ("anchors", report.anchors), ("checkpoints", report.checkpoints),
-             ("result", "OK" if report.ok else f"FAILED at entry {report.first_bad_entry}")],
-        )  # fmt: skip
+            "verify",
+            ("check", "result"),
+            [
+                ("entries", report.entries),
+                ("postings", report.postings),
+                ("anchors", report.anchors),
+                ("checkpoints", report.checkpoints),
+                ("result", "OK" if report.ok else f"FAILED at entry {report.first_bad_entry}"),
+            ],
+        )
         for problem in report.problems[:20]:
             click.echo(problem, err=True)
     if not report.ok:
         raise VerifyFailed(report.problems[0])
-
-

@@ -109,9 +109,12 @@ def trial_balance_command(as_of_text: str, known_at_text: str | None, as_json: b
 @click.option("--legs", is_flag=True, help="Also every posting, with running balances.")
 @json_option
 def statement_command(
-    member_id: str, as_of_text: str | None, known_at_text: str | None, legs: bool,
+    member_id: str,
+    as_of_text: str | None,
+    known_at_text: str | None,
+    legs: bool,
     as_json: bool,
-) -> None:  # fmt: skip
+) -> None:
     """What the member owns and what each payment bought; every posting with ``--legs``."""
     as_of = _as_of(as_of_text) if as_of_text else None
     known_at = _known_at(known_at_text)
@@ -126,18 +129,43 @@ def statement_command(
     print_table(
         f"accounts of {member_id}, {axes} (what the member owns: credit-positive)",
         ("account", "owned", "postings", "last posting"),
-        [(h.account, format_yuan(h.owned_fen), str(h.postings), h.last_date.isoformat())
-         for h in held],
-    )  # fmt: skip
+        [
+            (h.account, format_yuan(h.owned_fen), str(h.postings), h.last_date.isoformat())
+            for h in held
+        ],
+    )
     print_table(
         "what each payment bought",
-        ("entry", "date", "kind", "period", "scheme", "region", "paid", "personal", "pooling",
-         "subsidy", "personal after"),
-        [(str(p.entry_id), p.effective_date.isoformat(), p.kind, p.period or "", p.scheme or "",
-          p.region or "", format_yuan(p.paid_fen), format_yuan(p.personal_fen),
-          format_yuan(p.pooling_fen), format_yuan(p.subsidy_fen),
-          format_yuan(p.personal_balance_fen)) for p in bought],
-    )  # fmt: skip
+        (
+            "entry",
+            "date",
+            "kind",
+            "period",
+            "scheme",
+            "region",
+            "paid",
+            "personal",
+            "pooling",
+            "subsidy",
+            "personal after",
+        ),
+        [
+            (
+                str(p.entry_id),
+                p.effective_date.isoformat(),
+                p.kind,
+                p.period or "",
+                p.scheme or "",
+                p.region or "",
+                format_yuan(p.paid_fen),
+                format_yuan(p.personal_fen),
+                format_yuan(p.pooling_fen),
+                format_yuan(p.subsidy_fen),
+                format_yuan(p.personal_balance_fen),
+            )
+            for p in bought
+        ],
+    )
     if not legs:
         click.echo(f"{len(lines)} postings: --legs lists them with running balances")
         return
@@ -282,14 +310,17 @@ def checkpoint_grid_command(first_text: str, last_text: str, min_postings: int) 
     count_months = last.index - first.index + 1
     if count_months > MAX_GRID_MONTHS:
         raise click.BadParameter(f"at most {MAX_GRID_MONTHS} months", param_hint="--to")
-    ends = [Month.from_index(first.index + n + 1).first_day - timedelta(days=1)
-            for n in range(count_months)]  # fmt: skip
+    ends = [
+        Month.from_index(first.index + n + 1).first_day - timedelta(days=1)
+        for n in range(count_months)
+    ]
     engine = _engine()
     try:
         with engine.begin() as conn:
             head = conn.execute(select(func.max(entries.c.id))).scalar() or 0
-            ids = {known_cutoff(conn, datetime.combine(end, datetime.max.time(), UTC))
-                   for end in ends}  # fmt: skip
+            ids = {
+                known_cutoff(conn, datetime.combine(end, datetime.max.time(), UTC)) for end in ends
+            }
             throughs = sorted(i for i in ids | {head} if i)
             count = make_grid(conn, ends, throughs, SystemClock(), min_postings)
     finally:

@@ -42,15 +42,23 @@ def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> No
         raise BadInput("out", f"cannot write the report to {out!r}: {exc.strerror}") from exc
     support, value = support_rows(figures), value_rows(figures)
     if as_json:
-        print_json({"page": str(page), "images": [str(p) for p in images],
-                    "contributors_per_pensioner": support,
-                    "cost_effectiveness": value})  # fmt: skip
+        print_json(
+            {
+                "page": str(page),
+                "images": [str(p) for p in images],
+                "contributors_per_pensioner": support,
+                "cost_effectiveness": value,
+            }
+        )
         return
-    print_table("Pension scheme: contributors per pensioner",
-                ("region", "year", "contributors", "pensioners", "per pensioner"),
-                [tuple("-" if v is None else str(v) for v in r.values())
-                 for r in support])  # fmt: skip
-    print_table("What each base bought (awarded members)",
-                ("base", "members", "paid", "monthly pensions", "per 10,000 paid"),
-                [tuple(str(v) for v in r.values()) for r in value])  # fmt: skip
+    print_table(
+        "Pension scheme: contributors per pensioner",
+        ("region", "year", "contributors", "pensioners", "per pensioner"),
+        [tuple("-" if v is None else str(v) for v in r.values()) for r in support],
+    )
+    print_table(
+        "What each base bought (awarded members)",
+        ("base", "members", "paid", "monthly pensions", "per 10,000 paid"),
+        [tuple(str(v) for v in r.values()) for r in value],
+    )
     click.echo(f"wrote {page} and {len(images)} plots")

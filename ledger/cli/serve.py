@@ -48,8 +48,14 @@ def serve(host: str, port: int) -> None:
         jobs = Relayed(engine, broker)
         click.echo("verify jobs go to the workers (FLEXLEDGER_REDIS_URL)", err=True)
     try:
-        uvicorn.run(create_app(engine, jobs=jobs), host=host, port=port, log_level="info",
-                    proxy_headers=False, server_header=False)  # fmt: skip
+        uvicorn.run(
+            create_app(engine, jobs=jobs),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            server_header=False,
+        )
     finally:
         engine.dispose()
 
@@ -60,11 +66,18 @@ def token() -> None:
 
 
 @token.command("add")
-@click.option("--role", required=True,
-              help="auditor (read) or operator (read and start verify runs).")  # fmt: skip
+@click.option(
+    "--role", required=True, help="auditor (read) or operator (read and start verify runs)."
+)
 @click.option("--name", default="api token", show_default=True, help="Who it is for.")
-@click.option("--expires", "days", default=90, show_default=True, type=int,
-              help=f"Days until it expires, 1-{MAX_DAYS}.")  # fmt: skip
+@click.option(
+    "--expires",
+    "days",
+    default=90,
+    show_default=True,
+    type=int,
+    help=f"Days until it expires, 1-{MAX_DAYS}.",
+)
 @json_option
 def token_add(role: str, name: str, days: int, as_json: bool) -> None:
     """Make a token and print it, once: only its hash is stored."""
@@ -93,11 +106,17 @@ def token_list(as_json: bool) -> None:
         tokens = list_tokens(conn)
     now = SystemClock().now()
     rows = [
-        {"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at.isoformat(),
-         "expires_at": t.expires_at.isoformat(),
-         "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None, "state": t.state(now)}
+        {
+            "id": t.id,
+            "name": t.name,
+            "role": t.role,
+            "created_at": t.created_at.isoformat(),
+            "expires_at": t.expires_at.isoformat(),
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            "state": t.state(now),
+        }
         for t in tokens
-    ]  # fmt: skip
+    ]
     if as_json:
         print_json({"tokens": rows})
         return

@@ -58,7 +58,13 @@ def member_person(
         balance_fen = 0
     last = max(held, key=lambda c: c.last).held_in if held else None
     return Person(
-        birth_date=found.birth_date, sex=found.sex, hukou=found.hukou,
-        lives_in=lives_in or found.region, category=category, paid_months=len(indices),
-        paid_indices=indices, paid_region=last, balance_fen=balance_fen,
-    )  # fmt: skip
+        birth_date=found.birth_date,
+        sex=found.sex,
+        hukou=found.hukou,
+        lives_in=lives_in or found.region,
+        category=category,
+        paid_months=len(indices),
+        paid_indices=indices,
+        paid_region=last,
+        balance_fen=balance_fen,
+    )

@@ -51,16 +51,29 @@ def figure(comparison: Comparison):  # type: ignore[no-untyped-def]
             label=route,
         )
         for o in outcomes:
-            tag = f"{o.way.base_percent}%" if o.way.base_percent is not None else (
-                f"{(o.way.grade_fen or 0) // 100}")  # fmt: skip
-            ax.annotate(tag + ("" if o.eligible else " (short)"),
-                        (o.paid_discounted_fen / 100, o.pension_fen / 100),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7)  # fmt: skip
+            tag = (
+                f"{o.way.base_percent}%"
+                if o.way.base_percent is not None
+                else (f"{(o.way.grade_fen or 0) // 100}")
+            )
+            ax.annotate(
+                tag + ("" if o.eligible else " (short)"),
+                (o.paid_discounted_fen / 100, o.pension_fen / 100),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
     best = comparison.best
     if best is not None:
-        ax.scatter([best.paid_discounted_fen / 100], [best.pension_fen / 100], s=160,
-                   facecolors="none", edgecolors="black", zorder=5,
-                   label=f"best by {comparison.by}: {best.way.label}")  # fmt: skip
+        ax.scatter(
+            [best.paid_discounted_fen / 100],
+            [best.pension_fen / 100],
+            s=160,
+            facecolors="none",
+            edgecolors="black",
+            zorder=5,
+            label=f"best by {comparison.by}: {best.way.label}",
+        )
     ax.set_xlabel("total paid, discounted to today (yuan)")
     ax.set_ylabel("monthly pension at the award (yuan)")
     ax.set_title("What each way of paying costs and buys")

@@ -51,38 +51,54 @@ def projected_policy(policy: PolicySet, scenario: CompareScenario, through: int)
             added = []
             for year in range(last.effective.year + 1, through + 1):
                 avg = round_half_up(wage * growth ** (year - last.effective.year), FEN_PER_YUAN)
-                added.append(PensionBase(
-                    effective=date(year, 7, 1), average_wage_fen=avg,
-                    floor_fen=round_half_up(avg * low, FEN_PER_YUAN),
-                    ceiling_fen=round_half_up(avg * high, FEN_PER_YUAN),
-                    status="derived", source="compare scenario: wage_growth, base_range",
-                    note=f"projected from the {last.effective.year} record",
-                ))  # fmt: skip
+                added.append(
+                    PensionBase(
+                        effective=date(year, 7, 1),
+                        average_wage_fen=avg,
+                        floor_fen=round_half_up(avg * low, FEN_PER_YUAN),
+                        ceiling_fen=round_half_up(avg * high, FEN_PER_YUAN),
+                        status="derived",
+                        source="compare scenario: wage_growth, base_range",
+                        note=f"projected from the {last.effective.year} record",
+                    )
+                )
             own[PensionBase.path] = [*own[PensionBase.path], *added]
         calcs = [r for r in own.get(PensionCalculationBase.path, []) if r.variant is None]
         if calcs:
             last_c = max(calcs, key=lambda r: (r.effective, r.known_from))
             assert isinstance(last_c, PensionCalculationBase)
             start = last_c.effective
-            own[PensionCalculationBase.path] = [*own[PensionCalculationBase.path], *(
-                PensionCalculationBase(
-                    effective=date(year, start.month, start.day),
-                    monthly_fen=round_half_up(
-                        last_c.monthly_fen * growth ** (year - start.year), FEN_PER_YUAN),
-                    status="derived", source="compare scenario: wage_growth",
-                    note=f"projected from the {start.year} record",
-                ) for year in range(start.year + 1, through + 1)
-            )]  # fmt: skip
+            own[PensionCalculationBase.path] = [
+                *own[PensionCalculationBase.path],
+                *(
+                    PensionCalculationBase(
+                        effective=date(year, start.month, start.day),
+                        monthly_fen=round_half_up(
+                            last_c.monthly_fen * growth ** (year - start.year), FEN_PER_YUAN
+                        ),
+                        status="derived",
+                        source="compare scenario: wage_growth",
+                        note=f"projected from the {start.year} record",
+                    )
+                    for year in range(start.year + 1, through + 1)
+                ),
+            ]
     national = records.setdefault(NATIONAL, {})
     dated = [r for r in national.get(PensionIncrease.path, []) if r.variant is None]
     if dated:
         latest = max(dated, key=lambda r: r.effective)
-        national[PensionIncrease.path] = [*national[PensionIncrease.path], *(
-            PensionIncrease(
-                effective=date(year, 1, 1), rate=scenario.pension_increase.value,
-                status="derived", source="compare scenario: pension_increase",
-                note=f"projected after the {latest.effective.year} increase",
-            ) for year in range(latest.effective.year + 1, through + 1)
-        )]  # fmt: skip
+        national[PensionIncrease.path] = [
+            *national[PensionIncrease.path],
+            *(
+                PensionIncrease(
+                    effective=date(year, 1, 1),
+                    rate=scenario.pension_increase.value,
+                    status="derived",
+                    source="compare scenario: pension_increase",
+                    note=f"projected after the {latest.effective.year} increase",
+                )
+                for year in range(latest.effective.year + 1, through + 1)
+            ),
+        ]
     grown = PolicySet(regions=policy.regions, records=records)
     return with_assumed_interest(grown, scenario.interest.value, through)

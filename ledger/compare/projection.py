@@ -172,24 +172,29 @@ class Context:
     alive: tuple[Decimal, ...]  # P(alive k months after as_of | alive now)
 
 
-def context(
-    person: Person, policy: PolicySet, scenario: CompareScenario, as_of: Month
-) -> Context:
+def context(person: Person, policy: PolicySet, scenario: CompareScenario, as_of: Month) -> Context:
     """Check the person against the rules and prepare what the ways share."""
     reached = retirement(person.birth_date, person.category, policy)
     if reached.month <= as_of:
         raise BadInput(
-            "id", f"born {person.birth_date}: the retirement age {reached.age_label} was "
-            f"reached in {reached.month}, not after {as_of}: no way of paying is left to compare"
-        )  # fmt: skip
+            "id",
+            f"born {person.birth_date}: the retirement age {reached.age_label} was "
+            f"reached in {reached.month}, not after {as_of}: no way of paying is left to compare",
+        )
     age_now = as_of - Month.of(person.birth_date)
     working = age_now - 16 * MONTHS_PER_YEAR
     if working < 0:
-        raise BadInput("id", f"born {person.birth_date}: under 16 in {as_of}, too young to "
-                       "insure as a flexible employee (Labour Law Art. 15)")  # fmt: skip
+        raise BadInput(
+            "id",
+            f"born {person.birth_date}: under 16 in {as_of}, too young to "
+            "insure as a flexible employee (Labour Law Art. 15)",
+        )
     if not 0 <= person.paid_months <= max(working, 0):
-        raise BadInput("paid_months", f"{person.paid_months} is not 0 to {max(working, 0)}, "
-                       "the months since the 16th birthday")  # fmt: skip
+        raise BadInput(
+            "paid_months",
+            f"{person.paid_months} is not 0 to {max(working, 0)}, "
+            "the months since the 16th birthday",
+        )
     scenario = scenario.with_policy_life_table(policy.at(LifeTable, as_of.first_day))
     last_year = person.birth_date.year + scenario.life_table.max_age + 1
     alive = tuple(survival(scenario.life_table, person.sex, age_now))
@@ -249,8 +254,9 @@ def employee(ctx: Context, way: Way) -> Outcome:
     fees = 0
     for month in way.start.until(award - 1):
         try:
-            paid = assess(policy, way.region, Scheme.PENSION, month,
-                          BaseChoice(percent=way.base_percent))  # fmt: skip
+            paid = assess(
+                policy, way.region, Scheme.PENSION, month, BaseChoice(percent=way.base_percent)
+            )
         except BaseOutsideRange as exc:
             raise BadInput("bases", f"{way.base_percent}%: {exc.rule}") from None
         assert paid.base_fen is not None
@@ -263,8 +269,10 @@ def employee(ctx: Context, way: Way) -> Outcome:
     prior = list(person.paid_indices or ())
     if person.paid_indices is None and person.paid_months:
         prior = [Fraction(ctx.scenario.prior_index.value)] * person.paid_months
-        notes.append(f"{person.paid_months} months already paid taken at index "
-                     f"{ctx.scenario.prior_index.value} (assumed)")  # fmt: skip
+        notes.append(
+            f"{person.paid_months} months already paid taken at index "
+            f"{ctx.scenario.prior_index.value} (assumed)"
+        )
     balance = person.balance_fen
     if balance is None:
         balance = _assumed_balance(ctx, way.region)
@@ -280,21 +288,39 @@ def employee(ctx: Context, way: Way) -> Outcome:
     if paid_at != way.region:
         notes.append(f"pension paid at {paid_at} ({place.reason})")
     elif scheme_region(place.region, policy) is None:
-        notes.append(f"pension would be paid at {place.region} ({place.reason}); "
-                     f"no figures for it: {way.region}'s used")  # fmt: skip
+        notes.append(
+            f"pension would be paid at {place.region} ({place.reason}); "
+            f"no figures for it: {way.region}'s used"
+        )
     c_base = calculation_base(paid_at, award.first_day, policy)
     estimate = estimate_pension(
-        calculation_base_fen=c_base, yearly_indices=[*prior, *indices],
-        contribution_months=counted, personal_balance_fen=at_award,
-        age_years=ctx.retirement.age_years, extra_months=ctx.retirement.age_extra_months,
-        retirement_year=award.year, policy=policy,
-    )  # fmt: skip
+        calculation_base_fen=c_base,
+        yearly_indices=[*prior, *indices],
+        contribution_months=counted,
+        personal_balance_fen=at_award,
+        age_years=ctx.retirement.age_years,
+        extra_months=ctx.retirement.age_extra_months,
+        retirement_year=award.year,
+        policy=policy,
+    )
     wage = policy.at(PensionBase, award.first_day, paid_at).average_wage_fen
     return _outcome(
-        ctx, way, flows, fees, award, estimate.meets_minimum, estimate.minimum_months, counted,
-        basic_fen=estimate.basic_fen, personal_fen=estimate.personal_fen, balance_fen=at_award,
-        c_base=c_base, average_index=estimate.average_index, wage_fen=wage, notes=notes,
-    )  # fmt: skip
+        ctx,
+        way,
+        flows,
+        fees,
+        award,
+        estimate.meets_minimum,
+        estimate.minimum_months,
+        counted,
+        basic_fen=estimate.basic_fen,
+        personal_fen=estimate.personal_fen,
+        balance_fen=at_award,
+        c_base=c_base,
+        average_index=estimate.average_index,
+        wage_fen=wage,
+        notes=notes,
+    )
 
 
 def _assumed_balance(ctx: Context, region: str) -> int:
@@ -331,23 +357,49 @@ def resident(ctx: Context, way: Way) -> Outcome | None:
     minimum = benefit.minimum_years * MONTHS_PER_YEAR
     region = scheme_region(way.region, policy)
     wage = policy.at(PensionBase, award.first_day, region).average_wage_fen if region else None
-    notes = [f"basic pension: the national minimum {format_yuan(benefit.basic_minimum_monthly_fen)}"
-             f" ({benefit.effective.year}) risen by pension.increase; provinces pay more"]
+    notes = [
+        f"basic pension: the national minimum {format_yuan(benefit.basic_minimum_monthly_fen)}"
+        f" ({benefit.effective.year}) risen by pension.increase; provinces pay more"
+    ]
     if person.paid_months:
         notes.append("employee months already paid are not counted here (DOMAIN.md §5)")
     return _outcome(
-        ctx, way, flows, 0, award, len(flows) * MONTHS_PER_YEAR >= minimum, minimum,
-        len(flows) * MONTHS_PER_YEAR, basic_fen=basic, personal_fen=personal,
-        balance_fen=at_award, c_base=None, average_index=None, wage_fen=wage, notes=notes,
-    )  # fmt: skip
+        ctx,
+        way,
+        flows,
+        0,
+        award,
+        len(flows) * MONTHS_PER_YEAR >= minimum,
+        minimum,
+        len(flows) * MONTHS_PER_YEAR,
+        basic_fen=basic,
+        personal_fen=personal,
+        balance_fen=at_award,
+        c_base=None,
+        average_index=None,
+        wage_fen=wage,
+        notes=notes,
+    )
 
 
 def _outcome(
-    ctx: Context, way: Way, paid: list[Flow], fees: int, award: Month, eligible: bool,
-    minimum: int, counted: int, *, basic_fen: int, personal_fen: int, balance_fen: int,
-    c_base: int | None, average_index: Fraction | None, wage_fen: int | None,
+    ctx: Context,
+    way: Way,
+    paid: list[Flow],
+    fees: int,
+    award: Month,
+    eligible: bool,
+    minimum: int,
+    counted: int,
+    *,
+    basic_fen: int,
+    personal_fen: int,
+    balance_fen: int,
+    c_base: int | None,
+    average_index: Fraction | None,
+    wage_fen: int | None,
     notes: list[str],
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     scenario, birth = ctx.scenario, Month.of(ctx.person.birth_date)
     total = basic_fen + personal_fen
     last = ctx.as_of + (len(ctx.alive) - 2)
@@ -366,15 +418,29 @@ def _outcome(
     flows = [*paid, *pensions]
     back = payback(flows) if eligible else None
     return Outcome(
-        way=way, months_paid=len(paid) if way.scheme == "employee" else len(paid) * 12,
-        months_counted=counted, minimum_months=minimum, eligible=eligible, paid_fen=paid_fen,
-        fees_fen=fees, paid_discounted_fen=paid_pv, pension_month=award,
-        pension_age_months=award - birth, calculation_base_fen=c_base,
-        average_index=average_index, balance_at_award_fen=balance_fen, basic_fen=basic_fen,
-        personal_fen=personal_fen, pension_fen=total,
+        way=way,
+        months_paid=len(paid) if way.scheme == "employee" else len(paid) * 12,
+        months_counted=counted,
+        minimum_months=minimum,
+        eligible=eligible,
+        paid_fen=paid_fen,
+        fees_fen=fees,
+        paid_discounted_fen=paid_pv,
+        pension_month=award,
+        pension_age_months=award - birth,
+        calculation_base_fen=c_base,
+        average_index=average_index,
+        balance_at_award_fen=balance_fen,
+        basic_fen=basic_fen,
+        personal_fen=personal_fen,
+        pension_fen=total,
         replacement_rate=Fraction(total, wage_fen) if wage_fen else None,
-        payback_month=back, payback_age_months=None if back is None else back - birth,
+        payback_month=back,
+        payback_age_months=None if back is None else back - birth,
         irr=irr([*paid, *(f for f in pensions if f[0] < irr_end)]) if eligible else None,
-        irr_to_age_months=irr_end - birth, expected_pensions_fen=expected,
-        expected_net_fen=expected - paid_pv, notes=tuple(notes), flows=tuple(flows),
-    )  # fmt: skip
+        irr_to_age_months=irr_end - birth,
+        expected_pensions_fen=expected,
+        expected_net_fen=expected - paid_pv,
+        notes=tuple(notes),
+        flows=tuple(flows),
+    )

@@ -141,13 +141,18 @@ class CompareScenario(BaseModel):
         if path is not None:
             for table, given in _read(Path(path), "scenario").items():
                 if not isinstance(given, dict) or table not in defaults:
-                    raise BadInput("scenario", f"{path}: {table}: not an assumption table "
-                                   f"({', '.join(defaults)})")  # fmt: skip
+                    raise BadInput(
+                        "scenario",
+                        f"{path}: {table}: not an assumption table ({', '.join(defaults)})",
+                    )
                 merged = defaults[table] | given
                 changed = {k for k, v in given.items() if defaults[table].get(k) != v}
                 if changed - {"source", "status", "note"} and "source" not in given:
-                    merged |= {"source": f"{path}", "status": "unverified",
-                               "note": f"given in {path}"}  # fmt: skip
+                    merged |= {
+                        "source": f"{path}",
+                        "status": "unverified",
+                        "note": f"given in {path}",
+                    }
                 defaults[table] = merged
         try:
             return cls.model_validate(defaults)
@@ -162,12 +167,16 @@ class CompareScenario(BaseModel):
         if self.life_table.model != "policy":
             return self
         table = LifeTable(
-            model="table", from_age=record.from_age, max_age=record.max_age,
-            male_qx=list(record.male_qx), female_qx=list(record.female_qx),
-            status=record.status, note=record.note,
+            model="table",
+            from_age=record.from_age,
+            max_age=record.max_age,
+            male_qx=list(record.male_qx),
+            female_qx=list(record.female_qx),
+            status=record.status,
+            note=record.note,
             source=f"ledger/policy/data/national.toml mortality.life_table "
             f"({record.effective}): {record.source}",
-        )  # fmt: skip
+        )
         return self.model_copy(update={"life_table": table})
 
     def rows(self) -> list[dict[str, str]]:
@@ -186,8 +195,15 @@ class CompareScenario(BaseModel):
                 }[item.model] + f", max age {item.max_age}"
             else:
                 value = str(item.value)
-            found.append({"name": name, "value": value, "status": item.status,
-                          "source": item.source, "note": item.note or ""})  # fmt: skip
+            found.append(
+                {
+                    "name": name,
+                    "value": value,
+                    "status": item.status,
+                    "source": item.source,
+                    "note": item.note or "",
+                }
+            )
         return found
 
 

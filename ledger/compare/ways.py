@@ -71,12 +71,16 @@ def parse_bases(text: str, scenario: CompareScenario) -> list[Decimal]:
         else:
             found = [Decimal(p.strip().removesuffix("%")) for p in text.split(",")]
     except (ArithmeticError, ValueError):
-        raise BadInput("bases", f"{text!r} is not a list of percents (60,100,300) or "
-                       "a step (60:300:20)") from None  # fmt: skip
+        raise BadInput(
+            "bases", f"{text!r} is not a list of percents (60,100,300) or a step (60:300:20)"
+        ) from None
     for value in found:
         if not value.is_finite() or not low <= value <= high:
-            raise BadInput("bases", f"{value}% is outside {low}% to {high}% of the average "
-                           f"wage ({scenario.base_range.source})")  # fmt: skip
+            raise BadInput(
+                "bases",
+                f"{value}% is outside {low}% to {high}% of the average "
+                f"wage ({scenario.base_range.source})",
+            )
     if len(found) > 50:
         raise BadInput("bases", f"{len(found)} bases: give at most 50")
     return sorted(set(found))
@@ -138,8 +142,17 @@ def ways_open(
     for start in starts:
         found += [Way("resident", person.hukou, "hukou", start, grade_fen=g) for g in grades]
         for region, place, agency in routes:
-            found += [Way("employee", region, place, start,  # type: ignore[arg-type]
-                          agency=agency, base_percent=b) for b in bases]  # fmt: skip
+            found += [
+                Way(
+                    "employee",
+                    region,
+                    place,
+                    start,  # type: ignore[arg-type]
+                    agency=agency,
+                    base_percent=b,
+                )
+                for b in bases
+            ]
     return found
 
 
@@ -159,13 +172,16 @@ def compare(
         raise BadInput("by", f"{by!r} is not one of {', '.join(BY)}")
     if person.lives_in not in policy.regions:
         known = ", ".join(sorted(policy.regions))
-        raise BadInput("lives_in", f"{person.lives_in!r} has no flexible-employee scheme in "
-                       f"the policy files ({known})")  # fmt: skip
+        raise BadInput(
+            "lives_in",
+            f"{person.lives_in!r} has no flexible-employee scheme in the policy files ({known})",
+        )
     ctx = context(person, policy, scenario, as_of)
     for start in starts:
         if start >= ctx.retirement.month:
-            raise BadInput("start", f"{start} is not before the retirement month "
-                           f"{ctx.retirement.month}")  # fmt: skip
+            raise BadInput(
+                "start", f"{start} is not before the retirement month {ctx.retirement.month}"
+            )
     outcomes: list[Outcome] = []
     for way in ways_open(person, policy, scenario, bases, grades, starts):
         outcome = employee(ctx, way) if way.scheme == "employee" else resident(ctx, way)

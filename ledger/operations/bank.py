@@ -82,8 +82,14 @@ from ledger.store.tables import bank_settlements, enrolments
 DEFAULT_FAILURE_RATE = Decimal(Settings.bank_failure_rate)
 SETTLEMENT_CHUNK = 500
 SETTLEMENT_COLUMNS = (
-    "reference", "member_id", "scheme", "bank_ref", "settled_fen", "due_fen", "recorded_at",
-)  # fmt: skip
+    "reference",
+    "member_id",
+    "scheme",
+    "bank_ref",
+    "settled_fen",
+    "due_fen",
+    "recorded_at",
+)
 
 
 class BankOutcome(StrEnum):
@@ -275,8 +281,9 @@ def plan_year(
         if bank and month < agreement_starts(ledger, enrolment):
             continue
         try:
-            drafts = ledger.contribution_drafts(member, found, scheme, month, month, today,
-                                                cache=cache)  # fmt: skip
+            drafts = ledger.contribution_drafts(
+                member, found, scheme, month, month, today, cache=cache
+            )
         except BackPaymentWindowClosed:
             gaps.append(gap_draft(ledger, member_id, enrolment, scheme, month))
             continue
@@ -293,9 +300,13 @@ def _months(year: int, last: Month) -> tuple[tuple[Month, str], ...]:
 
 
 def plan_batch(
-    ledger: Ledger, conn: Connection, member_ids: Sequence[str], scheme: Scheme, year: int,
+    ledger: Ledger,
+    conn: Connection,
+    member_ids: Sequence[str],
+    scheme: Scheme,
+    year: int,
     today: date,
-) -> tuple[dict[str, _Plan], list[str]]:  # fmt: skip
+) -> tuple[dict[str, _Plan], list[str]]:
     """``_plan`` for a batch in a few queries: (plans by member, members left out).
 
     A member with no enrolment in ``scheme`` (not registered, say), or whose planning a
@@ -317,7 +328,14 @@ def plan_batch(
         try:
             paid_months = paid.get(member_id, set())
             plans[member_id] = plan_year(
-                ledger, member_id, found[member_id], paid_months, scheme, year, today, cache,
+                ledger,
+                member_id,
+                found[member_id],
+                paid_months,
+                scheme,
+                year,
+                today,
+                cache,
                 departed.get(member_id),
             )
         except LedgerError:
@@ -337,8 +355,14 @@ def gap_draft(
         BackPayment, month.first_day, enrolment.region
     )
     closed = ledger.window_closes(enrolment.region, month)
-    owed = assess(ledger.policy, enrolment.region, scheme, month, enrolment.choice,
-                  known_at=ledger.clock.now())  # fmt: skip
+    owed = assess(
+        ledger.policy,
+        enrolment.region,
+        scheme,
+        month,
+        enrolment.choice,
+        known_at=ledger.clock.now(),
+    )
     return EntryDraft.build(
         kind=EntryKind.ARREARS,
         effective_date=closed,
@@ -445,16 +469,33 @@ def charge(
         first = bank.first_result(reference)
         if first is None or first.outcome is not BankOutcome.OK or not first.amount_fen:
             return DeductionResult(member_id, scheme.value, year)
-        return DeductionResult(member_id, scheme.value, year, first.outcome, reference,
-                               first.bank_ref, 0, (), settled_fen=first.amount_fen)  # fmt: skip
+        return DeductionResult(
+            member_id,
+            scheme.value,
+            year,
+            first.outcome,
+            reference,
+            first.bank_ref,
+            0,
+            (),
+            settled_fen=first.amount_fen,
+        )
     months = tuple(d.period or "" for d in plan.due)
     amount_fen = sum(
         p.amount_fen for d in plan.due for p in d.postings if p.account.startswith("collection:")
     )
     result = bank.deduct(reference, member_id, amount_fen)
-    return DeductionResult(member_id, scheme.value, year, result.outcome, reference,
-                           result.bank_ref, amount_fen, months,
-                           settled_fen=result.amount_fen)  # fmt: skip
+    return DeductionResult(
+        member_id,
+        scheme.value,
+        year,
+        result.outcome,
+        reference,
+        result.bank_ref,
+        amount_fen,
+        months,
+        settled_fen=result.amount_fen,
+    )
 
 
 def settlement_drafts(
@@ -474,19 +515,24 @@ def settlement_drafts(
         return list(plan.due)
     if plan.region is None:
         raise SettlementShort(f"{result.member_id} has no enrolment to refund {extra} fen to")
-    return [*plan.due, EntryDraft.build(
-        kind=EntryKind.OVERPAYMENT,
-        effective_date=today,
-        idempotency_key=keys.overpayment(result.reference),
-        reason=f"bank {result.bank_ref} collected {result.settled_fen} fen under "
-        f"{result.reference}; the months still due cost {result.amount_fen} fen: "
-        f"{extra} fen was for months paid otherwise meanwhile, owed back to the member",
-        member_id=result.member_id,
-        scheme=result.scheme,
-        region=plan.region,
-        postings=[(collection(result.scheme, plan.region), extra),
-                  (refunds(result.scheme, result.member_id), -extra)],
-    )]  # fmt: skip
+    return [
+        *plan.due,
+        EntryDraft.build(
+            kind=EntryKind.OVERPAYMENT,
+            effective_date=today,
+            idempotency_key=keys.overpayment(result.reference),
+            reason=f"bank {result.bank_ref} collected {result.settled_fen} fen under "
+            f"{result.reference}; the months still due cost {result.amount_fen} fen: "
+            f"{extra} fen was for months paid otherwise meanwhile, owed back to the member",
+            member_id=result.member_id,
+            scheme=result.scheme,
+            region=plan.region,
+            postings=[
+                (collection(result.scheme, plan.region), extra),
+                (refunds(result.scheme, result.member_id), -extra),
+            ],
+        ),
+    ]
 
 
 def recorded_settlements(conn: Connection, references: Iterable[str]) -> set[str]:
@@ -494,11 +540,13 @@ def recorded_settlements(conn: Connection, references: Iterable[str]) -> set[str
     wanted = sorted(set(references))
     found: set[str] = set()
     for start in range(0, len(wanted), SETTLEMENT_CHUNK):
-        found.update(conn.execute(
-            select(bank_settlements.c.reference).where(
-                bank_settlements.c.reference.in_(wanted[start : start + SETTLEMENT_CHUNK])
-            )
-        ).scalars())  # fmt: skip
+        found.update(
+            conn.execute(
+                select(bank_settlements.c.reference).where(
+                    bank_settlements.c.reference.in_(wanted[start : start + SETTLEMENT_CHUNK])
+                )
+            ).scalars()
+        )
     return found
 
 
@@ -515,11 +563,23 @@ def record_settlements(conn: Connection, results: Sequence[DeductionResult], now
         return
     try:
         with savepoint(conn):  # none when optimistic: a refusal then spoils the whole batch
-            bulk_insert(conn, bank_settlements, SETTLEMENT_COLUMNS, [
-                (r.reference, r.member_id, r.scheme, r.bank_ref, r.settled_fen, r.amount_fen,
-                 now)
-                for r in results
-            ])  # fmt: skip
+            bulk_insert(
+                conn,
+                bank_settlements,
+                SETTLEMENT_COLUMNS,
+                [
+                    (
+                        r.reference,
+                        r.member_id,
+                        r.scheme,
+                        r.bank_ref,
+                        r.settled_fen,
+                        r.amount_fen,
+                        now,
+                    )
+                    for r in results
+                ],
+            )
     except IntegrityError as error:
         raise SettlementRecorded(
             "a deduction under the same reference was recorded meanwhile by another run"
@@ -567,14 +627,16 @@ def bank_members_in(
             select(enrolments)
             .where(enrolments.c.scheme == scheme.value, enrolments.c.from_month <= str(month))
             .order_by(enrolments.c.member_id, enrolments.c.from_month, enrolments.c.id)
-        ):  # fmt: skip
+        ):
             grouped[row.member_id].append(enrolment_from_row(row))
         by_member = iter(grouped.items())
     return sorted(
-        m for m, found in by_member
+        m
+        for m, found in by_member
         if (e := Ledger.enrolment_for(found, month)) is not None
-        and e.method == "bank" and e.region in regions
-    )  # fmt: skip
+        and e.method == "bank"
+        and e.region in regions
+    )
 
 
 def enrolled_members(

@@ -92,10 +92,12 @@ def snapshot(conn: Connection) -> Snapshot | None:
         return None
     # Two scalar subqueries, one statement (one snapshot): SQLite counts a table from its
     # b-tree's page counts only when count(*) stands alone; beside max(id) it reads every row.
-    count, max_id = conn.execute(select(
-        select(func.count()).select_from(enrolments).scalar_subquery(),
-        select(func.max(enrolments.c.id)).scalar_subquery(),
-    )).one()  # fmt: skip
+    count, max_id = conn.execute(
+        select(
+            select(func.count()).select_from(enrolments).scalar_subquery(),
+            select(func.max(enrolments.c.id)).scalar_subquery(),
+        )
+    ).one()
     max_id = max_id or 0
     if count > MAX_ROWS:
         return None

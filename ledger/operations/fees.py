@@ -130,9 +130,7 @@ def decide(ledger: Ledger, facts: Facts, items: Sequence[Item], today: date) -> 
         member, scheme = item
         try:
             if scheme.is_yearly:
-                raise BadInput(
-                    "scheme", f"{scheme} is paid once a year, not through an HR company"
-                )
+                raise BadInput("scheme", f"{scheme} is paid once a year, not through an HR company")
             if member not in facts.registered:
                 raise UnknownMember(member)
             rows = facts.enrolments.get(item, ())
@@ -142,10 +140,18 @@ def decide(ledger: Ledger, facts: Facts, items: Sequence[Item], today: date) -> 
                 raise NotAffiliated("member", f"{member} is {how} in {scheme} for {month}")
             drafts: list[EntryDraft] = []
             if str(month) not in facts.paid.get(item, frozenset()):
-                drafts.extend(ledger.contribution_drafts(
-                    member, rows, scheme, month, month, today, cache=cache,
-                    departed=facts.departed.get(item),
-                ))  # fmt: skip
+                drafts.extend(
+                    ledger.contribution_drafts(
+                        member,
+                        rows,
+                        scheme,
+                        month,
+                        month,
+                        today,
+                        cache=cache,
+                        departed=facts.departed.get(item),
+                    )
+                )
         except BadInput as refusal:
             decisions.append(Decision(item, refused=refusal))
             continue
@@ -246,9 +252,10 @@ def agency_members(conn: Connection, month: Month) -> list[tuple[str, Scheme]]:
     for row in conn.execute(
         select(enrolments)
         .where(enrolments.c.member_id.in_(with_agency), enrolments.c.from_month <= str(month))
-        .order_by(enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month,
-                  enrolments.c.id)
-    ).all():  # fmt: skip
+        .order_by(
+            enrolments.c.member_id, enrolments.c.scheme, enrolments.c.from_month, enrolments.c.id
+        )
+    ).all():
         grouped[(row.member_id, row.scheme)].append(enrolment_from_row(row))
     found = []
     for (member_id, scheme), rows in grouped.items():

@@ -98,8 +98,9 @@ def credit_year(
     for ident, _name in sorted(names.items(), key=lambda item: item[1]):
         member = member_of[ident]
         credit = credit_rule(year, -opening[ident], deposits[ident], ledger.policy, known)
-        draft = _draft(ledger, member, scheme, year, regions[member], credit, record,
-                       credited[member])  # fmt: skip
+        draft = _draft(
+            ledger, member, scheme, year, regions[member], credit, record, credited[member]
+        )
         if draft is not None:
             drafts.append(draft)
     return [r for r in ledger.recorder.append(conn, drafts) if r.created]
@@ -139,8 +140,11 @@ def _read(
     """Three grouped queries: openings, the year's deposits by month, interest credited."""
     first, last = date(year, 1, 1), date(year, 12, 31)
     mine = accounts.c.name.like(f"{prefix}%")
-    where = [chosen] if chosen is not None else [postings.c.account_id.in_(
-        select(accounts.c.id).where(mine))]  # fmt: skip
+    where = (
+        [chosen]
+        if chosen is not None
+        else [postings.c.account_id.in_(select(accounts.c.id).where(mine))]
+    )
     for row in conn.execute(
         select(postings.c.account_id, func.sum(postings.c.amount_fen).label("total"))
         .where(postings.c.effective_date < first, *where)
@@ -149,27 +153,44 @@ def _read(
         opening[row.account_id] = int(row.total)
     month = extract("month", postings.c.effective_date)
     for row in conn.execute(
-        select(postings.c.account_id, month.label("month"),
-               func.sum(postings.c.amount_fen).label("total"))
+        select(
+            postings.c.account_id,
+            month.label("month"),
+            func.sum(postings.c.amount_fen).label("total"),
+        )
         .join(entries, entries.c.id == postings.c.entry_id)
-        .where(postings.c.effective_date >= first, postings.c.effective_date <= last,
-               entries.c.kind != EntryKind.INTEREST.value, *where)
+        .where(
+            postings.c.effective_date >= first,
+            postings.c.effective_date <= last,
+            entries.c.kind != EntryKind.INTEREST.value,
+            *where,
+        )
         .group_by(postings.c.account_id, month)
         .order_by(postings.c.account_id, month)
-    ):  # fmt: skip
+    ):
         if row.total:
             deposits[row.account_id].append(Deposit(Month(year, int(row.month)), -int(row.total)))
     for row in conn.execute(
-        select(entries.c.member_id, entries.c.idempotency_key, entries.c.id,
-               entries.c.recorded_at, postings.c.amount_fen)
+        select(
+            entries.c.member_id,
+            entries.c.idempotency_key,
+            entries.c.id,
+            entries.c.recorded_at,
+            postings.c.amount_fen,
+        )
         .join(postings, postings.c.entry_id == entries.c.id)
         .join(accounts, accounts.c.id == postings.c.account_id)
         # postings.effective_date (a copy of the entry's) lets the index seek straight to
         # 31 December of each account instead of reading its whole history.
-        .where(entries.c.kind == EntryKind.INTEREST.value, entries.c.effective_date == last,
-               postings.c.effective_date == last, mine, *where)
+        .where(
+            entries.c.kind == EntryKind.INTEREST.value,
+            entries.c.effective_date == last,
+            postings.c.effective_date == last,
+            mine,
+            *where,
+        )
         .order_by(entries.c.id)
-    ):  # fmt: skip
+    ):
         credited[row.member_id].append(
             _Credited(row.idempotency_key, row.id, row.recorded_at, -row.amount_fen)
         )
@@ -190,10 +211,13 @@ def _regions(conn: Connection, member_ids: list[str], scheme: Scheme, year: int)
         latest: dict[str, tuple[str, str | None]] = {}
         for row in conn.execute(
             select(enrolments.c.member_id, enrolments.c.region, enrolments.c.to_month)
-            .where(enrolments.c.member_id.in_(chunk), enrolments.c.scheme == scheme.value,
-                   enrolments.c.from_month <= str(december))
+            .where(
+                enrolments.c.member_id.in_(chunk),
+                enrolments.c.scheme == scheme.value,
+                enrolments.c.from_month <= str(december),
+            )
             .order_by(enrolments.c.from_month, enrolments.c.id)
-        ):  # fmt: skip
+        ):
             latest[row.member_id] = (row.region, row.to_month)
         for member_id, (region, to_month) in latest.items():
             if to_month is None or str(december) <= to_month:

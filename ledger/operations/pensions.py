@@ -93,11 +93,15 @@ def paid_bases(conn: Connection, member_id: str) -> list[PaidBase]:
     (a later adjustment of the month's base replaces the contribution's)."""
     rows = conn.execute(
         select(entries.c.period, entries.c.region, entries.c.base_fen)
-        .where(entries.c.member_id == member_id, entries.c.scheme == PENSION,
-               entries.c.kind.in_([EntryKind.CONTRIBUTION.value, EntryKind.ADJUSTMENT.value]),
-               entries.c.period.is_not(None), entries.c.base_fen.is_not(None))
+        .where(
+            entries.c.member_id == member_id,
+            entries.c.scheme == PENSION,
+            entries.c.kind.in_([EntryKind.CONTRIBUTION.value, EntryKind.ADJUSTMENT.value]),
+            entries.c.period.is_not(None),
+            entries.c.base_fen.is_not(None),
+        )
         .order_by(entries.c.id)
-    )  # fmt: skip
+    )
     by_month: dict[str, PaidBase] = {}
     for period, region, base in rows:
         by_month[period] = PaidBase(Month.parse(period), region, int(base))
@@ -119,9 +123,17 @@ def find_award(conn: Connection, member_id: str) -> AwardRow | None:
     if row is None:
         return None
     return AwardRow(
-        row.member_id, row.region, row.retired_on, Month.parse(row.first_month), row.basic_fen,
-        row.personal_fen, row.total_fen, row.months_counted, _fraction(row.average_index), False,
-    )  # fmt: skip
+        row.member_id,
+        row.region,
+        row.retired_on,
+        Month.parse(row.first_month),
+        row.basic_fen,
+        row.personal_fen,
+        row.total_fen,
+        row.months_counted,
+        _fraction(row.average_index),
+        False,
+    )
 
 
 def find_event(conn: Connection, member_id: str, kind: str):
@@ -140,8 +152,9 @@ def category_of(member: Member, category: str | None) -> Category:
     try:
         chosen = Category(category)
     except ValueError:
-        raise BadInput("category", f"{category!r} is not one of "
-                       f"{', '.join(c.value for c in Category)}") from None  # fmt: skip
+        raise BadInput(
+            "category", f"{category!r} is not one of {', '.join(c.value for c in Category)}"
+        ) from None
     if chosen.sex != member.sex:
         raise BadInput("category", f"{chosen.value!r} is not a category for a {member.sex} member")
     return chosen
@@ -172,10 +185,15 @@ def plan_award(
     region = place.region if place is not None else member.region
     years, extra = age_on(member.birth_date, on)
     return compute_award(
-        paid, region=region, retired_on=on, age_years=years, age_extra_months=extra,
-        personal_balance_fen=_personal_balance(conn, member.id, on), policy=ledger.policy,
+        paid,
+        region=region,
+        retired_on=on,
+        age_years=years,
+        age_extra_months=extra,
+        personal_balance_fen=_personal_balance(conn, member.id, on),
+        policy=ledger.policy,
         retirement_source=reached.rule_source,
-    )  # fmt: skip
+    )
 
 
 def award_pension(
@@ -210,35 +228,59 @@ def award_pension(
     inputs = {
         "category": category_of(member, category).value,
         "months": [
-            {"region": y.region, "record_effective": y.effective.isoformat(), "months": y.months,
-             "base_total_fen": y.base_total_fen, "average_wage_fen": _fraction_text(y.average_wage),
-             "index_sum": _fraction_text(y.index_sum), "source": y.source, "status": y.status}
+            {
+                "region": y.region,
+                "record_effective": y.effective.isoformat(),
+                "months": y.months,
+                "base_total_fen": y.base_total_fen,
+                "average_wage_fen": _fraction_text(y.average_wage),
+                "index_sum": _fraction_text(y.index_sum),
+                "source": y.source,
+                "status": y.status,
+            }
             for y in award.years
         ],
-    }  # fmt: skip
+    }
     conn.execute(
         insert(pension_awards).values(
-            member_id=member.id, scheme=PENSION, region=award.region, retired_on=on,
-            first_month=str(award.first_month), age_years=award.age_years,
-            age_extra_months=award.age_extra_months, months_counted=award.months_counted,
-            minimum_months=award.minimum_months, index_sum=_fraction_text(award.index_sum),
+            member_id=member.id,
+            scheme=PENSION,
+            region=award.region,
+            retired_on=on,
+            first_month=str(award.first_month),
+            age_years=award.age_years,
+            age_extra_months=award.age_extra_months,
+            months_counted=award.months_counted,
+            minimum_months=award.minimum_months,
+            index_sum=_fraction_text(award.index_sum),
             average_index=_fraction_text(award.average_index),
             calculation_base_fen=award.calculation_base_fen,
             personal_balance_fen=award.personal_balance_fen,
-            divisor=_fraction_text(award.divisor), basic_fen=award.basic_fen,
-            personal_fen=award.personal_fen, total_fen=award.total_fen,
+            divisor=_fraction_text(award.divisor),
+            basic_fen=award.basic_fen,
+            personal_fen=award.personal_fen,
+            total_fen=award.total_fen,
             inputs=json.dumps(inputs, ensure_ascii=False, sort_keys=True),
-            sources="\n".join(award.sources), recorded_at=ledger.clock.now(),
+            sources="\n".join(award.sources),
+            recorded_at=ledger.clock.now(),
         )
-    )  # fmt: skip
+    )
     from ledger.operations.temporary import collect_at_award
 
     collected = collect_at_award(ledger, conn, member.id, award.region, on)
     return AwardRow(
-        member.id, award.region, on, award.first_month, award.basic_fen, award.personal_fen,
-        award.total_fen, award.months_counted, award.average_index, True,
+        member.id,
+        award.region,
+        on,
+        award.first_month,
+        award.basic_fen,
+        award.personal_fen,
+        award.total_fen,
+        award.months_counted,
+        award.average_index,
+        True,
         sum(1 for r in collected if r.created),
-    )  # fmt: skip
+    )
 
 
 # ---------------------------------------------------------------------- monthly payments
@@ -346,31 +388,49 @@ def pay_month(
 
 
 def _event(
-    ledger: Ledger, conn: Connection, member: Member, kind: str, on: date,
-    choice: str | None, detail: str,
-) -> bool:  # fmt: skip
+    ledger: Ledger,
+    conn: Connection,
+    member: Member,
+    kind: str,
+    on: date,
+    choice: str | None,
+    detail: str,
+) -> bool:
     """Record the event once; True if written now. The same again is nothing; a
     different date or choice is refused."""
     found = find_event(conn, member.id, kind)
     if found is not None:
         if found.on_date != on or found.choice != choice:
             what = f"{found.choice} on {found.on_date}" if found.choice else str(found.on_date)
-            raise AlreadyRecorded("on" if found.choice == choice else "choice",
-                                  f"{member.id}: {kind} already recorded ({what})")  # fmt: skip
+            raise AlreadyRecorded(
+                "on" if found.choice == choice else "choice",
+                f"{member.id}: {kind} already recorded ({what})",
+            )
         return False
     conn.execute(
         insert(benefit_events).values(
-            member_id=member.id, kind=kind, on_date=on, choice=choice, detail=detail,
+            member_id=member.id,
+            kind=kind,
+            on_date=on,
+            choice=choice,
+            detail=detail,
             recorded_at=ledger.clock.now(),
         )
-    )  # fmt: skip
+    )
     return True
 
 
 def _move_personal(
-    ledger: Ledger, conn: Connection, member: Member, kind: EntryKind, key: str, to: str,
-    on: date, reason: str, scheme: str = PENSION,
-) -> list[RecordedEntry]:  # fmt: skip
+    ledger: Ledger,
+    conn: Connection,
+    member: Member,
+    kind: EntryKind,
+    key: str,
+    to: str,
+    on: date,
+    reason: str,
+    scheme: str = PENSION,
+) -> list[RecordedEntry]:
     """Move the whole personal account of ``scheme`` to ``to`` (nothing if it is empty)."""
     account = personal(scheme, member.id)
     balance = -balances_of(conn, [account], _ALL).get(account, 0)
@@ -378,11 +438,15 @@ def _move_personal(
         return []
     region = pension_place_of(conn, member.id, ledger.policy) if scheme == PENSION else None
     draft = EntryDraft.build(
-        kind=kind, effective_date=on, idempotency_key=key,
-        reason=f"{reason}: {format_yuan(balance)}", member_id=member.id, scheme=scheme,
+        kind=kind,
+        effective_date=on,
+        idempotency_key=key,
+        reason=f"{reason}: {format_yuan(balance)}",
+        member_id=member.id,
+        scheme=scheme,
         region=region.region if region else member.region,
         postings=[(account, balance), (to, -balance)],
-    )  # fmt: skip
+    )
     return ledger.recorder.append(conn, [draft])
 
 
@@ -398,10 +462,17 @@ def _end_employee_pension(ledger: Ledger, conn: Connection, member: Member, last
     if current.to_month is not None and current.to_month <= last:
         return
     ledger.enroll(
-        conn, member.id, Scheme.PENSION, current.region, current.choice, current.from_month,
-        method=current.method, agency=current.agency, signed_on=current.signed_on,
+        conn,
+        member.id,
+        Scheme.PENSION,
+        current.region,
+        current.choice,
+        current.from_month,
+        method=current.method,
+        agency=current.agency,
+        signed_on=current.signed_on,
         to_month=last,
-    )  # fmt: skip
+    )
 
 
 def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
@@ -419,9 +490,12 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
         return []
     # The month of death is still paid: if its payment is not recorded yet, it is
     # recorded now, before the account is settled, so that the heirs get what it left.
-    firsts = [Month.parse(m) for m in conn.execute(
-        select(pension_awards.c.first_month).where(pension_awards.c.member_id == member.id)
-    ).scalars()]  # fmt: skip
+    firsts = [
+        Month.parse(m)
+        for m in conn.execute(
+            select(pension_awards.c.first_month).where(pension_awards.c.member_id == member.id)
+        ).scalars()
+    ]
     paid: list[RecordedEntry] = []
     if any(Month.of(on) >= first for first in firsts):
         paid = pay_month(ledger, conn, [member.id], Month.of(on), on)
@@ -434,15 +508,26 @@ def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> 
     # account; applying it to the residents' scheme is this ledger's reading).
     resident = Scheme.RESIDENT_PENSION.value
     return paid + _move_personal(
-        ledger, conn, member, EntryKind.INHERITANCE, f"inheritance:{resident}:{member.id}",
-        heirs(resident, member.id), on, why, scheme=resident,
-    )  # fmt: skip
+        ledger,
+        conn,
+        member,
+        EntryKind.INHERITANCE,
+        f"inheritance:{resident}:{member.id}",
+        heirs(resident, member.id),
+        on,
+        why,
+        scheme=resident,
+    )
 
 
 def record_short_choice(
-    ledger: Ledger, conn: Connection, member_id: str, on: date, choice: str,
+    ledger: Ledger,
+    conn: Connection,
+    member_id: str,
+    on: date,
+    choice: str,
     category: str | None = None,
-) -> list[RecordedEntry]:  # fmt: skip
+) -> list[RecordedEntry]:
     """The explicit choice of a member at retirement age short of the minimum months."""
     if choice not in CHOICES:
         raise BadInput("short", f"{choice!r} is not one of {', '.join(CHOICES)}")
@@ -465,16 +550,26 @@ def record_short_choice(
         _end_employee_pension(ledger, conn, member, Month.of(on) - 1)
     if choice == "refund":
         return _move_personal(
-            ledger, conn, member, EntryKind.REFUND, keys.refund(PENSION, member.id),
-            refunds(PENSION, member.id), on,
+            ledger,
+            conn,
+            member,
+            EntryKind.REFUND,
+            keys.refund(PENSION, member.id),
+            refunds(PENSION, member.id),
+            on,
             f"insurance ended short of the minimum ({detail}): personal account refunded",
-        )  # fmt: skip
+        )
     if choice == "resident":
         to = personal(Scheme.RESIDENT_PENSION.value, member.id)
         return _move_personal(
-            ledger, conn, member, EntryKind.SCHEME_CHANGE,
-            keys.scheme_change(PENSION, member.id), to, on,
+            ledger,
+            conn,
+            member,
+            EntryKind.SCHEME_CHANGE,
+            keys.scheme_change(PENSION, member.id),
+            to,
+            on,
             f"moved to the residents' pension ({detail}): the personal account merges in "
             f"(人社部发〔2014〕17号)",
-        )  # fmt: skip
+        )
     return []

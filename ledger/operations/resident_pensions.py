@@ -57,10 +57,13 @@ def _years_paid(conn: Connection, member_id: str) -> tuple[list[int], str | None
     """The calendar years with a resident pension contribution, and the last one's region."""
     rows = conn.execute(
         select(func.substr(entries.c.period, 1, 4), entries.c.region)
-        .where(entries.c.member_id == member_id, entries.c.scheme == RESIDENT,
-               entries.c.kind == EntryKind.CONTRIBUTION.value)
+        .where(
+            entries.c.member_id == member_id,
+            entries.c.scheme == RESIDENT,
+            entries.c.kind == EntryKind.CONTRIBUTION.value,
+        )
         .order_by(entries.c.period)
-    ).all()  # fmt: skip
+    ).all()
     years = sorted({int(y) for y, _ in rows})
     return years, (rows[-1][1] if rows else None)
 
@@ -70,54 +73,80 @@ def award_resident_pension(ledger: Ledger, conn: Connection, member_id: str, on:
     nothing, another date is refused naming ``on``. Returns the ``pension_awards`` row."""
     member = ledger.member(conn, member_id)
     found = conn.execute(
-        select(pension_awards).where(pension_awards.c.member_id == member.id,
-                                     pension_awards.c.scheme == RESIDENT)
-    ).first()  # fmt: skip
+        select(pension_awards).where(
+            pension_awards.c.member_id == member.id, pension_awards.c.scheme == RESIDENT
+        )
+    ).first()
     if found is not None:
         if found.retired_on != on:
-            raise AlreadyRecorded("on", f"{member.id} was awarded the residents' pension on "
-                                  f"{found.retired_on}, not {on}")  # fmt: skip
+            raise AlreadyRecorded(
+                "on",
+                f"{member.id} was awarded the residents' pension on {found.retired_on}, not {on}",
+            )
         return found
     death = conn.execute(
-        select(benefit_events).where(benefit_events.c.member_id == member.id,
-                                     benefit_events.c.kind == "death")
-    ).first()  # fmt: skip
+        select(benefit_events).where(
+            benefit_events.c.member_id == member.id, benefit_events.c.kind == "death"
+        )
+    ).first()
     if death is not None:
         raise BadInput("member", f"{member.id} died on {death.on_date}: no pension to award")
     benefit = ledger.policy.at(ResidentPensionBenefit, on)
     years, extra = age_on(member.birth_date, on)
     if years < benefit.pension_age_years:
-        raise NotRetired("on", f"{member.id} is {years}y{extra}m on {on}: the residents' "
-                         f"pension starts at {benefit.pension_age_years} "
-                         f"({benefit.source})")  # fmt: skip
+        raise NotRetired(
+            "on",
+            f"{member.id} is {years}y{extra}m on {on}: the residents' "
+            f"pension starts at {benefit.pension_age_years} "
+            f"({benefit.source})",
+        )
     paid, region = _years_paid(conn, member.id)
     if len(paid) < benefit.minimum_years:
-        raise ShortOfMinimum("member", f"{member.id} has {len(paid)} years of resident "
-                             f"contributions, {benefit.minimum_years} needed "
-                             f"({benefit.source})")  # fmt: skip
+        raise ShortOfMinimum(
+            "member",
+            f"{member.id} has {len(paid)} years of resident "
+            f"contributions, {benefit.minimum_years} needed "
+            f"({benefit.source})",
+        )
     account = personal(RESIDENT, member.id)
     balance = -balances_of(conn, [account], on).get(account, 0)
     personal_fen = round_half_up(Fraction(balance, benefit.divisor_months))
     basic_fen = benefit.basic_minimum_monthly_fen
-    inputs = {"years": paid, "basic_minimum_fen": basic_fen, "status": benefit.status,
-              "basic_effective": benefit.effective.isoformat()}  # fmt: skip
+    inputs = {
+        "years": paid,
+        "basic_minimum_fen": basic_fen,
+        "status": benefit.status,
+        "basic_effective": benefit.effective.isoformat(),
+    }
     conn.execute(
         insert(pension_awards).values(
-            member_id=member.id, scheme=RESIDENT, region=region or member.region,
-            retired_on=on, first_month=str(Month.of(on) + 1), age_years=years,
-            age_extra_months=extra, months_counted=len(paid) * 12,
-            minimum_months=benefit.minimum_years * 12, index_sum="0", average_index="0",
-            calculation_base_fen=0, personal_balance_fen=balance,
-            divisor=f"{benefit.divisor_months}/1", basic_fen=basic_fen,
-            personal_fen=personal_fen, total_fen=basic_fen + personal_fen,
-            inputs=json.dumps(inputs, sort_keys=True), sources=benefit.source,
+            member_id=member.id,
+            scheme=RESIDENT,
+            region=region or member.region,
+            retired_on=on,
+            first_month=str(Month.of(on) + 1),
+            age_years=years,
+            age_extra_months=extra,
+            months_counted=len(paid) * 12,
+            minimum_months=benefit.minimum_years * 12,
+            index_sum="0",
+            average_index="0",
+            calculation_base_fen=0,
+            personal_balance_fen=balance,
+            divisor=f"{benefit.divisor_months}/1",
+            basic_fen=basic_fen,
+            personal_fen=personal_fen,
+            total_fen=basic_fen + personal_fen,
+            inputs=json.dumps(inputs, sort_keys=True),
+            sources=benefit.source,
             recorded_at=ledger.clock.now(),
         )
-    )  # fmt: skip
+    )
     return conn.execute(
-        select(pension_awards).where(pension_awards.c.member_id == member.id,
-                                     pension_awards.c.scheme == RESIDENT)
-    ).one()  # fmt: skip
+        select(pension_awards).where(
+            pension_awards.c.member_id == member.id, pension_awards.c.scheme == RESIDENT
+        )
+    ).one()
 
 
 def resident_pension_drafts(
@@ -129,39 +158,55 @@ def resident_pension_drafts(
     due = [m for m in sorted(set(member_ids)) if pension_keys[m] not in done]
     if not due:
         return []
-    rows = list(conn.execute(
-        select(pension_awards).where(pension_awards.c.scheme == RESIDENT,
-                                     pension_awards.c.member_id.in_(due),
-                                     pension_awards.c.first_month <= str(month))
-    ))  # fmt: skip
+    rows = list(
+        conn.execute(
+            select(pension_awards).where(
+                pension_awards.c.scheme == RESIDENT,
+                pension_awards.c.member_id.in_(due),
+                pension_awards.c.first_month <= str(month),
+            )
+        )
+    )
     dead = {
         r.member_id: r.on_date
-        for r in conn.execute(select(benefit_events).where(
-            benefit_events.c.kind == "death", benefit_events.c.member_id.in_(due)))
-    }  # fmt: skip
+        for r in conn.execute(
+            select(benefit_events).where(
+                benefit_events.c.kind == "death", benefit_events.c.member_id.in_(due)
+            )
+        )
+    }
     held = balances_of(conn, [personal(RESIDENT, r.member_id) for r in rows], _ALL)
     drafts = []
     for row in rows:
         member = row.member_id
         if member in dead and Month.of(dead[member]) < month:
             continue
-        split = split_payment(InPayment(row.basic_fen, row.personal_fen, ()),
-                              -held.get(personal(RESIDENT, member), 0))  # fmt: skip
-        drafts.append(EntryDraft.build(
-            kind=EntryKind.PENSION_PAYMENT, effective_date=paid_on,
-            idempotency_key=pension_keys[member], period=str(month), member_id=member,
-            scheme=RESIDENT, region=row.region,
-            reason=(f"residents' pension {month}: {format_yuan(split.total_fen)} = basic "
+        split = split_payment(
+            InPayment(row.basic_fen, row.personal_fen, ()), -held.get(personal(RESIDENT, member), 0)
+        )
+        drafts.append(
+            EntryDraft.build(
+                kind=EntryKind.PENSION_PAYMENT,
+                effective_date=paid_on,
+                idempotency_key=pension_keys[member],
+                period=str(month),
+                member_id=member,
+                scheme=RESIDENT,
+                region=row.region,
+                reason=(
+                    f"residents' pension {month}: {format_yuan(split.total_fen)} = basic "
                     f"{format_yuan(row.basic_fen)} + personal account "
                     f"{format_yuan(row.personal_fen)}; from the personal account "
                     f"{format_yuan(split.from_personal_fen)}, from the government's subsidy "
-                    f"{format_yuan(split.from_pooling_fen)}"),
-            postings=[
-                (subsidy(RESIDENT, row.region), split.from_pooling_fen),
-                (personal(RESIDENT, member), split.from_personal_fen),
-                (collection(RESIDENT, row.region), -split.total_fen),
-            ],
-        ))  # fmt: skip
+                    f"{format_yuan(split.from_pooling_fen)}"
+                ),
+                postings=[
+                    (subsidy(RESIDENT, row.region), split.from_pooling_fen),
+                    (personal(RESIDENT, member), split.from_personal_fen),
+                    (collection(RESIDENT, row.region), -split.total_fen),
+                ],
+            )
+        )
     return drafts
 
 

@@ -113,20 +113,32 @@ def open_temporary(
     """Record the temporary account in ``to_region`` and enrol the member there from the
     month after ``on``, with the base choice and method of ``enrolment``."""
     first = Month.of(on) + 1
-    ledger.enroll(conn, member_id, Scheme.PENSION, to_region, enrolment.choice, first,
-                  method=enrolment.method, agency=enrolment.agency)  # fmt: skip
+    ledger.enroll(
+        conn,
+        member_id,
+        Scheme.PENSION,
+        to_region,
+        enrolment.choice,
+        first,
+        method=enrolment.method,
+        agency=enrolment.agency,
+    )
     if to_region in temporary_regions(conn, member_id):
         return
     conn.execute(
         insert(temporary_accounts).values(
-            member_id=member_id, scheme=PENSION, region=to_region, kept_in=kept_in,
-            opened_on=on, from_month=str(first),
+            member_id=member_id,
+            scheme=PENSION,
+            region=to_region,
+            kept_in=kept_in,
+            opened_on=on,
+            from_month=str(first),
             reason=f"moved to {to_region} on {on}, outside the hukou province at an age "
             f"from which 国办发〔2009〕66号 Art. 5 (2) applies: the relationship stays in "
             f"{kept_in}, a temporary account is opened in {to_region}",
             recorded_at=ledger.clock.now(),
         )
-    )  # fmt: skip
+    )
 
 
 def collect_at_award(
@@ -142,12 +154,15 @@ def collect_at_award(
             PaidMonth(Month.parse(row.period), region, int(row.base_fen), 0)
             for row in conn.execute(
                 select(entries.c.period, entries.c.base_fen)
-                .where(entries.c.member_id == member_id, entries.c.scheme == PENSION,
-                       entries.c.kind == EntryKind.CONTRIBUTION.value,
-                       entries.c.region == region)
+                .where(
+                    entries.c.member_id == member_id,
+                    entries.c.scheme == PENSION,
+                    entries.c.kind == EntryKind.CONTRIBUTION.value,
+                    entries.c.region == region,
+                )
                 .order_by(entries.c.period)
             )
-        ]  # fmt: skip
+        ]
         if not paid:
             continue
         out = transfer_out(paid, region, 0, on, ledger.policy)

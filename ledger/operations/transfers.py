@@ -106,10 +106,16 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
     steps: defaultdict[str, dict[str, Row]] = defaultdict(dict)
     for start in range(0, len(wanted), CHUNK):
         for row in conn.execute(
-            select(entries.c.idempotency_key, entries.c.id, entries.c.member_id, entries.c.scheme,
-                   entries.c.region, entries.c.effective_date, entries.c.reason)
-            .where(entries.c.idempotency_key.in_(wanted[start : start + CHUNK]))
-        ):  # fmt: skip
+            select(
+                entries.c.idempotency_key,
+                entries.c.id,
+                entries.c.member_id,
+                entries.c.scheme,
+                entries.c.region,
+                entries.c.effective_date,
+                entries.c.reason,
+            ).where(entries.c.idempotency_key.in_(wanted[start : start + CHUNK]))
+        ):
             kind, tid = step_keys[row.idempotency_key]
             steps[tid][kind] = row
     outs = sorted(s[keys.TRANSFER_OUT].id for s in steps.values() if keys.TRANSFER_OUT in s)
@@ -119,7 +125,7 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
             select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
             .join(accounts, accounts.c.id == postings.c.account_id)
             .where(postings.c.entry_id.in_(outs[start : start + CHUNK]))
-        ):  # fmt: skip
+        ):
             legs[entry_id].append((name, amount))
     found: dict[str, Transfer] = {}
     for tid in transfer_ids:
@@ -128,10 +134,12 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
         if out is None:
             continue
         status = (
-            TransferStatus.RETURNED if keys.TRANSFER_RETURN in mine
-            else TransferStatus.IN if keys.TRANSFER_IN in mine
+            TransferStatus.RETURNED
+            if keys.TRANSFER_RETURN in mine
+            else TransferStatus.IN
+            if keys.TRANSFER_IN in mine
             else TransferStatus.OUT
-        )  # fmt: skip
+        )
         found[tid] = Transfer(
             transfer_id=tid,
             member_id=out.member_id,
@@ -152,12 +160,19 @@ def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, T
 
 def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[Transfer]:
     """Every transfer of the member in ``scheme``, in the order they left."""
-    out_keys = conn.execute(
-        select(entries.c.idempotency_key)
-        .where(entries.c.kind == EntryKind.TRANSFER_OUT.value, entries.c.member_id == member_id,
-               entries.c.scheme == scheme.value)
-        .order_by(entries.c.id)
-    ).scalars().all()  # fmt: skip
+    out_keys = (
+        conn.execute(
+            select(entries.c.idempotency_key)
+            .where(
+                entries.c.kind == EntryKind.TRANSFER_OUT.value,
+                entries.c.member_id == member_id,
+                entries.c.scheme == scheme.value,
+            )
+            .order_by(entries.c.id)
+        )
+        .scalars()
+        .all()
+    )
     ids = [keys.transfer_of(key) for key in out_keys]
     found = find_transfers(conn, ids)
     return [found[tid] for tid in ids if tid in found]
@@ -202,8 +217,9 @@ def request_transfer(
     if scheme is Scheme.PENSION:
         kept = temporary.needing(ledger, conn, {transfer_id: (member.id, source, to_region)}, on)
         if kept:  # 66号 Art. 5 (2): no money moves, a temporary account opens there
-            temporary.open_temporary(ledger, conn, member.id, enrolment, to_region,
-                                     kept[transfer_id], on)  # fmt: skip
+            temporary.open_temporary(
+                ledger, conn, member.id, enrolment, to_region, kept[transfer_id], on
+            )
             return transfer_id
     moved_before = _moved_before(member_transfers(conn, member.id, scheme), source)
     paid = []
@@ -211,8 +227,9 @@ def request_transfer(
         paid = paid_months(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
     months = months_paid(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
     personal_fen = -_balance(conn, personal(scheme.value, member.id), on)
-    draft = _out_draft(ledger, transfer_id, member.id, scheme, source, to_region, on, paid,
-                       personal_fen, months)  # fmt: skip
+    draft = _out_draft(
+        ledger, transfer_id, member.id, scheme, source, to_region, on, paid, personal_fen, months
+    )
     ledger.recorder.append(conn, [draft])
     return transfer_id
 
@@ -242,8 +259,11 @@ def request_batch(
         except LedgerError:
             left.append(tid)
             continue
-        if not same or scheme not in (Scheme.PENSION, Scheme.MEDICAL) \
-                or keys.transfer_id(member_id, scheme, to_region, on) != tid:  # fmt: skip
+        if (
+            not same
+            or scheme not in (Scheme.PENSION, Scheme.MEDICAL)
+            or keys.transfer_id(member_id, scheme, to_region, on) != tid
+        ):
             left.append(tid)
             continue
         wanted[tid] = (member_id, scheme, to_region)
@@ -259,31 +279,53 @@ def request_batch(
         enrolled = enrolments_of(conn, [m for m, _, _ in mine.values()], scheme)
         for tid, (member_id, _, to_region) in mine.items():
             enrolment = ledger.enrolment_for(enrolled.get(member_id, []), Month.of(on))
-            if member_id not in registered or out_key[tid] in requested \
-                    or pairs[(member_id, scheme)] > 1 or enrolment is None \
-                    or enrolment.region == to_region:  # fmt: skip
+            if (
+                member_id not in registered
+                or out_key[tid] in requested
+                or pairs[(member_id, scheme)] > 1
+                or enrolment is None
+                or enrolment.region == to_region
+            ):
                 continue
             try:
                 moved[tid] = _moved_before(earlier.get((member_id, scheme), []), enrolment.region)
             except TransferStateError:
                 continue
             sources[tid] = enrolment.region
-    for tid in temporary.needing(ledger, conn, {  # opened one by one, as request_transfer
-        t: (wanted[t][0], source, wanted[t][2])
-        for t, source in sources.items() if wanted[t][1] is Scheme.PENSION
-    }, on):  # fmt: skip
+    for tid in temporary.needing(
+        ledger,
+        conn,
+        {  # opened one by one, as request_transfer
+            t: (wanted[t][0], source, wanted[t][2])
+            for t, source in sources.items()
+            if wanted[t][1] is Scheme.PENSION
+        },
+        on,
+    ):
         del sources[tid]
-    paid = paid_months(conn, Scheme.PENSION, on, {
-        wanted[tid][0]: (source, moved[tid])
-        for tid, source in sources.items() if wanted[tid][1] is Scheme.PENSION
-    })  # fmt: skip
-    months: dict[Scheme, dict[str, int]] = {
-        scheme: months_paid(conn, scheme, on, {
+    paid = paid_months(
+        conn,
+        Scheme.PENSION,
+        on,
+        {
             wanted[tid][0]: (source, moved[tid])
-            for tid, source in sources.items() if wanted[tid][1] is scheme
-        })
+            for tid, source in sources.items()
+            if wanted[tid][1] is Scheme.PENSION
+        },
+    )
+    months: dict[Scheme, dict[str, int]] = {
+        scheme: months_paid(
+            conn,
+            scheme,
+            on,
+            {
+                wanted[tid][0]: (source, moved[tid])
+                for tid, source in sources.items()
+                if wanted[tid][1] is scheme
+            },
+        )
         for scheme in (Scheme.PENSION, Scheme.MEDICAL)
-    }  # fmt: skip
+    }
     held = balances_of(conn, [personal(wanted[t][1].value, wanted[t][0]) for t in sources], on)
     drafts: list[EntryDraft] = []
     done: list[str] = []
@@ -295,10 +337,20 @@ def request_batch(
         member_id, scheme, to_region = wanted[tid]
         personal_fen = -held.get(personal(scheme.value, member_id), 0)
         try:
-            drafts.append(_out_draft(
-                ledger, tid, member_id, scheme, sources[tid], to_region, on,
-                paid.get(member_id, []), personal_fen, months[scheme].get(member_id, 0),
-            ))  # fmt: skip
+            drafts.append(
+                _out_draft(
+                    ledger,
+                    tid,
+                    member_id,
+                    scheme,
+                    sources[tid],
+                    to_region,
+                    on,
+                    paid.get(member_id, []),
+                    personal_fen,
+                    months[scheme].get(member_id, 0),
+                )
+            )
         except LedgerError:
             left.append(tid)
             continue
@@ -308,9 +360,17 @@ def request_batch(
 
 
 def _out_draft(
-    ledger: Ledger, transfer_id: str, member_id: str, scheme: Scheme, source: str,
-    to_region: str, on: date, paid: list[PaidMonth], personal_fen: int, months: int,
-) -> EntryDraft:  # fmt: skip
+    ledger: Ledger,
+    transfer_id: str,
+    member_id: str,
+    scheme: Scheme,
+    source: str,
+    to_region: str,
+    on: date,
+    paid: list[PaidMonth],
+    personal_fen: int,
+    months: int,
+) -> EntryDraft:
     """The ``transfer-out`` entry, from what the ledger holds (``paid``: pension only;
     ``months``: the months paid at the source since the member last moved in there)."""
     if personal_fen < 0:
@@ -354,19 +414,24 @@ def _moved_before(earlier: Iterable[Transfer], source: str) -> Month | None:
                 "member", f"transfer {other.transfer_id} is still in transit (status out)"
             )
     return max(
-        (Month.of(t.on) for t in earlier
-         if t.from_region == source and t.status is TransferStatus.IN),
+        (
+            Month.of(t.on)
+            for t in earlier
+            if t.from_region == source and t.status is TransferStatus.IN
+        ),
         default=None,
-    )  # fmt: skip
+    )
 
 
 def _registered(conn: Connection, member_ids: Sequence[str]) -> set[str]:
     wanted = sorted(set(member_ids))
     found: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
-        found.update(conn.execute(
-            select(members.c.id).where(members.c.id.in_(wanted[start : start + CHUNK]))
-        ).scalars())  # fmt: skip
+        found.update(
+            conn.execute(
+                select(members.c.id).where(members.c.id.in_(wanted[start : start + CHUNK]))
+            ).scalars()
+        )
     return found
 
 
@@ -376,12 +441,16 @@ def _earlier_transfers(
     """``member_transfers`` for many members at once, by member and scheme."""
     outs = []
     for start in range(0, len(member_ids), CHUNK):
-        outs.extend(conn.execute(
-            select(entries.c.idempotency_key)
-            .where(entries.c.kind == EntryKind.TRANSFER_OUT.value,
-                   entries.c.member_id.in_(member_ids[start : start + CHUNK]))
-            .order_by(entries.c.id)
-        ).scalars())  # fmt: skip
+        outs.extend(
+            conn.execute(
+                select(entries.c.idempotency_key)
+                .where(
+                    entries.c.kind == EntryKind.TRANSFER_OUT.value,
+                    entries.c.member_id.in_(member_ids[start : start + CHUNK]),
+                )
+                .order_by(entries.c.id)
+            ).scalars()
+        )
     ids = [keys.transfer_of(key) for key in outs]
     transfers = find_transfers(conn, ids)
     found: defaultdict[tuple[str, Scheme], list[Transfer]] = defaultdict(list)
@@ -424,8 +493,12 @@ def accept_batch(
     taken: list[tuple[Transfer, Enrolment]] = []
     for tid in transfer_ids:
         transfer = found.get(tid)
-        if transfer is None or transfer.status is not TransferStatus.OUT or on < transfer.on \
-                or pairs[(transfer.member_id, transfer.scheme)] > 1:  # fmt: skip
+        if (
+            transfer is None
+            or transfer.status is not TransferStatus.OUT
+            or on < transfer.on
+            or pairs[(transfer.member_id, transfer.scheme)] > 1
+        ):
             left.append(tid)
             continue
         rows = enrolled.get((transfer.member_id, transfer.scheme), [])
@@ -433,8 +506,14 @@ def accept_batch(
         try:
             if before is None:
                 raise NotEnrolled("member", f"{transfer.member_id} left from no enrolment")
-            ledger.check_enrolment(transfer.scheme, transfer.to_region, before.choice,
-                                   Month.of(on), before.method, before.agency)  # fmt: skip
+            ledger.check_enrolment(
+                transfer.scheme,
+                transfer.to_region,
+                before.choice,
+                Month.of(on),
+                before.method,
+                before.agency,
+            )
         except LedgerError:
             left.append(tid)
             continue
@@ -480,9 +559,15 @@ def _enrol_at_destination(
     month of acceptance is paid at the destination, the source taking none after the
     transfer left."""
     ledger.enroll(
-        conn, found.member_id, found.scheme, found.to_region, before.choice,
-        Month.of(on), method=before.method, agency=before.agency,
-    )  # fmt: skip
+        conn,
+        found.member_id,
+        found.scheme,
+        found.to_region,
+        before.choice,
+        Month.of(on),
+        method=before.method,
+        agency=before.agency,
+    )
 
 
 def return_transfer(
@@ -554,12 +639,15 @@ def months_paid(
     periods: defaultdict[str, set[str]] = defaultdict(set)
     for start in range(0, len(ids), CHUNK):
         for member_id, region, period in conn.execute(
-            select(entries.c.member_id, entries.c.region, entries.c.period)
-            .where(entries.c.member_id.in_(ids[start : start + CHUNK]),
-                   entries.c.scheme == scheme.value, entries.c.period.is_not(None),
-                   entries.c.period <= str(Month.of(on)), entries.c.effective_date <= on,
-                   entries.c.kind == EntryKind.CONTRIBUTION.value)
-        ):  # fmt: skip
+            select(entries.c.member_id, entries.c.region, entries.c.period).where(
+                entries.c.member_id.in_(ids[start : start + CHUNK]),
+                entries.c.scheme == scheme.value,
+                entries.c.period.is_not(None),
+                entries.c.period <= str(Month.of(on)),
+                entries.c.effective_date <= on,
+                entries.c.kind == EntryKind.CONTRIBUTION.value,
+            )
+        ):
             region_in, after = wanted[member_id]
             if region == region_in and (after is None or Month.parse(period) > after):
                 periods[member_id].add(period)
@@ -588,13 +676,21 @@ def paid_months(
     paid: dict[int, tuple[str, str, int | None]] = {}
     for start in range(0, len(ids), CHUNK):
         for row in conn.execute(
-            select(entries.c.id, entries.c.member_id, entries.c.region, entries.c.period,
-                   entries.c.base_fen)
-            .where(entries.c.member_id.in_(ids[start : start + CHUNK]),
-                   entries.c.scheme == scheme.value, entries.c.period.is_not(None),
-                   entries.c.period <= str(Month.of(on)), entries.c.effective_date <= on,
-                   entries.c.kind.in_([k.value for k in PAID_KINDS]))
-        ):  # fmt: skip
+            select(
+                entries.c.id,
+                entries.c.member_id,
+                entries.c.region,
+                entries.c.period,
+                entries.c.base_fen,
+            ).where(
+                entries.c.member_id.in_(ids[start : start + CHUNK]),
+                entries.c.scheme == scheme.value,
+                entries.c.period.is_not(None),
+                entries.c.period <= str(Month.of(on)),
+                entries.c.effective_date <= on,
+                entries.c.kind.in_([k.value for k in PAID_KINDS]),
+            )
+        ):
             if row.region == wanted[row.member_id][0]:
                 paid[row.id] = (row.member_id, row.period, row.base_fen)
     fund = {m: pooling(scheme.value, region) for m, (region, _) in wanted.items()}
@@ -603,9 +699,10 @@ def paid_months(
     names: dict[int, str] = {}
     for start in range(0, len(wanted_names), CHUNK):
         for row in conn.execute(
-            select(accounts.c.id, accounts.c.name)
-            .where(accounts.c.name.in_(wanted_names[start : start + CHUNK]))
-        ):  # fmt: skip
+            select(accounts.c.id, accounts.c.name).where(
+                accounts.c.name.in_(wanted_names[start : start + CHUNK])
+            )
+        ):
             names[row.id] = row.name
     # The entries' legs by entry (ix_postings_entry), those on the member's fund and own
     # account kept here: an account filter in SQL could lead the planner to the fund's index.
@@ -619,7 +716,7 @@ def paid_months(
             select(postings.c.entry_id, postings.c.account_id, postings.c.amount_fen)
             .where(postings.c.entry_id.in_(entry_ids[start : start + POSTINGS_CHUNK]))
             .order_by(postings.c.entry_id, postings.c.id)
-        ):  # fmt: skip
+        ):
             member_id, period, base_fen = paid[entry_id]
             name = names.get(account_id)
             leg = "fund" if name == fund[member_id] else "own" if name == own[member_id] else None
@@ -633,7 +730,8 @@ def paid_months(
         found[member_id] = [
             PaidMonth(Month.parse(period), region, bases[period], max(legs["fund"], 0))
             for period, legs in sorted(money[member_id].items())
-            if period in bases and any(legs.values())
+            if period in bases
+            and any(legs.values())
             and (after is None or Month.parse(period) > after)
-        ]  # fmt: skip
+        ]
     return found

@@ -23,10 +23,16 @@ def with_assumed_interest(policy: PolicySet, rate: Decimal, through: int) -> Pol
     have = {r.year for r in rates if isinstance(r, InterestRate)}
     first = max(have, default=through) + 1
     for year in range(first, through + 1):
-        rates.append(InterestRate(
-            year=year, effective=date(year, 1, 1), published=date(year, 1, 1),
-            rate=rate, status="provisional", source="simulation scenario: assumed rate",
-            note="no published or provisional rate for this year: the scenario's assumption",
-        ))  # fmt: skip
+        rates.append(
+            InterestRate(
+                year=year,
+                effective=date(year, 1, 1),
+                published=date(year, 1, 1),
+                rate=rate,
+                status="provisional",
+                source="simulation scenario: assumed rate",
+                note="no published or provisional rate for this year: the scenario's assumption",
+            )
+        )
     national[InterestRate.path] = rates
     return PolicySet(regions=policy.regions, records={**policy.records, NATIONAL: national})

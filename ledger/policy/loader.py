@@ -47,8 +47,9 @@ class PolicySet:
     # Answers of ``at``, by its arguments: batches ask the same question for every member.
     # Records are not changed once loaded (a variant is a new PolicySet), so an answer
     # stays right; the memo is emptied when it holds MEMO_SIZE answers.
-    _memo: dict[tuple[object, ...], Record] = field(default_factory=dict, init=False, repr=False,
-                                       compare=False)  # fmt: skip
+    _memo: dict[tuple[object, ...], Record] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     MEMO_SIZE = 100_000
 

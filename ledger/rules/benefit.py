@@ -251,9 +251,10 @@ def in_payment(
             amount = round_half_up(Fraction(record.rate) * (basic + personal_fen))
             basic += amount
             applied.append(
-                Increase(record.effective, Fraction(record.rate), amount, record.source,
-                         record.status)
-            )  # fmt: skip
+                Increase(
+                    record.effective, Fraction(record.rate), amount, record.source, record.status
+                )
+            )
     return InPayment(basic, personal_fen, tuple(applied))
 
 

@@ -187,15 +187,29 @@ def assess(
             raise GradeNotOffered("grade", f"{format_yuan(grade_fen)} is not a grade ({offered})")
         subsidy = record.subsidy_for(grade_fen)
         return Assessment(
-            scheme, region, period, grade_fen, grade_fen, grade_fen + subsidy, 0, subsidy,
+            scheme,
+            region,
+            period,
+            grade_fen,
+            grade_fen,
+            grade_fen + subsidy,
+            0,
+            subsidy,
             sources=(record.source,),
-        )  # fmt: skip
+        )
     record_m = policy.at(ResidentMedical, on, region, known_at)
     total = record_m.individual_fen
     return Assessment(
-        scheme, region, period, None, total, 0, total + record_m.subsidy_fen,
-        record_m.subsidy_fen, sources=(record_m.source,),
-    )  # fmt: skip
+        scheme,
+        region,
+        period,
+        None,
+        total,
+        0,
+        total + record_m.subsidy_fen,
+        record_m.subsidy_fen,
+        sources=(record_m.source,),
+    )
 
 
 def _assess_pension(
@@ -219,12 +233,20 @@ def _assess_pension(
     total = apply_rate(base, rate_rec.total_rate)
     personal = apply_rate(base, rate_rec.personal_rate)
     return Assessment(
-        Scheme.PENSION, region, period, base, total, personal, total - personal,
-        rate=rate_rec.total_rate, personal_rate=rate_rec.personal_rate,
-        floor_fen=base_rec.floor_fen, ceiling_fen=base_rec.ceiling_fen,
+        Scheme.PENSION,
+        region,
+        period,
+        base,
+        total,
+        personal,
+        total - personal,
+        rate=rate_rec.total_rate,
+        personal_rate=rate_rec.personal_rate,
+        floor_fen=base_rec.floor_fen,
+        ceiling_fen=base_rec.ceiling_fen,
         sources=(base_rec.source, rate_rec.source),
         provisional=base_rec.status == "provisional",
-    )  # fmt: skip
+    )
 
 
 def _assess_medical(
@@ -240,22 +262,34 @@ def _assess_medical(
         assert rec.fixed_monthly_fen is not None
         total = rec.fixed_monthly_fen
         return Assessment(
-            Scheme.MEDICAL, region, period, None, total, 0, total,
-            sources=(rec.source,), provisional=rec.status == "provisional",
-        )  # fmt: skip
+            Scheme.MEDICAL,
+            region,
+            period,
+            None,
+            total,
+            0,
+            total,
+            sources=(rec.source,),
+            provisional=rec.status == "provisional",
+        )
     assert rec.rate is not None
     if rec.base == "own":
         assert rec.floor_fen is not None and rec.ceiling_fen is not None
         floor, ceiling, average, grades = (
-            rec.floor_fen, rec.ceiling_fen, rec.average_wage_fen, None,
-        )  # fmt: skip
+            rec.floor_fen,
+            rec.ceiling_fen,
+            rec.average_wage_fen,
+            None,
+        )
         sources: tuple[str, ...] = (rec.source,)
     else:
         base_rec = policy.at(PensionBase, on, region, known_at)
         floor, ceiling, average, grades = (
-            base_rec.floor_fen, base_rec.ceiling_fen, base_rec.average_wage_fen,
+            base_rec.floor_fen,
+            base_rec.ceiling_fen,
+            base_rec.average_wage_fen,
             base_rec.grades_percent,
-        )  # fmt: skip
+        )
         sources = (rec.source, base_rec.source)
     base = _base_from_choice(
         choice,
@@ -268,7 +302,17 @@ def _assess_medical(
     total = apply_rate(base, rec.rate)
     personal = apply_rate(base, rec.personal_rate)
     return Assessment(
-        Scheme.MEDICAL, region, period, base, total, personal, total - personal,
-        rate=rec.rate, personal_rate=rec.personal_rate, floor_fen=floor, ceiling_fen=ceiling,
-        sources=sources, provisional=rec.status == "provisional",
-    )  # fmt: skip
+        Scheme.MEDICAL,
+        region,
+        period,
+        base,
+        total,
+        personal,
+        total - personal,
+        rate=rec.rate,
+        personal_rate=rec.personal_rate,
+        floor_fen=floor,
+        ceiling_fen=ceiling,
+        sources=sources,
+        provisional=rec.status == "provisional",
+    )

@@ -124,19 +124,20 @@ class Simulation:
         self.ledger, self.scenario, self.seed = ledger, scenario, seed
         self.clock: FixedClock = ledger.clock
         self.first, self.last = Month(start, 1), Month(start + years - 1, 12)
-        ledger.policy = with_assumed_interest(ledger.policy, scenario.interest.assumed_rate,
-                                              self.last.year)  # fmt: skip
+        ledger.policy = with_assumed_interest(
+            ledger.policy, scenario.interest.assumed_rate, self.last.year
+        )
         self.population = draw_members(scenario, seed, members, self.first, ledger.policy, regions)
-        self.result = SimulationResult(seed, members, self.first, self.last,
-                                       trace=[] if trace else None)  # fmt: skip
+        self.result = SimulationResult(
+            seed, members, self.first, self.last, trace=[] if trace else None
+        )
         self.progress = progress
         self.sequencer = sequencer
         self.enrolled: dict[tuple[str, Scheme], Enrolment] = {}
         self._publications = sorted(_publications(ledger.policy))
         # Deaths draw from their own stream per member, so that adding them changed no
         # other draw of a member's story.
-        self._mortality = {m.id: random.Random(f"{seed}:{m.index}:death")
-                           for m in self.population}  # fmt: skip
+        self._mortality = {m.id: random.Random(f"{seed}:{m.index}:death") for m in self.population}
         self.dead: set[str] = set()
         self._retiring: list[Member] = []
         self._paying_pensions = False
@@ -231,12 +232,20 @@ class Simulation:
         if self.result.trace is not None:
             self.result.trace.extend(self._paid(m, s, month, today) for m, s in pairs)
         key = keys.simulation_step(label, month, today)
-        common = {"run_key": key, "first": str(month), "last": str(month),
-                  "paid_on_iso": today.isoformat()}  # fmt: skip
+        common = {
+            "run_key": key,
+            "first": str(month),
+            "last": str(month),
+            "paid_on_iso": today.isoformat(),
+        }
         listed = [[m.id, s.value] for m, s in pairs]
-        self._send(lambda _: Run(key, "post_payments_batch", tuple(
-            {**common, "pairs": b} for b in batches(listed, BATCH)
-        )))  # fmt: skip
+        self._send(
+            lambda _: Run(
+                key,
+                "post_payments_batch",
+                tuple({**common, "pairs": b} for b in batches(listed, BATCH)),
+            )
+        )
 
     def _paid(self, member: Member, scheme: Scheme, month: Month, today: date) -> Paid:
         enrolment = self.enrolled[(member.id, scheme)]
@@ -249,9 +258,10 @@ class Simulation:
 
     def _active(self, method: str | None = None, resident: bool = False) -> list[Member]:
         return [
-            m for m in self.population
+            m
+            for m in self.population
             if not m.retired and m.resident == resident and (method is None or m.method == method)
-        ]  # fmt: skip
+        ]
 
     # ------------------------------------------------------------------ events
 
@@ -275,13 +285,25 @@ class Simulation:
         from ledger.rules.pension import retirement
 
         retiring, self._retiring = self._retiring, []
-        rows = [[m.id, retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat(),
-                 m.category.value] for m in retiring]  # fmt: skip
+        rows = [
+            [
+                m.id,
+                retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat(),
+                m.category.value,
+            ]
+            for m in retiring
+        ]
         key, choice = f"simulation:retirements:{self._today()}", self.scenario.benefits.short_choice
-        self._send(lambda _: Run(key, "retirements_batch", tuple(
-            {"run_key": key, "retirements": b, "short_choice": choice}
-            for b in batches(rows, BATCH)
-        )))  # fmt: skip
+        self._send(
+            lambda _: Run(
+                key,
+                "retirements_batch",
+                tuple(
+                    {"run_key": key, "retirements": b, "short_choice": choice}
+                    for b in batches(rows, BATCH)
+                ),
+            )
+        )
         self._paying_pensions = True
 
     def _pensions(self, month: Month) -> None:
@@ -314,13 +336,18 @@ class Simulation:
             self.result.deaths.append((member.id, today))
         if active:
             with self.ledger.unit_of_work() as conn:
-                end_enrolments(self, conn, [(m, s) for m in active for s in self.schemes_of(m)],
-                               month)  # fmt: skip
+                end_enrolments(
+                    self, conn, [(m, s) for m in active for s in self.schemes_of(m)], month
+                )
         rows = [[m.id, today.isoformat()] for m in dying]
         key = keys.simulation_deaths(today)
-        self._send(lambda _: Run(key, "deaths_batch", tuple(
-            {"run_key": key, "deaths": b} for b in batches(rows, BATCH)
-        )))  # fmt: skip
+        self._send(
+            lambda _: Run(
+                key,
+                "deaths_batch",
+                tuple({"run_key": key, "deaths": b} for b in batches(rows, BATCH)),
+            )
+        )
 
     def _monthly(self, month: Month) -> None:
         miss = self.scenario.payment.miss_month
@@ -371,18 +398,22 @@ class Simulation:
         today, rate = self._today(), str(self.scenario.payment.bank_failure)
         round_ = 1 if month.month == 6 or regions is not None else 2
         for scheme in (Scheme.PENSION, Scheme.MEDICAL):
-            self._send(lambda conn, s=scheme: _with(
-                bank_deduction_run(conn, month.year, s, today, self.seed, BATCH, round_,
-                                   regions),
-                failure_rate=rate,
-            ))  # fmt: skip
+            self._send(
+                lambda conn, s=scheme: _with(
+                    bank_deduction_run(
+                        conn, month.year, s, today, self.seed, BATCH, round_, regions
+                    ),
+                    failure_rate=rate,
+                )
+            )
 
     def _monthly_only(self, month: Month) -> frozenset[str]:
         """The scenario's regions that take flexible employees' months only in the month."""
         return frozenset(
-            r for r in self.scenario.population.regions
+            r
+            for r in self.scenario.population.regions
             if r in self.ledger.policy.regions and self.ledger.monthly_only(r, month)
-        )  # fmt: skip
+        )
 
     def _close_year(self, year: int) -> None:
         """January: last year's months still unpaid whose window closed become gaps."""
@@ -399,19 +430,28 @@ class Simulation:
         except NoPolicyInForce:
             return  # no published or provisional rate for the year: nothing to credit
         assumed = str(self.scenario.interest.assumed_rate)
-        self._send(lambda conn: _with(interest_run(conn, year, Scheme.PENSION, BATCH),
-                                      assumed_rate=assumed))  # fmt: skip
+        self._send(
+            lambda conn: _with(
+                interest_run(conn, year, Scheme.PENSION, BATCH), assumed_rate=assumed
+            )
+        )
 
     def _adjust(self) -> None:
         today = self._today()
         key = keys.late_adjustments_run(today)
-        self._send(lambda _: Run(key, "late_adjustments",
-                                 ({"run_key": key, "today_iso": today.isoformat()},)))  # fmt: skip
+        self._send(
+            lambda _: Run(
+                key, "late_adjustments", ({"run_key": key, "today_iso": today.isoformat()},)
+            )
+        )
 
     def _residents(self, month: Month) -> None:
         residents = self._active(resident=True)
-        self._pay("residents", [(m, s) for m in residents for s in self.schemes_of(m)],
-                  Month(month.year, 1))  # fmt: skip
+        self._pay(
+            "residents",
+            [(m, s) for m in residents for s in self.schemes_of(m)],
+            Month(month.year, 1),
+        )
 
     def _july(self, month: Month) -> None:
         """A new contribution year: some members change base, some move region."""
@@ -457,8 +497,9 @@ class Simulation:
                         self.ledger.enrolments(conn, member.id, scheme), month
                     )
                     if found is None or found.region != to:
-                        self.ledger.enroll(conn, member.id, scheme, to, old.choice, month,
-                                           old.method, old.agency)  # fmt: skip
+                        self.ledger.enroll(
+                            conn, member.id, scheme, to, old.choice, month, old.method, old.agency
+                        )
             load_enrolments(self, conn, sorted(m.id for m, _ in moving))
         for member, to in moving:
             member.region = to
@@ -483,14 +524,14 @@ def tally(sim: Simulation) -> None:
 
     result = sim.result
     with sim.ledger.engine.connect() as conn:
-        kinds: dict[str, int] = dict(conn.execute(
-            select(entries.c.kind, func.count()).group_by(entries.c.kind)
-        ).all())  # fmt: skip
+        kinds: dict[str, int] = dict(
+            conn.execute(select(entries.c.kind, func.count()).group_by(entries.c.kind)).all()
+        )
         # No DISTINCT: SQLite would walk ix_entries_member_period for the order and look
         # up every entry's row for its kind (1.6 s at 2,000 × 30) instead of one scan (0.5 s).
-        result.gap_members = set(conn.execute(
-            select(entries.c.member_id).where(entries.c.kind == "arrears")
-        ).scalars())  # fmt: skip
+        result.gap_members = set(
+            conn.execute(select(entries.c.member_id).where(entries.c.kind == "arrears")).scalars()
+        )
         failures = 0
         for (outcome,) in conn.execute(
             select(processed_messages.c.outcome).where(

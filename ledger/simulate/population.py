@@ -20,8 +20,13 @@ from ledger.rules.pension import Category, retirement
 from ledger.simulate.scenario import Scenario
 
 # A county code inside each region, for the members' citizen ID numbers.
-COUNTY = {"110000": "110105", "310000": "310115", "120000": "120101", "440100": "440106",
-          "440300": "440304"}  # fmt: skip
+COUNTY = {
+    "110000": "110105",
+    "310000": "310115",
+    "120000": "120101",
+    "440100": "440106",
+    "440300": "440304",
+}
 
 
 def pick(rng: random.Random, weights: dict[str, int]) -> str:
@@ -63,8 +68,14 @@ class Member:
     moves: int = 0
 
 
-def draw_members(scenario: Scenario, seed: int, count: int, start: Month, policy: PolicySet,
-                 regions: list[str] | None = None) -> list[Member]:  # fmt: skip
+def draw_members(
+    scenario: Scenario,
+    seed: int,
+    count: int,
+    start: Month,
+    policy: PolicySet,
+    regions: list[str] | None = None,
+) -> list[Member]:
     """``count`` members, each with its own stream; IDs unique by construction."""
     pop = scenario.population
     weights = {r: w for r, w in pop.regions.items() if regions is None or r in regions}
@@ -88,20 +99,30 @@ def draw_members(scenario: Scenario, seed: int, count: int, start: Month, policy
             sequence += 2
         taken.add(number)
         category = (
-            Category.MALE if not female
-            else Category.FEMALE_50 if chance(rng, pop.female_50_share) else Category.FEMALE_55
-        )  # fmt: skip
+            Category.MALE
+            if not female
+            else Category.FEMALE_50
+            if chance(rng, pop.female_50_share)
+            else Category.FEMALE_55
+        )
         resident = chance(rng, pop.resident_share)
         method = pick(rng, scenario.payment.methods) if not resident else "monthly"
         members.append(
             Member(
-                index=index, id=number, region=region, birth_date=born,
-                sex="female" if female else "male", category=category, resident=resident,
-                medical=not resident and chance(rng, pop.medical_share), method=method,
+                index=index,
+                id=number,
+                region=region,
+                birth_date=born,
+                sex="female" if female else "male",
+                category=category,
+                resident=resident,
+                medical=not resident and chance(rng, pop.medical_share),
+                method=method,
                 agency=rng.choice(scenario.payment.agencies) if method == "agency" else None,
                 percent=pick(rng, scenario.base.percents),
                 grade=pick(rng, scenario.base.resident_grades),
-                retire_month=retirement(born, category, policy).month, rng=rng,
+                retire_month=retirement(born, category, policy).month,
+                rng=rng,
             )
-        )  # fmt: skip
+        )
     return members

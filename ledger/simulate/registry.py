@@ -35,11 +35,22 @@ class Simulation(Protocol):
 
     def schemes_of(self, member: Member) -> list[Scheme]: ...
 
+
 MEMBER_COLUMNS = ("id", "region", "hukou", "sex", "birth_date", "recorded_at")
 ENROLMENT_COLUMNS = (
-    "member_id", "scheme", "region", "base_percent", "base_fen", "grade", "method", "agency",
-    "from_month", "to_month", "signed_on", "recorded_at",
-)  # fmt: skip
+    "member_id",
+    "scheme",
+    "region",
+    "base_percent",
+    "base_fen",
+    "grade",
+    "method",
+    "agency",
+    "from_month",
+    "to_month",
+    "signed_on",
+    "recorded_at",
+)
 
 
 def _choice_row(member: Member, scheme: Scheme) -> tuple[str | None, str | None]:
@@ -53,11 +64,22 @@ def _choice_row(member: Member, scheme: Scheme) -> tuple[str | None, str | None]
 def _rows(sim: Simulation, pairs: list[tuple[Member, Scheme]], month: Month) -> list[tuple]:
     now = sim.clock.now()
     return [
-        (member.id, scheme.value, member.region, *_choice_row(member, scheme)[:1], None,
-         _choice_row(member, scheme)[1], member.method, member.agency, str(month), None,
-         None, now)
+        (
+            member.id,
+            scheme.value,
+            member.region,
+            *_choice_row(member, scheme)[:1],
+            None,
+            _choice_row(member, scheme)[1],
+            member.method,
+            member.agency,
+            str(month),
+            None,
+            None,
+            now,
+        )
         for member, scheme in pairs
-    ]  # fmt: skip
+    ]
 
 
 def load_enrolments(sim: Simulation, conn: Connection, ids: list[str]) -> None:
@@ -90,13 +112,22 @@ def register(sim: Simulation, conn: Connection) -> None:
             "(set FLEXLEDGER_DATABASE_URL to a new database)",
         )
     now = sim.clock.now()
-    conn.execute(insert(simulations).values(
-        seed=sim.seed, members=len(sim.population), first_month=str(sim.first),
-        last_month=str(sim.last), scenario=sim.scenario.model_dump_json(), recorded_at=now,
-    ))  # fmt: skip
-    bulk_insert(conn, members, MEMBER_COLUMNS, [
-        (m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population
-    ])  # fmt: skip
+    conn.execute(
+        insert(simulations).values(
+            seed=sim.seed,
+            members=len(sim.population),
+            first_month=str(sim.first),
+            last_month=str(sim.last),
+            scenario=sim.scenario.model_dump_json(),
+            recorded_at=now,
+        )
+    )
+    bulk_insert(
+        conn,
+        members,
+        MEMBER_COLUMNS,
+        [(m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population],
+    )
     pairs = [(m, s) for m in sim.population for s in sim.schemes_of(m)]
     enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, pairs, sim.first))
@@ -110,8 +141,9 @@ def reenrol(
     if not changes:
         return
     enrolment_index.wrote(conn)
-    bulk_insert(conn, enrolments, ENROLMENT_COLUMNS,
-                _rows(sim, [(m, s) for m, s, _ in changes], month))  # fmt: skip
+    bulk_insert(
+        conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, [(m, s) for m, s, _ in changes], month)
+    )
     load_enrolments(sim, conn, sorted({m.id for m, _, _ in changes}))
 
 
@@ -125,10 +157,22 @@ def end_enrolments(
     rows = []
     for member, scheme in ending:
         e = sim.enrolled[(member.id, scheme)]
-        rows.append((e.member_id, e.scheme.value, e.region,
-                     str(e.choice.percent) if e.choice.percent is not None else None,
-                     e.choice.amount_fen, e.choice.grade, e.method, e.agency, str(e.from_month),
-                     str(last), e.signed_on, now))  # fmt: skip
+        rows.append(
+            (
+                e.member_id,
+                e.scheme.value,
+                e.region,
+                str(e.choice.percent) if e.choice.percent is not None else None,
+                e.choice.amount_fen,
+                e.choice.grade,
+                e.method,
+                e.agency,
+                str(e.from_month),
+                str(last),
+                e.signed_on,
+                now,
+            )
+        )
     enrolment_index.wrote(conn)
     bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, rows)
     load_enrolments(sim, conn, sorted({m.id for m, _ in ending}))

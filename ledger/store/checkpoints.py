@@ -184,11 +184,17 @@ def make_grid(
             for k in range(stop + 1):
                 if counts[account][k] < min_postings or (account, dates[k], upper) in present:
                     continue
-                pending.append({
-                    "account_id": account, "as_of": dates[k], "through_entry_id": upper,
-                    "balance_fen": totals[account][k], "posting_count": counts[account][k],
-                    "recorded_at": now, "last_date": final,
-                })  # fmt: skip
+                pending.append(
+                    {
+                        "account_id": account,
+                        "as_of": dates[k],
+                        "through_entry_id": upper,
+                        "balance_fen": totals[account][k],
+                        "posting_count": counts[account][k],
+                        "recorded_at": now,
+                        "last_date": final,
+                    }
+                )
         if len(pending) >= INSERT_CHUNK:
             conn.execute(insert(checkpoints), pending)
             written, pending = written + len(pending), []

@@ -97,10 +97,13 @@ def journal_entry(entry: Row, legs: list[tuple[str, int]]) -> str:
 def iter_ledger(conn: Connection) -> Iterator[tuple[str, int]]:
     """The journal ``export_ledger`` writes, as (text, entries in it) chunks, for streaming."""
     yield (
-        "; flexledger journal: amounts in yuan, debit positive, credit negative; entries in\n"
-        "; recorded order; (n) is the entry id.\n"
-        f"commodity 1,000.00 {COMMODITY}\n\n"
-    ), 0
+        (
+            "; flexledger journal: amounts in yuan, debit positive, credit negative; entries in\n"
+            "; recorded order; (n) is the entry id.\n"
+            f"commodity 1,000.00 {COMMODITY}\n\n"
+        ),
+        0,
+    )
     for chunk in _entry_chunks(conn):
         legs = _legs(conn, chunk[0].id, chunk[-1].id)
         yield "".join(journal_entry(entry, legs.get(entry.id, [])) for entry in chunk), len(chunk)

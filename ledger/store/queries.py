@@ -224,8 +224,9 @@ def payments_bought(member_id: str, lines: Sequence[StatementLine]) -> list[Paym
         if line.kind not in PAYMENT_KINDS or line.scheme is None:
             continue
         heads.setdefault(line.entry_id, line)
-        got = sums.setdefault(line.entry_id, {"paid": 0, "personal": 0, "pooling": 0,
-                                              "subsidy": 0, "after": 0})  # fmt: skip
+        got = sums.setdefault(
+            line.entry_id, {"paid": 0, "personal": 0, "pooling": 0, "subsidy": 0, "after": 0}
+        )
         own = f"personal:{line.scheme}:{member_id}"
         if line.account == own:
             got["personal"] -= line.amount_fen
@@ -238,9 +239,17 @@ def payments_bought(member_id: str, lines: Sequence[StatementLine]) -> list[Paym
         got["after"] = owned.get(own, 0)
     return [
         PaymentBought(
-            entry_id, head.effective_date, head.kind, head.period, head.scheme, head.region,
-            sums[entry_id]["paid"], sums[entry_id]["personal"], sums[entry_id]["pooling"],
-            sums[entry_id]["subsidy"], sums[entry_id]["after"],
+            entry_id,
+            head.effective_date,
+            head.kind,
+            head.period,
+            head.scheme,
+            head.region,
+            sums[entry_id]["paid"],
+            sums[entry_id]["personal"],
+            sums[entry_id]["pooling"],
+            sums[entry_id]["subsidy"],
+            sums[entry_id]["after"],
         )
         for entry_id, head in heads.items()
     ]
@@ -314,11 +323,14 @@ def pension_place_of(conn: Connection, member_id: str, policy: PolicySet) -> Pen
     member = conn.execute(select(members.c.hukou).where(members.c.id == member_id)).first()
     periods = conn.execute(
         select(entries.c.period, entries.c.region)
-        .where(entries.c.member_id == member_id, entries.c.scheme == "pension",
-               entries.c.kind == EntryKind.CONTRIBUTION.value)
+        .where(
+            entries.c.member_id == member_id,
+            entries.c.scheme == "pension",
+            entries.c.kind == EntryKind.CONTRIBUTION.value,
+        )
         .distinct()
         .order_by(entries.c.period, entries.c.region)
-    ).all()  # fmt: skip
+    ).all()
     temporary = set(
         conn.execute(
             select(temporary_accounts.c.region).where(
@@ -361,11 +373,16 @@ def _accepted_moves(
     the in step's the destination.
     """
     query = (
-        select(entries.c.kind, entries.c.idempotency_key, entries.c.member_id,
-               entries.c.scheme, entries.c.region)
+        select(
+            entries.c.kind,
+            entries.c.idempotency_key,
+            entries.c.member_id,
+            entries.c.scheme,
+            entries.c.region,
+        )
         .where(entries.c.kind.in_([EntryKind.TRANSFER_OUT.value, EntryKind.TRANSFER_IN.value]))
         .order_by(entries.c.effective_date, entries.c.id)
-    )  # fmt: skip
+    )
     if member_id is not None:
         query = query.where(entries.c.member_id == member_id)
     sources: dict[str, str] = {}
@@ -410,12 +427,20 @@ def departures_of(
     found: dict[str, dict[str, Departure]] = {}
     for start in range(0, len(unique), CHUNK):
         rows = conn.execute(
-            select(entries.c.member_id, entries.c.kind, entries.c.idempotency_key,
-                   entries.c.region, entries.c.effective_date)
-            .where(entries.c.member_id.in_(unique[start : start + CHUNK]),
-                   entries.c.scheme == scheme, text(f"entries.{TRANSFER_STEPS}"))
+            select(
+                entries.c.member_id,
+                entries.c.kind,
+                entries.c.idempotency_key,
+                entries.c.region,
+                entries.c.effective_date,
+            )
+            .where(
+                entries.c.member_id.in_(unique[start : start + CHUNK]),
+                entries.c.scheme == scheme,
+                text(f"entries.{TRANSFER_STEPS}"),
+            )
             .order_by(entries.c.member_id, entries.c.id)
-        ).all()  # fmt: skip
+        ).all()
         for member, kind, key, region, on in rows:
             left = found.setdefault(member, {})
             transfer_id = keys.transfer_of(key)

@@ -57,9 +57,22 @@ APPEND_LOCK_KEY = 7_313_225_001
 CHUNK = 500
 KEY_CHUNK = 5000
 ENTRY_COLUMNS = (
-    "id", "kind", "effective_date", "recorded_at", "period", "member_id", "scheme", "region",
-    "base_fen", "idempotency_key", "fingerprint", "reason", "corrects", "prev_hash", "hash",
-)  # fmt: skip
+    "id",
+    "kind",
+    "effective_date",
+    "recorded_at",
+    "period",
+    "member_id",
+    "scheme",
+    "region",
+    "base_fen",
+    "idempotency_key",
+    "fingerprint",
+    "reason",
+    "corrects",
+    "prev_hash",
+    "hash",
+)
 POSTING_COLUMNS = ("entry_id", "account_id", "amount_fen", "effective_date")
 
 
@@ -230,11 +243,24 @@ class Recorder:
             canonical = draft.canonical()
             digest = chain_hash(prev_hash, next_id, stamp, canonical)
             entry_rows.append(
-                (next_id, draft.kind.value, draft.effective_date, now, draft.period,
-                 draft.member_id, draft.scheme, draft.region, draft.base_fen,
-                 draft.idempotency_key, fingerprint_of(canonical), draft.reason,
-                 draft.corrects, prev_hash, digest)
-            )  # fmt: skip
+                (
+                    next_id,
+                    draft.kind.value,
+                    draft.effective_date,
+                    now,
+                    draft.period,
+                    draft.member_id,
+                    draft.scheme,
+                    draft.region,
+                    draft.base_fen,
+                    draft.idempotency_key,
+                    fingerprint_of(canonical),
+                    draft.reason,
+                    draft.corrects,
+                    prev_hash,
+                    digest,
+                )
+            )
             posting_rows.extend(
                 (next_id, ids[p.account], p.amount_fen, draft.effective_date)
                 for p in draft.postings

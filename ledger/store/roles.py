@@ -58,8 +58,11 @@ class RoleNames:
     auditor: str = "flexledger_auditor"
 
     def check(self) -> None:
-        for field, name in (("owner", self.owner), ("writer", self.writer),
-                            ("auditor", self.auditor)):  # fmt: skip
+        for field, name in (
+            ("owner", self.owner),
+            ("writer", self.writer),
+            ("auditor", self.auditor),
+        ):
             if not ROLE_NAME.match(name):
                 raise BadInput(field, f"{name!r} is not a plain lower-case role name")
         if len({self.owner, self.writer, self.auditor}) != 3:
@@ -285,8 +288,9 @@ def _schema_privileges(conn: Connection, names: RoleNames, schema: str) -> list[
     for role, privileges in wanted.items():
         have = _acl(conn, "schema", schema, None, role)
         target = f"SCHEMA {_quote(schema)}"
-        changes += _grant_revoke(conn, target, f"schema {schema}", role, privileges, have,
-                                 {"USAGE", "CREATE"})  # fmt: skip
+        changes += _grant_revoke(
+            conn, target, f"schema {schema}", role, privileges, have, {"USAGE", "CREATE"}
+        )
     return changes
 
 
@@ -295,8 +299,9 @@ def _table_privileges(
 ) -> list[str]:
     have = _acl(conn, "table", schema, table, role)
     target = f"TABLE {_quote(schema)}.{_quote(table)}"
-    return _grant_revoke(conn, target, f"table {table}", role, wanted, have,
-                         set(TABLE_PRIVILEGES) | have)  # fmt: skip
+    return _grant_revoke(
+        conn, target, f"table {table}", role, wanted, have, set(TABLE_PRIVILEGES) | have
+    )
 
 
 def _sequence_privileges(conn: Connection, names: RoleNames, schema: str) -> list[str]:
@@ -316,8 +321,15 @@ def _sequence_privileges(conn: Connection, names: RoleNames, schema: str) -> lis
         target = f"SEQUENCE {_quote(schema)}.{_quote(sequence)}"
         for role, wanted in ((names.writer, {"USAGE"}), (names.auditor, set())):
             have = _acl(conn, "sequence", schema, sequence, role)
-            changes += _grant_revoke(conn, target, f"sequence {sequence}", role, wanted, have,
-                                     {"USAGE", "SELECT", "UPDATE"} | have)  # fmt: skip
+            changes += _grant_revoke(
+                conn,
+                target,
+                f"sequence {sequence}",
+                role,
+                wanted,
+                have,
+                {"USAGE", "SELECT", "UPDATE"} | have,
+            )
     return changes
 
 

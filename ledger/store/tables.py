@@ -209,22 +209,34 @@ pension_awards = Table(
     Column("age_extra_months", Integer, nullable=False),
     Column("months_counted", Integer, nullable=False),
     Column("minimum_months", Integer, nullable=False),
-    Column("index_sum", String(200), nullable=False,
-           comment="sum of the months' indices, an exact fraction n/d"),
-    Column("average_index", String(200), nullable=False,
-           comment="index_sum / months_counted, an exact fraction n/d"),
+    Column(
+        "index_sum",
+        String(200),
+        nullable=False,
+        comment="sum of the months' indices, an exact fraction n/d",
+    ),
+    Column(
+        "average_index",
+        String(200),
+        nullable=False,
+        comment="index_sum / months_counted, an exact fraction n/d",
+    ),
     Column("calculation_base_fen", BigInteger, nullable=False),
     Column("personal_balance_fen", BigInteger, nullable=False),
     Column("divisor", String(40), nullable=False, comment="months, exact n/d"),
     Column("basic_fen", BigInteger, nullable=False),
     Column("personal_fen", BigInteger, nullable=False),
     Column("total_fen", BigInteger, nullable=False),
-    Column("inputs", Text, nullable=False,
-           comment="JSON: months by year with bases, average wages and sources"),
+    Column(
+        "inputs",
+        Text,
+        nullable=False,
+        comment="JSON: months by year with bases, average wages and sources",
+    ),
     Column("sources", Text, nullable=False, comment="the rules' sources"),
     Column("recorded_at", Timestamp, nullable=False),
     comment="a pension awarded at retirement, with every input: recomputable from the row",
-)  # fmt: skip
+)
 
 benefit_events = Table(
     "benefit_events",
@@ -254,6 +266,14 @@ temporary_accounts = Table(
 )
 
 APPEND_ONLY_TABLES = (
-    "entries", "postings", "members", "enrolments", "chain_anchors", "simulations",
-    "bank_settlements", "pension_awards", "benefit_events", "temporary_accounts",
-)  # fmt: skip
+    "entries",
+    "postings",
+    "members",
+    "enrolments",
+    "chain_anchors",
+    "simulations",
+    "bank_settlements",
+    "pension_awards",
+    "benefit_events",
+    "temporary_accounts",
+)

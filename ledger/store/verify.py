@@ -84,10 +84,18 @@ def verify(conn: Connection, progress: Callable[[int, int], None] | None = None)
             if row.id != expected_id:
                 report.fail(row.id, f"entry {row.id}: expected id {expected_id}, ids have a gap")
             canonical = canonical_of(
-                row.kind, _iso(row.effective_date), row.idempotency_key, row.reason,
-                row.period, row.member_id, row.scheme, row.region, row.base_fen,
-                row.corrects, these,
-            )  # fmt: skip
+                row.kind,
+                _iso(row.effective_date),
+                row.idempotency_key,
+                row.reason,
+                row.period,
+                row.member_id,
+                row.scheme,
+                row.region,
+                row.base_fen,
+                row.corrects,
+                these,
+            )
             if row.prev_hash != prev_hash:
                 report.fail(row.id, f"entry {row.id}: prev_hash does not match entry before it")
             stamp = format_recorded_at(_aware(row.recorded_at))

@@ -29,9 +29,12 @@ TRANSFER_STEPS = "kind IN ('transfer-out', 'transfer-in', 'transfer-return')"
 
 def upgrade() -> None:
     op.create_index(
-        "ix_entries_transfers", "entries", ["member_id", "scheme"],
-        sqlite_where=sa.text(TRANSFER_STEPS), postgresql_where=sa.text(TRANSFER_STEPS),
-    )  # fmt: skip
+        "ix_entries_transfers",
+        "entries",
+        ["member_id", "scheme"],
+        sqlite_where=sa.text(TRANSFER_STEPS),
+        postgresql_where=sa.text(TRANSFER_STEPS),
+    )
 
 
 def downgrade() -> None:

@@ -44,23 +44,35 @@ def upgrade() -> None:
         sa.Column("age_extra_months", sa.Integer(), nullable=False),
         sa.Column("months_counted", sa.Integer(), nullable=False),
         sa.Column("minimum_months", sa.Integer(), nullable=False),
-        sa.Column("index_sum", sa.String(200), nullable=False,
-                  comment="sum of the months' indices, an exact fraction n/d"),
-        sa.Column("average_index", sa.String(200), nullable=False,
-                  comment="index_sum / months_counted, an exact fraction n/d"),
+        sa.Column(
+            "index_sum",
+            sa.String(200),
+            nullable=False,
+            comment="sum of the months' indices, an exact fraction n/d",
+        ),
+        sa.Column(
+            "average_index",
+            sa.String(200),
+            nullable=False,
+            comment="index_sum / months_counted, an exact fraction n/d",
+        ),
         sa.Column("calculation_base_fen", sa.BigInteger(), nullable=False),
         sa.Column("personal_balance_fen", sa.BigInteger(), nullable=False),
         sa.Column("divisor", sa.String(40), nullable=False, comment="months, exact n/d"),
         sa.Column("basic_fen", sa.BigInteger(), nullable=False),
         sa.Column("personal_fen", sa.BigInteger(), nullable=False),
         sa.Column("total_fen", sa.BigInteger(), nullable=False),
-        sa.Column("inputs", sa.Text(), nullable=False,
-                  comment="JSON: months by year with bases, average wages and sources"),
+        sa.Column(
+            "inputs",
+            sa.Text(),
+            nullable=False,
+            comment="JSON: months by year with bases, average wages and sources",
+        ),
         sa.Column("sources", sa.Text(), nullable=False, comment="the rules' sources"),
         sa.Column("recorded_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("member_id", "scheme", name=op.f("pk_pension_awards")),
         comment="a pension awarded at retirement, with every input: recomputable from the row",
-    )  # fmt: skip
+    )
     invariants.create_append_only("pension_awards")
     op.create_table(
         "benefit_events",
@@ -78,20 +90,18 @@ def upgrade() -> None:
         "temporary_accounts",
         sa.Column("member_id", sa.String(18), nullable=False),
         sa.Column("scheme", sa.String(20), nullable=False),
-        sa.Column("region", sa.String(6), nullable=False,
-                  comment="where the temporary account is"),
-        sa.Column("kept_in", sa.String(6), nullable=False,
-                  comment="where the relationship stays"),
+        sa.Column("region", sa.String(6), nullable=False, comment="where the temporary account is"),
+        sa.Column("kept_in", sa.String(6), nullable=False, comment="where the relationship stays"),
         sa.Column("opened_on", sa.Date(), nullable=False),
-        sa.Column("from_month", sa.String(7), nullable=False,
-                  comment="first month paid there"),
+        sa.Column("from_month", sa.String(7), nullable=False, comment="first month paid there"),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("recorded_at", Timestamp, nullable=False),
-        sa.PrimaryKeyConstraint("member_id", "scheme", "region",
-                                name=op.f("pk_temporary_accounts")),
+        sa.PrimaryKeyConstraint(
+            "member_id", "scheme", "region", name=op.f("pk_temporary_accounts")
+        ),
         comment="国办发〔2009〕66号 Art. 5 (2): a member moving at 50 (men) or 40 (women) "
         "outside the hukou province keeps the relationship and pays into a temporary account",
-    )  # fmt: skip
+    )
     invariants.create_append_only("temporary_accounts")
 
 

@@ -355,16 +355,30 @@ def test_the_entries_postings_are_the_rows_of_the_clis_csv_export(served, tmp_pa
         rows = [r for r in csv.DictReader(handle) if int(r["entry_id"]) <= 60]
     found = served.get("/api/entries", served.auditor, params={"limit": 60}).json()["entries"]
     shown = [
-        (str(e["id"]), e["effective_date"], e["kind"], e["period"] or "", e["member"] or "",
-         p["account"], p["amount"])
+        (
+            str(e["id"]),
+            e["effective_date"],
+            e["kind"],
+            e["period"] or "",
+            e["member"] or "",
+            p["account"],
+            p["amount"],
+        )
         for e in found
         for p in e["postings"]
-    ]  # fmt: skip
+    ]
     assert shown == [
-        (r["entry_id"], r["effective_date"], r["kind"], r["period"], r["member_id"],
-         r["account"], r["amount"])
+        (
+            r["entry_id"],
+            r["effective_date"],
+            r["kind"],
+            r["period"],
+            r["member_id"],
+            r["account"],
+            r["amount"],
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     assert len(shown) > 120
 
 
@@ -376,8 +390,9 @@ def test_accounts_are_found_by_member_and_kind_together(served, cli_json):
     names = [a["account"] for a in found["accounts"]]
     assert names and all(n.startswith("personal:") and n.endswith(f":{member}") for n in names)
     for name in names:  # each one's balance is the CLI's
-        answer = served.get(f"/api/accounts/{name}/balance", served.auditor,
-                            params={"as_of": AS_OF}).json()  # fmt: skip
+        answer = served.get(
+            f"/api/accounts/{name}/balance", served.auditor, params={"as_of": AS_OF}
+        ).json()
         assert answer == cli_json("balance", name, "--as-of", AS_OF)
 
 

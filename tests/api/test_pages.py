@@ -186,10 +186,17 @@ def test_a_members_months_page_shows_the_apis_months(served, browser):
     assert page.status_code == 200
     shown = _cells(page.text, "months")
     assert shown == [
-        [m["member"], m["scheme"], m["region"], str(m["months"]), m["first"], m["last"],
-         m["held_in"]]
+        [
+            m["member"],
+            m["scheme"],
+            m["region"],
+            str(m["months"]),
+            m["first"],
+            m["last"],
+            m["held_in"],
+        ]
         for m in api["months"]
-    ]  # fmt: skip
+    ]
     assert shown
     if api["pension_paid_in"]:
         assert api["pension_paid_in"]["region"] in page.text
@@ -205,10 +212,17 @@ def test_the_arrangements_page_shows_the_apis_arrangements(served, browser):
     api = served.get("/api/arrangements", served.auditor).json()["arrangements"]
     shown = _cells(browser.get("/arrangements").text, "arrangements")
     assert shown == [
-        [a["member"], a["scheme"], a["region"], a["agency"], a["from"], a["to"] or "",
-         a["recorded_at"]]
+        [
+            a["member"],
+            a["scheme"],
+            a["region"],
+            a["agency"],
+            a["from"],
+            a["to"] or "",
+            a["recorded_at"],
+        ]
         for a in api[:100]
-    ]  # fmt: skip
+    ]
     assert shown
     one = api[0]["member"]
     mine = _cells(browser.get("/arrangements", params={"member": one}).text, "arrangements")

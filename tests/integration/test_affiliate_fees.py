@@ -40,10 +40,26 @@ def ledger(engine) -> Ledger:
     with ledger.unit_of_work() as conn:
         for member in (MEMBER, OTHER):
             ledger.add_member(conn, member, BEIJING)
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"), JULY,
-                      method="agency", agency="acme-hr")  # fmt: skip
-        ledger.enroll(conn, MEMBER, Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), JULY,
-                      method="agency", agency="acme-hr")  # fmt: skip
+        ledger.enroll(
+            conn,
+            MEMBER,
+            Scheme.PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            JULY,
+            method="agency",
+            agency="acme-hr",
+        )
+        ledger.enroll(
+            conn,
+            MEMBER,
+            Scheme.MEDICAL,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            JULY,
+            method="agency",
+            agency="acme-hr",
+        )
         ledger.enroll(conn, OTHER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"), JULY)
     return ledger
 

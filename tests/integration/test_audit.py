@@ -48,15 +48,17 @@ def test_a_late_base_is_adjusted_by_new_entries_and_the_old_view_stays(engine):
     clock = FixedClock(at(2025, 8, 20, 10))
     ledger = Ledger(engine, clock)
     choice = BaseChoice.of(percent="60")
-    old = assess(ledger.policy, BEIJING, Scheme.PENSION, Month(2025, 7), choice,
-                 known_at=date(2025, 9, 17))  # fmt: skip
+    old = assess(
+        ledger.policy, BEIJING, Scheme.PENSION, Month(2025, 7), choice, known_at=date(2025, 9, 17)
+    )
     new = assess(ledger.policy, BEIJING, Scheme.PENSION, Month(2025, 7), choice)
     assert old.base_fen != new.base_fen
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, choice, Month(2025, 7))
-        paid = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 8),
-                                 date(2025, 8, 20))  # fmt: skip
+        paid = ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 8), date(2025, 8, 20)
+        )
     assert [r.draft.base_fen for r in paid] == [old.base_fen, old.base_fen]
 
     clock.advance_to(at(2025, 10, 1, 9))
@@ -130,10 +132,12 @@ def post_some(engine) -> Ledger:
     ledger = Ledger(engine, FixedClock(at(2026, 1, 5)))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="100"),
-                      Month(2025, 7))  # fmt: skip
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12),
-                          date(2025, 12, 30))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="100"), Month(2025, 7)
+        )
+        ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12), date(2025, 12, 30)
+        )
     return ledger
 
 
@@ -154,10 +158,16 @@ def _tamper(engine, statement: str) -> None:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(statement))
         else:
-            names = [r[0] for r in conn.execute(
-                text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))]  # fmt: skip
-            sql = {r[0]: r[1] for r in conn.execute(
-                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))}  # fmt: skip
+            names = [
+                r[0]
+                for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            ]
+            sql = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                )
+            }
             for name in names:
                 conn.execute(text(f'DROP TRIGGER "{name}"'))
             conn.execute(text(statement))
@@ -167,8 +177,10 @@ def _tamper(engine, statement: str) -> None:
 
 def test_verify_names_the_first_entry_whose_posting_was_altered(engine):
     post_some(engine)
-    _tamper(engine, "UPDATE postings SET amount_fen = amount_fen + 1 WHERE entry_id = 3 "
-                    "AND amount_fen > 0")  # fmt: skip
+    _tamper(
+        engine,
+        "UPDATE postings SET amount_fen = amount_fen + 1 WHERE entry_id = 3 AND amount_fen > 0",
+    )
     with engine.connect() as conn:
         report = verify(conn)
     assert not report.ok

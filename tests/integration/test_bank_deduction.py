@@ -94,8 +94,16 @@ def ledger(engine, clock) -> Ledger:
     ledger = Ledger(engine, clock)
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1),
-                      method="bank", signed_on=date(2025, 3, 10))  # fmt: skip
+        ledger.enroll(
+            conn,
+            MEMBER,
+            PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            Month(2025, 1),
+            method="bank",
+            signed_on=date(2025, 3, 10),
+        )
     return ledger
 
 
@@ -130,8 +138,9 @@ def test_an_agreement_signed_in_march_is_first_deducted_for_april(ledger, engine
     assert result.outcome is BankOutcome.OK
     assert result.months == ("2025-04", "2025-05", "2025-06")
     months = [Month(2025, 4), Month(2025, 5), Month(2025, 6)]
-    assert bank.calls == [("bank:" + MEMBER + ":pension:2025:2025-06-15", MEMBER,
-                           owed(ledger, months))]  # fmt: skip
+    assert bank.calls == [
+        ("bank:" + MEMBER + ":pension:2025:2025-06-15", MEMBER, owed(ledger, months))
+    ]
     assert paid_months(engine) == ["2025-04", "2025-05", "2025-06"]
     assert all(r.draft.effective_date == date(2025, 6, 15) for r in result.posted)
 
@@ -250,8 +259,15 @@ def test_the_same_seed_gives_the_same_ledger(ledger, engine):
     with ledger.unit_of_work() as conn:
         for member in members:
             ledger.add_member(conn, member, BEIJING)
-            ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(percent="60"),
-                          Month(2025, 1), method="bank")  # fmt: skip
+            ledger.enroll(
+                conn,
+                member,
+                PENSION,
+                BEIJING,
+                BaseChoice.of(percent="60"),
+                Month(2025, 1),
+                method="bank",
+            )
     bank = SimulatedBank(7, Decimal("0.5"), timeout_rate=Decimal(0))
     results = [deduct(ledger, bank, date(2025, 6, 15), m) for m in members]
     replay = SimulatedBank(7, Decimal("0.5"), timeout_rate=Decimal(0))
@@ -410,8 +426,9 @@ def test_the_batch_path_records_a_lost_commit_as_the_member_path_does(ledger, en
     assert owed_back(engine) == owed(ledger, [Month(2025, 4)])
     with ledger.unit_of_work() as conn:
         assert deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY) == (
-            {MEMBER: ("nothing-due", 0)}, [],
-        )  # fmt: skip
+            {MEMBER: ("nothing-due", 0)},
+            [],
+        )
     assert len(bank.calls) == 2
 
 

@@ -34,8 +34,10 @@ def user(monkeypatch, empty_database, engine):
     cli_settings.cache_clear()
     ledger = Ledger(engine, FixedClock(datetime(2025, 8, 20, 9, tzinfo=UTC)), policy)
     with ledger.unit_of_work() as conn:
-        for member, first, last in ((MEMBER, Month(2010, 8), Month(2025, 7)),
-                                    (SHORT, Month(2016, 7), Month(2025, 6))):  # fmt: skip
+        for member, first, last in (
+            (MEMBER, Month(2010, 8), Month(2025, 7)),
+            (SHORT, Month(2016, 7), Month(2025, 6)),
+        ):
             ledger.add_member(conn, member, BEIJING)
             ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(amount="8000"), first)
             pay_years(ledger, conn, member, first, last)
@@ -62,7 +64,10 @@ def test_retire_prints_the_award_and_run_again_writes_nothing(user, capsys):
     assert code == 0 and data is not None
     assert (data["basic"], data["personal"], data["total"]) == ("1791.02", "828.78", "2619.80")
     assert (data["months_counted"], data["divisor"], data["calculation_base"]) == (
-        180, "139/1", "12049.00")  # fmt: skip
+        180,
+        "139/1",
+        "12049.00",
+    )
     before = counts(user)
     code, again, _ = run(capsys, ["retire", "--member", MEMBER, "--on", "2025-08-15", "--json"])
     assert code == 0 and again is not None and again["new"] is False
@@ -102,8 +107,7 @@ def test_the_pensions_job_pays_each_month_once_and_death_settles_the_account(use
     assert code == 0 and data is not None and data["new_messages"] == 0
     assert counts(user) == before
     with user.connect() as conn:
-        assert balance(conn, f"personal:pension:{MEMBER}", date(2025, 9, 30)) == -(
-            11520000 - 82878)  # fmt: skip
+        assert balance(conn, f"personal:pension:{MEMBER}", date(2025, 9, 30)) == -(11520000 - 82878)
     code, died, _ = run(capsys, ["death", "--member", MEMBER, "--on", "2025-10-20", "--json"])
     # October, the month of death, is paid on recording the death, then the rest inherited.
     assert code == 0 and died is not None and died["to_heirs"] == "113542.44"
@@ -118,6 +122,7 @@ def test_short_of_the_minimum_the_choice_is_explicit_and_recorded_once(user, cap
     assert main(argv) == 0
     capsys.readouterr()
     assert counts(user) == before
-    code, _, err = run(capsys, ["retire", "--member", SHORT, "--on", "2025-07-20",
-                                "--short", "pay-on"])  # fmt: skip
+    code, _, err = run(
+        capsys, ["retire", "--member", SHORT, "--on", "2025-07-20", "--short", "pay-on"]
+    )
     assert code == 2 and err.startswith("error: choice:")

@@ -14,8 +14,21 @@ from ledger.store.tables import accounts, entries, members
 from tests.rows import row_counts
 
 PERSON = "110105198503120039"  # born 1985-03-12, male, hukou Beijing (Dongcheng)
-TYPICAL = ["compare", "--id", PERSON, "--lives-in", "310000", "--paid-months", "60",
-           "--as-of", "2026-12", "--bases", "60,100,300", "--grades", "100,2000"]  # fmt: skip
+TYPICAL = [
+    "compare",
+    "--id",
+    PERSON,
+    "--lives-in",
+    "310000",
+    "--paid-months",
+    "60",
+    "--as-of",
+    "2026-12",
+    "--bases",
+    "60,100,300",
+    "--grades",
+    "100,2000",
+]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -46,8 +59,15 @@ def test_json_gives_every_way_with_its_figures_and_the_assumptions(capsys):
     best = data["ways"][data["best"] - 1]
     assert best["base_percent"] == "300" and best["agency"] is True  # the highest pension
     for way in data["ways"]:
-        assert {"paid", "paid_discounted", "pension", "payback_age", "irr",
-                "expected_net", "replacement_rate"} <= set(way)  # fmt: skip
+        assert {
+            "paid",
+            "paid_discounted",
+            "pension",
+            "payback_age",
+            "irr",
+            "expected_net",
+            "replacement_rate",
+        } <= set(way)
     agency = [w for w in data["ways"] if w["agency"]]
     assert all(w["fees"] == f"{255 * 200}.00" for w in agency)  # 255 months × 200 (§9)
     assert {a["name"] for a in data["assumptions"]} >= {"wage_growth", "life_table"}
@@ -139,13 +159,46 @@ def paid_year(capsys) -> None:
     """The person pays 2025-07 to 2026-06 at 100% in Beijing, each half-year in its year."""
     for args in (
         ["member", "add", "--id", PERSON, "--region", "110000"],
-        ["enroll", "--member", PERSON, "--scheme", "pension", "--region", "110000",
-         "--base-percent", "100", "--from", "2025-07"],
-        ["contribute", "--member", PERSON, "--scheme", "pension", "--from", "2025-07",
-         "--to", "2025-12", "--paid-on", "2025-12-20"],
-        ["contribute", "--member", PERSON, "--scheme", "pension", "--from", "2026-01",
-         "--to", "2026-06", "--paid-on", "2026-06-20"],
-    ):  # fmt: skip
+        [
+            "enroll",
+            "--member",
+            PERSON,
+            "--scheme",
+            "pension",
+            "--region",
+            "110000",
+            "--base-percent",
+            "100",
+            "--from",
+            "2025-07",
+        ],
+        [
+            "contribute",
+            "--member",
+            PERSON,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-12",
+            "--paid-on",
+            "2025-12-20",
+        ],
+        [
+            "contribute",
+            "--member",
+            PERSON,
+            "--scheme",
+            "pension",
+            "--from",
+            "2026-01",
+            "--to",
+            "2026-06",
+            "--paid-on",
+            "2026-06-20",
+        ],
+    ):
         code, _, err = run(capsys, *args)
         assert code == 0, err
 
@@ -156,8 +209,19 @@ def test_member_starts_from_the_ledger_history_and_writes_nothing(env, engine, c
     (DOMAIN.md §2). Paying on at 100% keeps the mean index at exactly 1."""
     paid_year(capsys)
     before = row_counts(engine, members, entries, accounts)
-    code, out, err = run(capsys, "compare", "--member", PERSON, "--as-of", "2026-12",
-                         "--bases", "100", "--grades", "none", "--json")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "compare",
+        "--member",
+        PERSON,
+        "--as-of",
+        "2026-12",
+        "--bases",
+        "100",
+        "--grades",
+        "none",
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["person"]["paid_months"] == 12
@@ -166,9 +230,23 @@ def test_member_starts_from_the_ledger_history_and_writes_nothing(env, engine, c
     assert way["average_index"] == "1.000000"
     assert not any("assumed" in note for note in way["notes"])
     # The same person by --id with the same months and balance, but no history: index 0.60.
-    code, out, _ = run(capsys, "compare", "--id", PERSON, "--as-of", "2026-12", "--bases",
-                       "100", "--grades", "none", "--paid-months", "12", "--balance",
-                       "11459.52", "--json")  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "compare",
+        "--id",
+        PERSON,
+        "--as-of",
+        "2026-12",
+        "--bases",
+        "100",
+        "--grades",
+        "none",
+        "--paid-months",
+        "12",
+        "--balance",
+        "11459.52",
+        "--json",
+    )
     by_id = json.loads(out)["ways"][0]
     assert by_id["balance_at_award"] == way["balance_at_award"]
     assert float(by_id["average_index"]) < 1

@@ -54,11 +54,33 @@ def user(monkeypatch, empty_database, engine, tmp_path):
     cli_settings.cache_clear()
     for argv in (
         ["member", "add", "--id", MEMBER, "--region", "110000"],
-        ["enroll", "--member", MEMBER, "--scheme", "pension", "--region", "110000",
-         "--base-percent", "60", "--from", "2025-07"],
-        ["contribute", "--member", MEMBER, "--scheme", "pension", "--from", "2025-07",
-         "--to", "2025-08", "--paid-on", "2025-08-20"],
-    ):  # fmt: skip
+        [
+            "enroll",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--region",
+            "110000",
+            "--base-percent",
+            "60",
+            "--from",
+            "2025-07",
+        ],
+        [
+            "contribute",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-08",
+            "--paid-on",
+            "2025-08-20",
+        ],
+    ):
         assert main(argv) == 0, argv
     yield tmp_path
     cli_settings.cache_clear()
@@ -66,23 +88,82 @@ def user(monkeypatch, empty_database, engine, tmp_path):
 
 # --- values: the plausible, the wrong type, the out of range, the odd --------------------
 
-HOSTILE = st.sampled_from([
-    "", " ", "-1", "0", "1e400", "NaN", "inf", "99999999999999999999999", "3.14159",
-    "2025-07", "2025-13", "0000-00", "9999-12", "2025-02-30", "2025-07-01", "1900-01-01",
-    "9999-12-31", "2025-07-01T25:00", "１２３", "٣", "\u202e110000", "e\u0301", "🙂" * 50,
-    "x" * 5000, "110000", "999999", "pension", "medical", "resident-pension", "PENSION",
-    "monthly", "bank", "agency", MEMBER, OTHER, UNKNOWN_MEMBER, MEMBER.lower(), MEMBER[:15],
-    "assets:bank", "no:such:account", "personal:pension:" + MEMBER, "--json", "-h",
-    "1", "60", "300", "59.99", "301", "7162", "1/0", "%s%n", "'; DROP TABLE entries;--",
-])  # fmt: skip
+HOSTILE = st.sampled_from(
+    [
+        "",
+        " ",
+        "-1",
+        "0",
+        "1e400",
+        "NaN",
+        "inf",
+        "99999999999999999999999",
+        "3.14159",
+        "2025-07",
+        "2025-13",
+        "0000-00",
+        "9999-12",
+        "2025-02-30",
+        "2025-07-01",
+        "1900-01-01",
+        "9999-12-31",
+        "2025-07-01T25:00",
+        "１２３",
+        "٣",
+        "\u202e110000",
+        "e\u0301",
+        "🙂" * 50,
+        "x" * 5000,
+        "110000",
+        "999999",
+        "pension",
+        "medical",
+        "resident-pension",
+        "PENSION",
+        "monthly",
+        "bank",
+        "agency",
+        MEMBER,
+        OTHER,
+        UNKNOWN_MEMBER,
+        MEMBER.lower(),
+        MEMBER[:15],
+        "assets:bank",
+        "no:such:account",
+        "personal:pension:" + MEMBER,
+        "--json",
+        "-h",
+        "1",
+        "60",
+        "300",
+        "59.99",
+        "301",
+        "7162",
+        "1/0",
+        "%s%n",
+        "'; DROP TABLE entries;--",
+    ]
+)
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 VALUE = st.one_of(HOSTILE, HOSTILE, TEXT)
 
 COMMANDS: list[tuple[list[str], list[str]]] = [
     # (fixed words, option names each followed by one value)
     (["member", "add"], ["--id", "--region", "--hukou"]),
-    (["enroll"], ["--member", "--scheme", "--region", "--base-percent", "--from", "--to",
-                  "--method", "--agency", "--signed-on"]),
+    (
+        ["enroll"],
+        [
+            "--member",
+            "--scheme",
+            "--region",
+            "--base-percent",
+            "--from",
+            "--to",
+            "--method",
+            "--agency",
+            "--signed-on",
+        ],
+    ),
     (["enroll"], ["--member", "--scheme", "--region", "--base", "--grade", "--from"]),
     (["contribute"], ["--member", "--scheme", "--from", "--to", "--paid-on"]),
     (["correct"], ["--entry", "--reason"]),
@@ -97,8 +178,23 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["quote-table"], ["--period", "--base-percent"]),
     (["id", "check", "NUMBER"], []),
     (["retirement"], ["--id", "--category"]),
-    (["compare"], ["--id", "--lives-in", "--hukou", "--category", "--paid-months", "--balance",
-                   "--bases", "--grades", "--start", "--as-of", "--by", "--scenario"]),
+    (
+        ["compare"],
+        [
+            "--id",
+            "--lives-in",
+            "--hukou",
+            "--category",
+            "--paid-months",
+            "--balance",
+            "--bases",
+            "--grades",
+            "--start",
+            "--as-of",
+            "--by",
+            "--scenario",
+        ],
+    ),
     (["compare"], ["--member", "--lives-in", "--bases", "--start", "--as-of", "--plot"]),
     (["checkpoint"], ["--as-of", "--min-postings"]),
     (["checkpoint-grid"], ["--from", "--to", "--min-postings"]),
@@ -120,7 +216,7 @@ COMMANDS: list[tuple[list[str], list[str]]] = [
     (["token", "add"], ["--role", "--name", "--expires"]),
     (["token", "revoke", "ID"], []),
     (["token", "list"], []),
-]  # fmt: skip
+]
 
 
 @st.composite
@@ -204,11 +300,12 @@ SIMULATE = ["--members", "--years", "--seed", "--start", "--regions", "--scenari
 
 @FUZZ
 @given(
-    values=st.lists(VALUE.filter(_small_or_refused), min_size=len(SIMULATE),
-                    max_size=len(SIMULATE)),
+    values=st.lists(
+        VALUE.filter(_small_or_refused), min_size=len(SIMULATE), max_size=len(SIMULATE)
+    ),
     chosen=st.lists(st.booleans(), min_size=len(SIMULATE), max_size=len(SIMULATE)),
     scenario=FILES,
-)  # fmt: skip
+)
 def test_simulate_and_report_with_hostile_arguments_exit_0_1_or_2_and_a_refusal_writes_nothing(
     user, engine, capsys, values, chosen, scenario
 ):
@@ -223,9 +320,13 @@ def test_simulate_and_report_with_hostile_arguments_exit_0_1_or_2_and_a_refusal_
 
 @pytest.mark.parametrize(
     "argv",
-    [["worker", "--processes", "0"], ["worker", "--processes", "100000"],
-     ["worker", "--threads", "-1"], ["worker", "--threads", "abc"]],
-)  # fmt: skip
+    [
+        ["worker", "--processes", "0"],
+        ["worker", "--processes", "100000"],
+        ["worker", "--threads", "-1"],
+        ["worker", "--threads", "abc"],
+    ],
+)
 def test_worker_counts_out_of_range_are_refused_before_anything_starts(
     user, engine, capsys, monkeypatch, argv
 ):
@@ -245,8 +346,7 @@ def test_report_into_a_file_an_odd_name_or_a_folder_exits_0_1_or_2(user, engine,
     and at a plain new folder: the same contract, and the folder gets the report."""
     (user / "a-file").write_text("not a folder")
     odd = ["a-file", "x" * 5000, "\u202e🙂", "report"]
-    codes = [assert_well_behaved(engine, capsys, ["report", "--out", str(user / n)])
-             for n in odd]  # fmt: skip
+    codes = [assert_well_behaved(engine, capsys, ["report", "--out", str(user / n)]) for n in odd]
     assert codes[0] == 2 and codes[-1] == 0, codes
     assert (user / "report" / "index.html").exists()
 
@@ -261,19 +361,48 @@ def writing_commands(tmp_path: Path) -> list[list[str]]:
     members_csv.write_text(GOOD_CSV, encoding="utf-8")
     return [
         ["member", "add", "--id", OTHER, "--region", "110000"],
-        ["enroll", "--member", OTHER, "--scheme", "pension", "--region", "110000",
-         "--base-percent", "60", "--from", "2025-07"],
-        ["contribute", "--member", OTHER, "--scheme", "pension", "--from", "2025-07",
-         "--paid-on", "2025-08-20"],
+        [
+            "enroll",
+            "--member",
+            OTHER,
+            "--scheme",
+            "pension",
+            "--region",
+            "110000",
+            "--base-percent",
+            "60",
+            "--from",
+            "2025-07",
+        ],
+        [
+            "contribute",
+            "--member",
+            OTHER,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--paid-on",
+            "2025-08-20",
+        ],
         ["import", "members", str(members_csv)],
         ["correct", "--entry", "1", "--reason", "paid twice by mistake"],
         ["adjust"],
         ["jobs", "run", "interest", "--year", "2025"],
         ["jobs", "run", "close-year", "--year", "2025"],
-        ["transfer", "--member", MEMBER, "--scheme", "pension", "--to", "310000",
-         "--on", "2025-09-15"],
+        [
+            "transfer",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--to",
+            "310000",
+            "--on",
+            "2025-09-15",
+        ],
         ["verify", "--anchor"],
-    ]  # fmt: skip
+    ]
 
 
 def test_every_writing_command_run_twice_writes_nothing_the_second_time(user, engine, capsys):

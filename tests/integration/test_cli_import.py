@@ -48,8 +48,7 @@ def test_a_rerun_reports_the_already_enrolled_rows_in_json(env, engine, tmp_path
     capsys.readouterr()
     assert main(["import", "members", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data == {"members": 0, "enrolments": 0, "already_registered": 1,
-                    "already_enrolled": 1}  # fmt: skip
+    assert data == {"members": 0, "enrolments": 0, "already_registered": 1, "already_enrolled": 1}
 
 
 def test_a_row_enrolling_an_enrolled_member_differently_is_refused_by_line_and_field(

@@ -53,8 +53,11 @@ def test_inside_the_block_connections_do_not_sync_and_after_it_they_do(file_engi
             # two connections at once: the pool's and a new one
             assert pragma(first) == OFF
             assert pragma(second) == OFF
-    with file_engine.connect() as first, file_engine.connect() as second, \
-            file_engine.connect() as third:  # fmt: skip
+    with (
+        file_engine.connect() as first,
+        file_engine.connect() as second,
+        file_engine.connect() as third,
+    ):
         for conn in (first, second, third):
             assert pragma(conn) == NORMAL
 

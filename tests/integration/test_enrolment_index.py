@@ -39,9 +39,16 @@ def ledger(engine) -> Ledger:
     with ledger.unit_of_work() as conn:
         for i, member in enumerate(MEMBERS):
             ledger.add_member(conn, member, BEIJING)
-            ledger.enroll(conn, member, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"),
-                          Month(2025, 1), method="agency" if i % 2 else "monthly",
-                          agency="acme-hr" if i % 2 else None)  # fmt: skip
+            ledger.enroll(
+                conn,
+                member,
+                Scheme.PENSION,
+                BEIJING,
+                BaseChoice.of(percent="60"),
+                Month(2025, 1),
+                method="agency" if i % 2 else "monthly",
+                agency="acme-hr" if i % 2 else None,
+            )
     return ledger
 
 
@@ -55,10 +62,12 @@ def test_the_index_answers_as_the_query_does_and_follows_new_enrolments(ledger, 
         assert enrolment_index.snapshot(conn) is not None
         assert dict(enrolments_of(conn, MEMBERS, Scheme.PENSION)) == queried(ledger, conn)
     with ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBERS[0], Scheme.PENSION, SHANGHAI, BaseChoice.of(percent="100"),
-                      Month(2025, 7))  # fmt: skip
-        ledger.enroll(conn, MEMBERS[1], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 3))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBERS[0], Scheme.PENSION, SHANGHAI, BaseChoice.of(percent="100"), Month(2025, 7)
+        )
+        ledger.enroll(
+            conn, MEMBERS[1], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), Month(2025, 3)
+        )
     with engine.connect() as conn:
         held = enrolment_index.snapshot(conn)
         assert held is not None and held.count == 7
@@ -74,20 +83,23 @@ def test_the_transaction_that_enrols_reads_its_own_rows_from_the_table(ledger, e
     with engine.connect() as conn:
         enrolment_index.snapshot(conn)  # held: the five committed rows
     with ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBERS[2], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 5))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBERS[2], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), Month(2025, 5)
+        )
         assert enrolment_index.snapshot(conn) is None
         assert list(enrolments_of(conn, MEMBERS, Scheme.MEDICAL)) == [MEMBERS[2]]
 
 
 def test_a_rolled_back_enrolment_never_reaches_the_index(ledger, engine):
     with pytest.raises(RuntimeError), ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBERS[3], Scheme.MEDICAL, SHANGHAI, BaseChoice.of(percent="300"),
-                      Month(2025, 5))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBERS[3], Scheme.MEDICAL, SHANGHAI, BaseChoice.of(percent="300"), Month(2025, 5)
+        )
         raise RuntimeError("rolled back")
     with ledger.unit_of_work() as conn:  # may take the rolled-back row's id on SQLite
-        ledger.enroll(conn, MEMBERS[4], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 6))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBERS[4], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), Month(2025, 6)
+        )
     with engine.connect() as conn:
         by_index = enrolments_of(conn, MEMBERS, Scheme.MEDICAL)
         assert list(by_index) == [MEMBERS[4]]
@@ -97,10 +109,15 @@ def test_a_rolled_back_enrolment_never_reaches_the_index(ledger, engine):
 def test_a_smaller_id_committed_after_a_larger_one_is_found(ledger, engine):
     def row(member: str, id_: int) -> dict:
         return {
-            "id": id_, "member_id": member, "scheme": Scheme.MEDICAL.value, "region": SHANGHAI,
-            "base_percent": "60", "method": "monthly", "from_month": "2025-02",
+            "id": id_,
+            "member_id": member,
+            "scheme": Scheme.MEDICAL.value,
+            "region": SHANGHAI,
+            "base_percent": "60",
+            "method": "monthly",
+            "from_month": "2025-02",
             "recorded_at": datetime(2025, 12, 1, tzinfo=UTC),
-        }  # fmt: skip
+        }
 
     with engine.begin() as conn:
         conn.execute(insert(enrolments).values(**row(MEMBERS[0], 100)))
@@ -118,19 +135,37 @@ def test_run_planning_finds_the_same_members_with_and_without_the_index(
     ledger, engine, monkeypatch
 ):
     with ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBERS[0], Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 9), method="agency", agency="acme-hr")  # fmt: skip
-        ledger.enroll(conn, MEMBERS[1], Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 9), method="bank")  # fmt: skip
+        ledger.enroll(
+            conn,
+            MEMBERS[0],
+            Scheme.PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            Month(2025, 9),
+            method="agency",
+            agency="acme-hr",
+        )
+        ledger.enroll(
+            conn,
+            MEMBERS[1],
+            Scheme.PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            Month(2025, 9),
+            method="bank",
+        )
     months = [Month(2025, m) for m in (1, 8, 9, 12)]
 
     def plans() -> tuple:
         with engine.connect() as conn:
             return (
                 [agency_members(conn, m) for m in months],
-                [enrolled_members(conn, Scheme.PENSION, y, method)
-                 for y in (2024, 2025) for method in (None, "bank", "agency")],
-            )  # fmt: skip
+                [
+                    enrolled_members(conn, Scheme.PENSION, y, method)
+                    for y in (2024, 2025)
+                    for method in (None, "bank", "agency")
+                ],
+            )
 
     with engine.connect() as conn:
         assert enrolment_index.snapshot(conn) is not None
@@ -148,20 +183,24 @@ def test_a_batch_drafts_each_member_as_if_drafted_alone(ledger, engine):
     choice and payer; each member's entry must still be exactly what drafting that member
     alone gives: key, member, personal account, payer, amounts."""
     with ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBERS[0], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 1))  # fmt: skip
-        ledger.enroll(conn, MEMBERS[2], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 1))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBERS[0], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1)
+        )
+        ledger.enroll(
+            conn, MEMBERS[2], Scheme.MEDICAL, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1)
+        )
     paid_on = datetime(2025, 11, 3).date()
     for scheme in (Scheme.PENSION, Scheme.MEDICAL):
         with engine.connect() as conn:
             found = enrolments_of(conn, MEMBERS, scheme)
         cache: dict = {}
         for member, rows in found.items():
-            alone = ledger.contribution_drafts(member, rows, scheme, Month(2025, 5),
-                                               Month(2025, 6), paid_on)  # fmt: skip
-            batched = ledger.contribution_drafts(member, rows, scheme, Month(2025, 5),
-                                                 Month(2025, 6), paid_on, cache=cache)  # fmt: skip
+            alone = ledger.contribution_drafts(
+                member, rows, scheme, Month(2025, 5), Month(2025, 6), paid_on
+            )
+            batched = ledger.contribution_drafts(
+                member, rows, scheme, Month(2025, 5), Month(2025, 6), paid_on, cache=cache
+            )
             assert batched == alone
             assert [d.fingerprint() for d in batched] == [d.fingerprint() for d in alone]
         assert len(found) == (5 if scheme is Scheme.PENSION else 2)

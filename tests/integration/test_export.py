@@ -49,27 +49,54 @@ def ledger_engine(engine):
     """A small ledger: two months, one back-dated, an agency fee, and a correction."""
     clock = FixedClock(at(2025, 1, 20, 9, 30))
     recorder = Recorder(clock)
-    months = [("2025-01", date(2025, 1, 15), at(2025, 1, 20)),
-              ("2025-03", date(2025, 3, 15), at(2025, 3, 20)),
-              ("2025-02", date(2025, 2, 15), at(2025, 4, 2, 8, 0, 0, 123456))]  # fmt: skip
+    months = [
+        ("2025-01", date(2025, 1, 15), at(2025, 1, 20)),
+        ("2025-03", date(2025, 3, 15), at(2025, 3, 20)),
+        ("2025-02", date(2025, 2, 15), at(2025, 4, 2, 8, 0, 0, 123456)),
+    ]
     with engine.begin() as conn:
         for period, effective, when in months:
             clock.advance_to(when)
-            recorder.append(conn, [draft(
-                f"contribution:pension:{MEMBER}:{period}", effective,
-                [("collection:pension:110000", 143_240), (f"personal:pension:{MEMBER}", -57_296),
-                 ("pooling:pension:110000", -85_944)],
-                period=period, member_id=MEMBER, scheme="pension", region="110000",
-            )])  # fmt: skip
+            recorder.append(
+                conn,
+                [
+                    draft(
+                        f"contribution:pension:{MEMBER}:{period}",
+                        effective,
+                        [
+                            ("collection:pension:110000", 143_240),
+                            (f"personal:pension:{MEMBER}", -57_296),
+                            ("pooling:pension:110000", -85_944),
+                        ],
+                        period=period,
+                        member_id=MEMBER,
+                        scheme="pension",
+                        region="110000",
+                    )
+                ],
+            )
         clock.advance_to(at(2025, 4, 3))
-        recorder.append(conn, [
-            draft("fee:2025-03", date(2025, 3, 31),
-                  [(f"agency:{AGENCY}", 20_000), (f"agency-fees:{AGENCY}", -20_000)],
-                  kind=EntryKind.FEE, member_id=MEMBER, reason="affiliate fee, March:\nline two"),
-            draft("correction:1", date(2025, 1, 15),
-                  [("collection:pension:110000", -1), ("pooling:pension:110000", 1)],
-                  kind=EntryKind.CORRECTION, corrects=1, reason="rounding"),
-        ])  # fmt: skip
+        recorder.append(
+            conn,
+            [
+                draft(
+                    "fee:2025-03",
+                    date(2025, 3, 31),
+                    [(f"agency:{AGENCY}", 20_000), (f"agency-fees:{AGENCY}", -20_000)],
+                    kind=EntryKind.FEE,
+                    member_id=MEMBER,
+                    reason="affiliate fee, March:\nline two",
+                ),
+                draft(
+                    "correction:1",
+                    date(2025, 1, 15),
+                    [("collection:pension:110000", -1), ("pooling:pension:110000", 1)],
+                    kind=EntryKind.CORRECTION,
+                    corrects=1,
+                    reason="rounding",
+                ),
+            ],
+        )
     return engine
 
 
@@ -103,8 +130,16 @@ def test_the_csv_has_one_row_per_posting_with_yuan_amounts(ledger_engine):
     rows = list(csv.reader(io.StringIO(exported(ledger_engine, export_csv))))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == 1 + 3 * 3 + 2 + 2
-    assert rows[1] == ["1", "2025-01-15", "2025-01-20T00:00:00.000000Z", "contribution",
-                       "2025-01", MEMBER, "collection:pension:110000", "1432.40"]  # fmt: skip
+    assert rows[1] == [
+        "1",
+        "2025-01-15",
+        "2025-01-20T00:00:00.000000Z",
+        "contribution",
+        "2025-01",
+        MEMBER,
+        "collection:pension:110000",
+        "1432.40",
+    ]
     assert sum(parse_yuan(row[7]) for row in rows[1:]) == 0
 
 
@@ -116,8 +151,16 @@ def balances_by(tool: str, journal: Path) -> dict[str, int]:
         rows = list(csv.reader(io.StringIO(output)))[1:]
     else:
         fmt = "%(account)\\t%(quantity(scrub(display_total)))\\n"
-        args = ["ledger", "-f", str(journal), "balance", "--flat", "--no-total",
-                "--balance-format", fmt]  # fmt: skip
+        args = [
+            "ledger",
+            "-f",
+            str(journal),
+            "balance",
+            "--flat",
+            "--no-total",
+            "--balance-format",
+            fmt,
+        ]
         output = subprocess.run(args, check=True, capture_output=True, text=True).stdout
         rows = [line.split("\t") for line in output.splitlines() if line]
     found = {}
@@ -167,9 +210,11 @@ def test_the_query_commands_print_json_for_programs(database_url, capsys):
 
     account = f"personal:pension:{MEMBER}"
     assert run("balance", account, "--as-of", "2025-03-31", "--known-at", "2025-04-01") == {
-        "account": account, "as_of": "2025-03-31", "known_at": "2025-04-01T23:59:59.999999+00:00",
+        "account": account,
+        "as_of": "2025-03-31",
+        "known_at": "2025-04-01T23:59:59.999999+00:00",
         "balance": "-1145.92",
-    }  # fmt: skip
+    }
     trial = run("trial-balance", "--as-of", "2025-12-31")
     assert set(trial) == {"as_of", "known_at", "accounts", "total"} and trial["total"] == "0.00"
     assert trial["known_at"] is None

@@ -54,8 +54,7 @@ def make_ledger(engine, clock: FixedClock, policy=None) -> Ledger:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1))
         for month in Month(2024, 1).until(Month(2025, 12)):
-            ledger.contribute(conn, MEMBER, PENSION, month, None,
-                              date(month.year, month.month, 15))  # fmt: skip
+            ledger.contribute(conn, MEMBER, PENSION, month, None, date(month.year, month.month, 15))
     return ledger
 
 

@@ -94,16 +94,25 @@ def ledger_with_one_entry(engine: Engine) -> Engine:
     with engine.begin() as conn:
         conn.execute(
             insert(members).values(
-                id=MEMBER, region="110105", hukou="110105", sex="female",
-                birth_date=date(1949, 12, 31), recorded_at=RECORDED_AT,
+                id=MEMBER,
+                region="110105",
+                hukou="110105",
+                sex="female",
+                birth_date=date(1949, 12, 31),
+                recorded_at=RECORDED_AT,
             )
-        )  # fmt: skip
+        )
         conn.execute(
             insert(enrolments).values(
-                member_id=MEMBER, scheme="pension", region="110000", base_percent="60",
-                method="monthly", from_month="2025-07", recorded_at=RECORDED_AT,
+                member_id=MEMBER,
+                scheme="pension",
+                region="110000",
+                base_percent="60",
+                method="monthly",
+                from_month="2025-07",
+                recorded_at=RECORDED_AT,
             )
-        )  # fmt: skip
+        )
         conn.execute(
             insert(accounts).values(recorded_at=RECORDED_AT),
             [
@@ -115,32 +124,72 @@ def ledger_with_one_entry(engine: Engine) -> Engine:
         conn.execute(
             insert(chain_anchors).values(entry_id=1, hash="a" * 64, recorded_at=RECORDED_AT)
         )
-        conn.execute(insert(simulations).values(
-            seed=7, members=1, first_month="2025-07", last_month="2025-12", scenario="{}",
-            recorded_at=RECORDED_AT,
-        ))  # fmt: skip
-        conn.execute(insert(bank_settlements).values(
-            reference=f"bank:{MEMBER}:pension:2026:2026-01-10", member_id=MEMBER,
-            scheme="pension", bank_ref="REF-1", settled_fen=143240, due_fen=143240,
-            recorded_at=RECORDED_AT,
-        ))  # fmt: skip
-        conn.execute(insert(pension_awards).values(
-            member_id=MEMBER, scheme="pension", region="110000", retired_on=date(2026, 1, 1),
-            first_month="2026-02", age_years=60, age_extra_months=0, months_counted=180,
-            minimum_months=180, index_sum="180/1", average_index="1/1",
-            calculation_base_fen=1204900, personal_balance_fen=11520000, divisor="139/1",
-            basic_fen=180735, personal_fen=82878, total_fen=263613, inputs="{}", sources="-",
-            recorded_at=RECORDED_AT,
-        ))  # fmt: skip
-        conn.execute(insert(benefit_events).values(
-            member_id=MEMBER, kind="death", on_date=date(2026, 1, 5), detail="died",
-            recorded_at=RECORDED_AT,
-        ))  # fmt: skip
-        conn.execute(insert(temporary_accounts).values(
-            member_id=MEMBER, scheme="pension", region="310000", kept_in="110000",
-            opened_on=date(2025, 7, 10), from_month="2025-08", reason="66号 Art. 5 (2)",
-            recorded_at=RECORDED_AT,
-        ))  # fmt: skip
+        conn.execute(
+            insert(simulations).values(
+                seed=7,
+                members=1,
+                first_month="2025-07",
+                last_month="2025-12",
+                scenario="{}",
+                recorded_at=RECORDED_AT,
+            )
+        )
+        conn.execute(
+            insert(bank_settlements).values(
+                reference=f"bank:{MEMBER}:pension:2026:2026-01-10",
+                member_id=MEMBER,
+                scheme="pension",
+                bank_ref="REF-1",
+                settled_fen=143240,
+                due_fen=143240,
+                recorded_at=RECORDED_AT,
+            )
+        )
+        conn.execute(
+            insert(pension_awards).values(
+                member_id=MEMBER,
+                scheme="pension",
+                region="110000",
+                retired_on=date(2026, 1, 1),
+                first_month="2026-02",
+                age_years=60,
+                age_extra_months=0,
+                months_counted=180,
+                minimum_months=180,
+                index_sum="180/1",
+                average_index="1/1",
+                calculation_base_fen=1204900,
+                personal_balance_fen=11520000,
+                divisor="139/1",
+                basic_fen=180735,
+                personal_fen=82878,
+                total_fen=263613,
+                inputs="{}",
+                sources="-",
+                recorded_at=RECORDED_AT,
+            )
+        )
+        conn.execute(
+            insert(benefit_events).values(
+                member_id=MEMBER,
+                kind="death",
+                on_date=date(2026, 1, 5),
+                detail="died",
+                recorded_at=RECORDED_AT,
+            )
+        )
+        conn.execute(
+            insert(temporary_accounts).values(
+                member_id=MEMBER,
+                scheme="pension",
+                region="310000",
+                kept_in="110000",
+                opened_on=date(2025, 7, 10),
+                from_month="2025-08",
+                reason="66号 Art. 5 (2)",
+                recorded_at=RECORDED_AT,
+            )
+        )
     return engine
 
 
@@ -310,10 +359,12 @@ def test_sqlite_writers_that_read_first_queue_instead_of_failing(engine: Engine)
                     ).scalar_one()
                     conn.execute(
                         insert(accounts).values(
-                            id=last + 1, name=f"agency:w{worker}-{i}", type="asset",
+                            id=last + 1,
+                            name=f"agency:w{worker}-{i}",
+                            type="asset",
                             recorded_at=RECORDED_AT,
                         )
-                    )  # fmt: skip
+                    )
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 

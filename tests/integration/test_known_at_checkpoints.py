@@ -60,17 +60,28 @@ def append(engine: Engine, prefix: str, ids: tuple[int, int], specs, rows: list[
             moment += timedelta(hours=hours)
             effective = moment.date() + timedelta(days=days)
             rows.append(Row(head, moment, effective, amount))
-            new_entries.append({
-                "id": head, "kind": "adjustment", "effective_date": effective,
-                "recorded_at": moment, "idempotency_key": f"{prefix}:{head}",
-                "fingerprint": DUMMY_HASH, "reason": "", "prev_hash": DUMMY_HASH,
-                "hash": DUMMY_HASH,
-            })  # fmt: skip
+            new_entries.append(
+                {
+                    "id": head,
+                    "kind": "adjustment",
+                    "effective_date": effective,
+                    "recorded_at": moment,
+                    "idempotency_key": f"{prefix}:{head}",
+                    "fingerprint": DUMMY_HASH,
+                    "reason": "",
+                    "prev_hash": DUMMY_HASH,
+                    "hash": DUMMY_HASH,
+                }
+            )
             for account, signed in ((ids[0], amount), (ids[1], -amount)):
                 new_postings.append(
-                    {"entry_id": head, "account_id": account, "amount_fen": signed,
-                     "effective_date": effective}
-                )  # fmt: skip
+                    {
+                        "entry_id": head,
+                        "account_id": account,
+                        "amount_fen": signed,
+                        "effective_date": effective,
+                    }
+                )
         conn.execute(insert(entries), new_entries)
         conn.execute(insert(postings), new_postings)
 
@@ -102,9 +113,7 @@ def journals(draw):
     singles = draw(st.lists(st.tuples(picks, picks), max_size=4))
     grid_dates = draw(st.lists(picks, max_size=6))
     grid_ids = draw(st.lists(picks, max_size=5))
-    queries = draw(
-        st.lists(st.tuples(picks, st.one_of(st.none(), picks)), min_size=1, max_size=12)
-    )
+    queries = draw(st.lists(st.tuples(picks, st.one_of(st.none(), picks)), min_size=1, max_size=12))
     return first, late, singles, grid_dates, grid_ids, queries
 
 
@@ -133,8 +142,9 @@ def check_all(engine: Engine, prefix: str, rows: list[Row], queries, ids) -> Non
             assert balance(conn, f"{prefix}:b", as_of, known_at) == -want, (as_of, known_at)
             cutoff = known_cutoff(conn, known_at)
             found = dict(
-                account_balances(conn, as_of, cutoff, name_like=f"{prefix}:%",
-                                 strategy="checkpoints")
+                account_balances(
+                    conn, as_of, cutoff, name_like=f"{prefix}:%", strategy="checkpoints"
+                )
             )
             expected = {} if want == 0 else {f"{prefix}:a": want, f"{prefix}:b": -want}
             assert found == expected, (as_of, known_at)
@@ -173,10 +183,14 @@ def test_checkpointed_balances_equal_the_full_scan_on_both_axes_and_combined(eng
     check_all(engine, prefix, rows, queries, ids)
     with engine.connect() as conn:  # every checkpoint made holds what it says
         held = conn.execute(
-            select(checkpoints.c.as_of, checkpoints.c.through_entry_id, checkpoints.c.balance_fen,
-                   checkpoints.c.posting_count, checkpoints.c.last_date)
-            .where(checkpoints.c.account_id == ids[0])
-        ).all()  # fmt: skip
+            select(
+                checkpoints.c.as_of,
+                checkpoints.c.through_entry_id,
+                checkpoints.c.balance_fen,
+                checkpoints.c.posting_count,
+                checkpoints.c.last_date,
+            ).where(checkpoints.c.account_id == ids[0])
+        ).all()
     for as_of, through, fen, count, last in held:
         mine = [r for r in rows if r.entry_id <= through]
         assert fen == sum(r.amount_fen for r in mine if r.effective_date <= as_of)
@@ -191,19 +205,29 @@ def test_a_grid_checkpoint_holds_what_its_dates_and_ids_say(engine):
     ids = open_accounts(engine, prefix)
     rows: list[Row] = []
     append(engine, prefix, ids, [(0, 0, 100), (24, 0, 20), (24, -16, 3)], rows)
-    assert [r.effective_date for r in rows] == [date(2020, 1, 1), date(2020, 1, 2),
-                                                date(2019, 12, 18)]  # fmt: skip
+    assert [r.effective_date for r in rows] == [
+        date(2020, 1, 1),
+        date(2020, 1, 2),
+        date(2019, 12, 18),
+    ]
     with engine.begin() as conn:
-        written = make_grid(conn, [date(2019, 12, 31), date(2020, 1, 2)], [2, 3],
-                            FixedClock(EPOCH), 1)  # fmt: skip
-        again = make_grid(conn, [date(2019, 12, 31), date(2020, 1, 2)], [2, 3],
-                          FixedClock(EPOCH), 1)  # fmt: skip
+        written = make_grid(
+            conn, [date(2019, 12, 31), date(2020, 1, 2)], [2, 3], FixedClock(EPOCH), 1
+        )
+        again = make_grid(
+            conn, [date(2019, 12, 31), date(2020, 1, 2)], [2, 3], FixedClock(EPOCH), 1
+        )
         held = conn.execute(
-            select(checkpoints.c.as_of, checkpoints.c.through_entry_id, checkpoints.c.balance_fen,
-                   checkpoints.c.posting_count, checkpoints.c.last_date)
+            select(
+                checkpoints.c.as_of,
+                checkpoints.c.through_entry_id,
+                checkpoints.c.balance_fen,
+                checkpoints.c.posting_count,
+                checkpoints.c.last_date,
+            )
             .where(checkpoints.c.account_id == ids[0])
             .order_by(checkpoints.c.through_entry_id, checkpoints.c.as_of)
-        ).all()  # fmt: skip
+        ).all()
     # Through id 2 nothing is dated on or before 31 Dec: no row (0 postings); 2 Jan holds
     # 120 and is complete (last date 2 Jan). Through id 3: 31 Dec holds the back-dated 3.
     assert [tuple(r) for r in held] == [
@@ -217,9 +241,9 @@ def test_a_grid_checkpoint_holds_what_its_dates_and_ids_say(engine):
         _check_checkpoints(conn, report)
         assert report.problems == []
         conn.execute(
-            update(checkpoints).where(checkpoints.c.through_entry_id == 2).values(
-                last_date=date(2020, 1, 1)
-            )
+            update(checkpoints)
+            .where(checkpoints.c.through_entry_id == 2)
+            .values(last_date=date(2020, 1, 1))
         )
         _check_checkpoints(conn, report)
         assert len(report.problems) == 2
@@ -240,11 +264,33 @@ def test_flexledger_checkpoint_grid_makes_the_grid_once_and_answers_stay_the_sam
     member = "11010519491231002X"
     for argv in (
         ["member", "add", "--id", member, "--region", "110000"],
-        ["enroll", "--member", member, "--scheme", "pension", "--region", "110000",
-         "--base-percent", "60", "--from", "2025-07"],
-        ["contribute", "--member", member, "--scheme", "pension", "--from", "2025-07",
-         "--to", "2025-08", "--paid-on", "2025-08-20"],
-    ):  # fmt: skip
+        [
+            "enroll",
+            "--member",
+            member,
+            "--scheme",
+            "pension",
+            "--region",
+            "110000",
+            "--base-percent",
+            "60",
+            "--from",
+            "2025-07",
+        ],
+        [
+            "contribute",
+            "--member",
+            member,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-08",
+            "--paid-on",
+            "2025-08-20",
+        ],
+    ):
         assert main(argv) == 0, argv
     capsys.readouterr()
     before = {}

@@ -82,8 +82,9 @@ def shanghai_ledger(engine, now: datetime, method: str = "monthly", **extra) -> 
     ledger = Ledger(engine, FixedClock(now))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, SHANGHAI)
-        ledger.enroll(conn, MEMBER, PENSION, SHANGHAI, SIXTY, Month(2025, 1), method=method,
-                      **extra)  # fmt: skip
+        ledger.enroll(
+            conn, MEMBER, PENSION, SHANGHAI, SIXTY, Month(2025, 1), method=method, **extra
+        )
     return ledger
 
 
@@ -124,8 +125,7 @@ def test_several_shanghai_months_paid_together_are_refused_whole(engine):
     ledger = shanghai_ledger(engine, at(2025, 3, 20, 9))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(PaidOutsideItsMonth):
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 3),
-                          date(2025, 3, 15))  # fmt: skip
+        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 3), date(2025, 3, 15))
     assert counts(engine) == before
 
 
@@ -137,14 +137,23 @@ def test_a_shanghai_month_paid_ahead_is_refused(engine):
     assert "paid ahead" in refused.value.rule
 
 
-def test_the_cli_refuses_a_late_shanghai_month_with_exit_2_naming_the_source(
-    env, engine, capsys
-):
+def test_the_cli_refuses_a_late_shanghai_month_with_exit_2_naming_the_source(env, engine, capsys):
     """The command line says the same: exit 2, one line, the rule's source, nothing written."""
     shanghai_ledger(engine, at(2025, 3, 20, 9))
     before = counts(engine)
-    code = main(["contribute", "--member", MEMBER, "--scheme", "pension", "--from", "2025-01",
-                 "--paid-on", "2025-03-15"])  # fmt: skip
+    code = main(
+        [
+            "contribute",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-01",
+            "--paid-on",
+            "2025-03-15",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert "paid_on: 2025-01 paid late" in err and "沪人社规〔2023〕5号" in err
@@ -171,13 +180,15 @@ def test_the_hr_companies_job_run_reports_a_past_shanghai_month_refused(env, eng
     month's own run posts the contribution and the fee."""
     shanghai_ledger(engine, at(2025, 3, 20, 9), method="agency", agency="hr-co")
     before = counts(engine)
-    assert main(["jobs", "run", "affiliate-fees", "--month", "2025-02",
-                 "--today", "2025-03-20"]) == 0  # fmt: skip
+    assert (
+        main(["jobs", "run", "affiliate-fees", "--month", "2025-02", "--today", "2025-03-20"]) == 0
+    )
     out = capsys.readouterr().out
     assert "PaidOutsideItsMonth" in out and "2025-02 paid late" in out
     assert counts(engine)[:2] == before[:2]
-    assert main(["jobs", "run", "affiliate-fees", "--month", "2025-03",
-                 "--today", "2025-03-20"]) == 0  # fmt: skip
+    assert (
+        main(["jobs", "run", "affiliate-fees", "--month", "2025-03", "--today", "2025-03-20"]) == 0
+    )
     assert periods(engine) == ["2025-03"] and periods(engine, kind="fee") == ["2025-03"]
 
 
@@ -185,17 +196,18 @@ def test_a_june_bank_run_in_shanghai_collects_june_and_records_earlier_months_as
     """沪人社规〔2023〕5号 item 6 and DOMAIN.md §9: a bank run on 25 June in Shanghai can
     collect only June; January to May, never collected in their own month, are gaps closed
     at the end of each month (in Beijing the same run collects January to June)."""
-    ledger = shanghai_ledger(engine, at(2025, 6, 25, 9), method="bank",
-                             signed_on=date(2024, 12, 1))  # fmt: skip
+    ledger = shanghai_ledger(engine, at(2025, 6, 25, 9), method="bank", signed_on=date(2024, 12, 1))
     with ledger.unit_of_work() as conn:
-        result = deduct_member_year(ledger, conn, MEMBER, PENSION, 2025, ScriptedBank(),
-                                    date(2025, 6, 25))  # fmt: skip
+        result = deduct_member_year(
+            ledger, conn, MEMBER, PENSION, 2025, ScriptedBank(), date(2025, 6, 25)
+        )
     assert [r.draft.period for r in result.posted] == ["2025-06"]
     with engine.connect() as conn:
         gaps = conn.execute(
             select(entries.c.period, entries.c.effective_date)
-            .where(entries.c.kind == EntryKind.ARREARS.value).order_by(entries.c.period)
-        ).all()  # fmt: skip
+            .where(entries.c.kind == EntryKind.ARREARS.value)
+            .order_by(entries.c.period)
+        ).all()
     assert [(p, d) for p, d in gaps] == [
         (str(m), m.last_day) for m in Month(2025, 1).until(Month(2025, 5))
     ]
@@ -210,8 +222,15 @@ def test_the_payment_workers_refuse_a_late_shanghai_month_and_post_the_rest(engi
         ledger.add_member(conn, other, BEIJING)
         ledger.enroll(conn, other, PENSION, BEIJING, SIXTY, Month(2025, 1))
     key = "test:shanghai-late"
-    actors.post_payments_batch(message_id(key, 0), key, [[MEMBER, "pension"], [other, "pension"]],
-                               "2025-01", "2025-01", "2025-03-15", None)  # fmt: skip
+    actors.post_payments_batch(
+        message_id(key, 0),
+        key,
+        [[MEMBER, "pension"], [other, "pension"]],
+        "2025-01",
+        "2025-01",
+        "2025-03-15",
+        None,
+    )
     outcome, error = _processed(engine)
     assert outcome["counts"] == {"posted": 1, "refused": 1}
     assert "PaidOutsideItsMonth" in error and "沪人社规〔2023〕5号" in error
@@ -228,8 +247,7 @@ def moved_to_guangzhou(engine, accepted: date | None = date(2025, 7, 20)) -> tup
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MOVER, BEIJING)
         ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1))
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 1), Month(2025, 6),
-                          date(2025, 6, 20))  # fmt: skip
+        ledger.contribute(conn, MOVER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
         transfer_id = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         if accepted is not None:
             accept_transfer(ledger, conn, transfer_id, accepted)
@@ -272,10 +290,11 @@ def test_the_month_of_acceptance_is_paid_at_the_destination_whose_fund_holds_12_
     with ledger.unit_of_work() as conn:
         ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 25))
     with engine.connect() as conn:
-        bases = dict(conn.execute(
-            select(entries.c.period, entries.c.base_fen)
-            .where(entries.c.kind == "contribution")
-        ).all())  # fmt: skip
+        bases = dict(
+            conn.execute(
+                select(entries.c.period, entries.c.base_fen).where(entries.c.kind == "contribution")
+            ).all()
+        )
         held = {c.region: c for c in contribution_months(conn, MOVER)}
         fund = -balance(conn, f"pooling:pension:{GUANGZHOU}", date(2025, 12, 31))
         left_behind = -balance(conn, f"pooling:pension:{BEIJING}", date(2025, 12, 31))
@@ -296,8 +315,9 @@ def test_an_hr_company_cannot_pay_the_source_after_the_transfer(engine):
     ledger = Ledger(engine, FixedClock(at(2025, 9, 1, 9)))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MOVER, BEIJING)
-        ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="agency",
-                      agency="hr-co")  # fmt: skip
+        ledger.enroll(
+            conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="agency", agency="hr-co"
+        )
         charge_month(ledger, conn, MOVER, PENSION, Month(2025, 6), date(2025, 6, 20))
         moved = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
@@ -317,13 +337,22 @@ def test_a_bank_run_after_the_transfer_neither_charges_nor_gaps_the_source(engin
     ledger = Ledger(engine, FixedClock(at(2025, 12, 25, 9)))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MOVER, BEIJING)
-        ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1), method="bank",
-                      signed_on=date(2024, 12, 1))  # fmt: skip
+        ledger.enroll(
+            conn,
+            MOVER,
+            PENSION,
+            BEIJING,
+            SIXTY,
+            Month(2025, 1),
+            method="bank",
+            signed_on=date(2024, 12, 1),
+        )
         deduct_member_year(ledger, conn, MOVER, PENSION, 2025, ScriptedBank(), date(2025, 6, 25))
         moved = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
-        result = deduct_member_year(ledger, conn, MOVER, PENSION, 2025, ScriptedBank(),
-                                    date(2025, 12, 25))  # fmt: skip
+        result = deduct_member_year(
+            ledger, conn, MOVER, PENSION, 2025, ScriptedBank(), date(2025, 12, 25)
+        )
     assert [r.draft.period for r in result.posted] == [f"2025-{m:02d}" for m in range(8, 13)]
     assert periods(engine, region=GUANGZHOU) == [f"2025-{m:02d}" for m in range(8, 13)]
     assert periods(engine, kind=EntryKind.ARREARS.value) == []
@@ -333,8 +362,9 @@ def test_the_payment_workers_refuse_the_source_after_a_transfer(engine, rt):
     """The workers' batch path refuses the same month the same way."""
     moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     key = "test:after-transfer"
-    actors.post_payments_batch(message_id(key, 0), key, [[MOVER, "pension"]], "2025-07",
-                               "2025-07", "2025-08-25", None)  # fmt: skip
+    actors.post_payments_batch(
+        message_id(key, 0), key, [[MOVER, "pension"]], "2025-07", "2025-07", "2025-08-25", None
+    )
     outcome, error = _processed(engine)
     assert outcome["counts"] == {"refused": 1}
     assert "MonthMovedWithTransfer" in error and "国办发〔2009〕66号" in error
@@ -344,8 +374,19 @@ def test_the_cli_refuses_the_source_after_a_transfer_with_exit_2(env, engine, ca
     """国办发〔2009〕66号: ``flexledger contribute`` at the source after the transfer is exit 2."""
     moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     before = counts(engine)
-    code = main(["contribute", "--member", MOVER, "--scheme", "pension", "--from", "2025-07",
-                 "--paid-on", "2025-08-25"])  # fmt: skip
+    code = main(
+        [
+            "contribute",
+            "--member",
+            MOVER,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--paid-on",
+            "2025-08-25",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert "from: 2025-07 cannot be paid in 110000" in err
@@ -359,9 +400,10 @@ def test_the_cli_refuses_the_source_after_a_transfer_with_exit_2(env, engine, ca
 @pytest.fixture
 def rt(engine, empty_database) -> Iterator[runtime.Runtime]:
     yield runtime.configure(
-        Settings(database_url=empty_database.url), engine=engine,
+        Settings(database_url=empty_database.url),
+        engine=engine,
         clock=FixedClock(at(2025, 9, 1, 9)),
-    )  # fmt: skip
+    )
     runtime.configure(Settings())
 
 
@@ -370,4 +412,3 @@ def _processed(engine) -> tuple[dict, str]:
     with engine.connect() as conn:
         outcome = json.loads(conn.execute(select(processed_messages.c.outcome)).scalar_one())
     return outcome, json.dumps(outcome.get("problems"), ensure_ascii=False)
-

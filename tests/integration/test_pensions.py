@@ -48,8 +48,16 @@ PENSION = Scheme.PENSION
 RETIRED = date(2025, 8, 15)
 # Beijing's average wages of the records in force, yuan (ledger/policy/data/110000.toml; the
 # 2010-07 to 2016-06 months under the 2016 record carried back, tests/pension_history.py).
-WAGE_MONTHS = [(7086, 71 + 12), (7706, 12), (8467, 36), (9407, 12), (10628, 12), (11297, 12),
-               (11761, 12), (11937, 1)]  # fmt: skip
+WAGE_MONTHS = [
+    (7086, 71 + 12),
+    (7706, 12),
+    (8467, 36),
+    (9407, 12),
+    (10628, 12),
+    (11297, 12),
+    (11761, 12),
+    (11937, 1),
+]
 
 
 def pay_years(ledger: Ledger, conn, member: str, first: Month, last: Month) -> None:
@@ -57,8 +65,9 @@ def pay_years(ledger: Ledger, conn, member: str, first: Month, last: Month) -> N
     for year in range(first.year, last.year + 1):
         start = first if year == first.year else Month(year, 1)
         end = last if year == last.year else Month(year, 12)
-        ledger.contribute(conn, member, PENSION, start, end, min(date(year, 12, 20),
-                          date(2025, 7, 20)))  # fmt: skip
+        ledger.contribute(
+            conn, member, PENSION, start, end, min(date(year, 12, 20), date(2025, 7, 20))
+        )
 
 
 @pytest.fixture
@@ -66,8 +75,7 @@ def ledger(engine) -> Ledger:
     ledger = Ledger(engine, FixedClock(datetime(2025, 8, 20, 9, tzinfo=UTC)), history_policy())
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(amount="8000"),
-                      Month(2010, 8))  # fmt: skip
+        ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(amount="8000"), Month(2010, 8))
         pay_years(ledger, conn, MEMBER, Month(2010, 8), Month(2025, 7))
     return ledger
 
@@ -118,8 +126,12 @@ def test_the_award_is_computed_from_the_ledgers_months_to_the_fen_and_recorded_w
     assert (row.age_years, row.age_extra_months, row.minimum_months) == (60, 2, 180)
     # An auditor recomputes the award from the row alone.
     assert Fraction(row.index_sum) / row.months_counted == Fraction(row.average_index)
-    assert recompute_basic_fen(row.calculation_base_fen, Fraction(row.average_index),
-                               row.months_counted) == row.basic_fen  # fmt: skip
+    assert (
+        recompute_basic_fen(
+            row.calculation_base_fen, Fraction(row.average_index), row.months_counted
+        )
+        == row.basic_fen
+    )
     assert round_half_up(Fraction(row.personal_balance_fen) / Fraction(row.divisor)) == 82878
     months = json.loads(row.inputs)["months"]
     assert sum(m["months"] for m in months) == 180
@@ -210,8 +222,7 @@ def short(ledger) -> Ledger:
     """Born 1965-05-20 (60y2m: retires 2025-07-20), paid 2016-07..2025-06: 108 months."""
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, SHORT, BEIJING)
-        ledger.enroll(conn, SHORT, PENSION, BEIJING, BaseChoice.of(amount="8000"),
-                      Month(2016, 7))  # fmt: skip
+        ledger.enroll(conn, SHORT, PENSION, BEIJING, BaseChoice.of(amount="8000"), Month(2016, 7))
         pay_years(ledger, conn, SHORT, Month(2016, 7), Month(2025, 6))
     return ledger
 
@@ -281,8 +292,9 @@ def test_refunding_ends_the_employee_enrolment_so_no_later_month_is_accepted(sho
     before = row_counts(short.engine, entries, postings)
     with pytest.raises(NotEnrolled) as refused:
         with short.unit_of_work() as conn:
-            short.contribute(conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7),
-                             date(2025, 7, 20))  # fmt: skip
+            short.contribute(
+                conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+            )
     assert refused.value.field == "from"
     assert row_counts(short.engine, entries, postings) == before
     with short.unit_of_work() as conn:  # the same choice again ends nothing more
@@ -295,8 +307,9 @@ def test_moving_to_the_residents_scheme_ends_the_employee_enrolment(short):
         record_short_choice(short, conn, SHORT, date(2025, 7, 20), "resident")
         assert short.enrolments(conn, SHORT, PENSION)[-1].to_month == Month(2025, 6)
         with pytest.raises(NotEnrolled):
-            short.contribute(conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7),
-                             date(2025, 7, 20))  # fmt: skip
+            short.contribute(
+                conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+            )
 
 
 def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
@@ -308,8 +321,7 @@ def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
     age 60 → divisor 139 (国发〔2005〕38号): 115,200 ÷ 139 = 828.7769… → 828.78."""
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, PAY_ON, BEIJING)
-        ledger.enroll(conn, PAY_ON, PENSION, BEIJING, BaseChoice.of(amount="8000"),
-                      Month(2011, 1))  # fmt: skip
+        ledger.enroll(conn, PAY_ON, PENSION, BEIJING, BaseChoice.of(amount="8000"), Month(2011, 1))
         pay_years(ledger, conn, PAY_ON, Month(2011, 1), Month(2025, 4))
     with pytest.raises(ShortOfMinimum):
         retire(ledger, PAY_ON, date(2025, 5, 10))
@@ -318,8 +330,9 @@ def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
         assert ledger.enrolments(conn, PAY_ON, PENSION)[-1].to_month is None
     ledger.clock.advance_to(datetime(2025, 12, 31, 9, tzinfo=UTC))
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, PAY_ON, PENSION, Month(2025, 5), Month(2025, 12),
-                          date(2025, 12, 20))  # fmt: skip
+        ledger.contribute(
+            conn, PAY_ON, PENSION, Month(2025, 5), Month(2025, 12), date(2025, 12, 20)
+        )
     award = retire(ledger, PAY_ON, date(2025, 12, 31))
     assert award.created and award.months_counted == 180
     assert award.first_month == Month(2026, 1)
@@ -338,8 +351,9 @@ def test_a_woman_worker_retiring_from_50_is_awarded_with_the_divisor_for_50(ledg
     a man's category for her is refused naming category."""
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, WOMAN_50, BEIJING)
-        ledger.enroll(conn, WOMAN_50, PENSION, BEIJING, BaseChoice.of(amount="8000"),
-                      Month(2010, 8))  # fmt: skip
+        ledger.enroll(
+            conn, WOMAN_50, PENSION, BEIJING, BaseChoice.of(amount="8000"), Month(2010, 8)
+        )
         pay_years(ledger, conn, WOMAN_50, Month(2010, 8), Month(2025, 7))
     on = date(2026, 2, 10)
     ledger.clock.advance_to(datetime(2026, 2, 10, 9, tzinfo=UTC))

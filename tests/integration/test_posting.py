@@ -51,8 +51,9 @@ def ledger(engine, clock) -> Ledger:
     ledger = Ledger(engine, clock)
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 7))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 7)
+        )
     return ledger
 
 
@@ -71,8 +72,9 @@ def test_a_month_paid_is_one_balanced_entry_crediting_personal_and_pooling(ledge
 
     Source: DOMAIN.md §2 and §8 (京人社发〔2025〕11号)."""
     with ledger.unit_of_work() as conn:
-        [entry] = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None,
-                                    date(2025, 12, 10))  # fmt: skip
+        [entry] = ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 10)
+        )
     assert legs(engine, entry.id) == {
         "collection:pension:110000": 143240,
         f"personal:pension:{MEMBER}": -57296,
@@ -86,8 +88,9 @@ def test_a_month_paid_is_one_balanced_entry_crediting_personal_and_pooling(ledge
 
 def test_a_range_posts_one_entry_per_month(ledger):
     with ledger.unit_of_work() as conn:
-        recorded = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12),
-                                     date(2025, 12, 20))  # fmt: skip
+        recorded = ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12), date(2025, 12, 20)
+        )
     assert [r.draft.period for r in recorded] == [
         str(m) for m in Month(2025, 7).until(Month(2025, 12))
     ]
@@ -111,8 +114,9 @@ def test_a_month_already_paid_differently_is_refused_and_nothing_written(ledger,
         ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 8), None, date(2025, 12, 1))
     before = counts(engine)
     with pytest.raises(MonthAlreadyPaid) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 9),
-                          date(2025, 12, 2))  # fmt: skip
+        ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 9), date(2025, 12, 2)
+        )
     assert "2025-08 is already paid" in caught.value.rule
     assert counts(engine) == before
 
@@ -120,8 +124,9 @@ def test_a_month_already_paid_differently_is_refused_and_nothing_written(ledger,
 def test_a_month_before_enrolment_is_refused_and_the_whole_range_not_written(ledger, engine):
     before = counts(engine)
     with pytest.raises(NotEnrolled) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 6), Month(2025, 8),
-                          date(2025, 12, 1))  # fmt: skip
+        ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 6), Month(2025, 8), date(2025, 12, 1)
+        )
     assert "2025-06" in caught.value.rule
     assert counts(engine) == before
 
@@ -146,24 +151,25 @@ def test_bad_ids_and_unknown_members_are_refused_naming_the_field(ledger, engine
     with pytest.raises(InvalidCitizenId), ledger.unit_of_work() as conn:
         ledger.add_member(conn, "110105194912310021", BEIJING)
     with pytest.raises(UnknownMember), ledger.unit_of_work() as conn:
-        ledger.contribute(conn, OTHER, Scheme.PENSION, Month(2025, 7),
-                          None, date(2025, 12, 1))  # fmt: skip
+        ledger.contribute(conn, OTHER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
     assert counts(engine) == before
 
 
 def test_an_enrolment_outside_the_base_range_is_refused_naming_floor_and_ceiling(ledger, engine):
     before = counts(engine)
     with pytest.raises(BaseOutsideRange) as caught, ledger.unit_of_work() as conn:
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(amount="40000"),
-                      Month(2025, 7))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(amount="40000"), Month(2025, 7)
+        )
     assert "7162.00 (floor)" in caught.value.rule and "35811.00 (ceiling)" in caught.value.rule
     assert counts(engine) == before
 
 
 def test_a_correction_is_a_new_entry_pointing_at_the_original(ledger, engine):
     with ledger.unit_of_work() as conn:
-        [entry] = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None,
-                                    date(2025, 12, 1))  # fmt: skip
+        [entry] = ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
+        )
         fix = ledger.correct(conn, entry.id, "paid into the wrong scheme")
     assert fix.draft.kind is EntryKind.CORRECTION and fix.draft.corrects == entry.id
     assert legs(engine, fix.id) == {k: -v for k, v in legs(engine, entry.id).items()}
@@ -175,10 +181,19 @@ def test_an_agency_member_is_paid_for_by_the_hr_company(engine, clock):
     ledger = Ledger(engine, clock)
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="60"),
-                      Month(2025, 7), method="agency", agency="acme-hr")  # fmt: skip
-        [entry] = ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None,
-                                    date(2025, 12, 1))  # fmt: skip
+        ledger.enroll(
+            conn,
+            MEMBER,
+            Scheme.PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            Month(2025, 7),
+            method="agency",
+            agency="acme-hr",
+        )
+        [entry] = ledger.contribute(
+            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
+        )
     assert legs(engine, entry.id)["agency:acme-hr"] == 143240
 
 

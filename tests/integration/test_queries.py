@@ -128,10 +128,14 @@ def test_checkpoints_are_made_for_busy_accounts_once_per_date_and_entry(engine, 
     # given two members: collection and pooling have 3 postings, each personal account fewer
     with engine.begin() as conn:
         record(
-            conn, recorder, clock, at(2025, 2, 1),
-            contribution(1, date(2025, 1, 15)), contribution(2, date(2025, 1, 16), OTHER),
+            conn,
+            recorder,
+            clock,
+            at(2025, 2, 1),
+            contribution(1, date(2025, 1, 15)),
+            contribution(2, date(2025, 1, 16), OTHER),
             contribution(3, date(2025, 2, 15)),
-        )  # fmt: skip
+        )
     with engine.begin() as conn:
         # when checkpoints are made for accounts with at least 3 postings, then 2 are made
         assert make_checkpoints(conn, date(2025, 3, 1), clock, min_postings=3) == 2
@@ -249,8 +253,14 @@ def test_checkpoints_never_change_an_answer(engine, batches, data):
 def test_the_trial_balance_sums_to_zero_and_matches_each_accounts_balance(engine, clock, recorder):
     # given three months of two members, one back-dated, and checkpoints in between
     with engine.begin() as conn:
-        record(conn, recorder, clock, at(2025, 1, 20), contribution(1, date(2025, 1, 15)),
-               contribution(1, date(2025, 1, 15), OTHER))  # fmt: skip
+        record(
+            conn,
+            recorder,
+            clock,
+            at(2025, 1, 20),
+            contribution(1, date(2025, 1, 15)),
+            contribution(1, date(2025, 1, 15), OTHER),
+        )
         make_checkpoints(conn, date(2025, 1, 31), clock, min_postings=1)
         record(conn, recorder, clock, at(2025, 3, 20), contribution(3, date(2025, 3, 15)))
         record(conn, recorder, clock, at(2025, 4, 2), contribution(2, date(2025, 2, 15), OTHER))
@@ -307,11 +317,15 @@ def test_pooling_is_shown_credit_positive_by_region(engine, clock, recorder):
 def test_contribution_months_count_each_paid_month_once(engine, clock, recorder):
     with engine.begin() as conn:
         record(
-            conn, recorder, clock, at(2025, 4, 1),
-            contribution(1, date(2025, 1, 15)), contribution(2, date(2025, 3, 15)),
+            conn,
+            recorder,
+            clock,
+            at(2025, 4, 1),
+            contribution(1, date(2025, 1, 15)),
+            contribution(2, date(2025, 3, 15)),
             contribution(3, date(2025, 3, 15), OTHER),
             contribution(4, date(2025, 3, 20), kind=EntryKind.ADJUSTMENT),
-        )  # fmt: skip
+        )
     with engine.connect() as conn:
         rows = contribution_months(conn)
         assert [(r.member_id, r.months, r.first, r.last) for r in rows] == [
@@ -330,20 +344,31 @@ def test_affiliated_arrangements_list_agency_enrolments_until_superseded(engine)
         conn.execute(
             insert(members),
             [
-                {"id": m, "region": "110000", "hukou": "110000", "sex": "female",
-                 "birth_date": date(1949, 12, 31), "recorded_at": now}
+                {
+                    "id": m,
+                    "region": "110000",
+                    "hukou": "110000",
+                    "sex": "female",
+                    "birth_date": date(1949, 12, 31),
+                    "recorded_at": now,
+                }
                 for m in (MEMBER, OTHER)
             ],
-        )  # fmt: skip
+        )
         conn.execute(
             insert(enrolments),
             [
-                {**enrolment, "member_id": MEMBER, "method": "agency", "agency": "某人力",
-                 "from_month": "2025-01"},
+                {
+                    **enrolment,
+                    "member_id": MEMBER,
+                    "method": "agency",
+                    "agency": "某人力",
+                    "from_month": "2025-01",
+                },
                 {**enrolment, "member_id": MEMBER, "method": "monthly", "from_month": "2025-06"},
                 {**enrolment, "member_id": OTHER, "method": "monthly", "from_month": "2025-01"},
             ],
-        )  # fmt: skip
+        )
     with engine.connect() as conn:
         rows = affiliated_arrangements(conn)
     # then one arrangement is listed, from January to May

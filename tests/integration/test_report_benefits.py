@@ -56,9 +56,15 @@ def test_what_each_base_bought_counts_only_awarded_members(short):
         figures = gather(conn, short.policy, date(2025, 12, 31), MEMBER)
     assert found == [BaseValue("fixed amount", 1, 28_800_000, 261_980)]
     assert found[0].per_yuan == Fraction(261_980, 28_800_000)
-    assert value_rows(figures) == [{"base": "fixed amount", "members": 1, "paid": "288000.00",
-                                    "monthly_pension": "2619.80",
-                                    "pension_per_10000_paid": "90.97"}]  # fmt: skip
+    assert value_rows(figures) == [
+        {
+            "base": "fixed amount",
+            "members": 1,
+            "paid": "288000.00",
+            "monthly_pension": "2619.80",
+            "pension_per_10000_paid": "90.97",
+        }
+    ]
     assert SHORT not in {v.base for v in found}
 
 

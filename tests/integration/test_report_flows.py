@@ -29,11 +29,11 @@ def test_money_in_and_out_of_each_pooling_fund_by_year(engine):
     ledger = Ledger(engine, FixedClock(datetime(2026, 1, 15, 9, tzinfo=UTC)))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, "110000")
-        ledger.enroll(conn, MEMBER, Scheme.PENSION, "110000", BaseChoice.of(percent="60"),
-                      Month(2025, 7))  # fmt: skip
+        ledger.enroll(
+            conn, MEMBER, Scheme.PENSION, "110000", BaseChoice.of(percent="60"), Month(2025, 7)
+        )
         ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 7, 15))
-        moved = request_transfer(ledger, conn, MEMBER, Scheme.PENSION, "440100",
-                                 date(2025, 8, 10))  # fmt: skip
+        moved = request_transfer(ledger, conn, MEMBER, Scheme.PENSION, "440100", date(2025, 8, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
     with engine.connect() as conn:
         flows = pooling_flows(conn)

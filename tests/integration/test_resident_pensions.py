@@ -37,8 +37,7 @@ def ledger(engine) -> Ledger:
     ledger = Ledger(engine, FixedClock(datetime(2030, 3, 20, 9, tzinfo=UTC)))
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, "110000")
-        ledger.enroll(conn, MEMBER, RESIDENT, "110000", BaseChoice.of(grade="500"),
-                      Month(2016, 1))  # fmt: skip
+        ledger.enroll(conn, MEMBER, RESIDENT, "110000", BaseChoice.of(grade="500"), Month(2016, 1))
     return ledger
 
 
@@ -64,7 +63,11 @@ def test_the_residents_pension_is_the_basic_minimum_plus_the_account_over_139(le
         row = award_resident_pension(ledger, conn, MEMBER, ON)
     assert (row.basic_fen, row.personal_fen, row.total_fen) == (12_300, 6_043, 18_343)
     assert (row.scheme, row.first_month, row.months_counted, row.divisor) == (
-        "resident-pension", "2030-04", 180, "139/1")
+        "resident-pension",
+        "2030-04",
+        180,
+        "139/1",
+    )
     assert json.loads(row.inputs)["years"] == list(range(2016, 2031))
     assert "国发〔2014〕8号" in row.sources
     with ledger.unit_of_work() as conn:  # the same again writes nothing; another date refused
@@ -117,13 +120,29 @@ def test_retire_scheme_resident_prints_the_award(ledger, monkeypatch, capsys):
     pay_years(ledger, 2016, 2030)
     monkeypatch.setattr(cli_context, "open_ledger", lambda: ledger)
     monkeypatch.setattr("ledger.cli.benefits.open_ledger", lambda: ledger)
-    assert main(["retire", "--member", MEMBER, "--on", "2030-03-10", "--scheme", "resident",
-                 "--json"]) == 0  # fmt: skip
+    assert (
+        main(["retire", "--member", MEMBER, "--on", "2030-03-10", "--scheme", "resident", "--json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert (data["basic"], data["personal"], data["total"]) == ("123.00", "60.43", "183.43")
     assert data["years_counted"] == 15 and data["scheme"] == "resident-pension"
-    assert main(["retire", "--member", MEMBER, "--on", "2030-03-10", "--scheme", "resident",
-                 "--short", "refund"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "retire",
+                "--member",
+                MEMBER,
+                "--on",
+                "2030-03-10",
+                "--scheme",
+                "resident",
+                "--short",
+                "refund",
+            ]
+        )
+        == 2
+    )
 
 
 def test_on_death_the_residents_account_left_goes_to_the_heirs(ledger):

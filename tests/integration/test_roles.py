@@ -89,8 +89,19 @@ def cluster(request, monkeypatch) -> Iterator[Cluster]:
 
 def run_roles(cluster: Cluster, capsys, *extra: str) -> tuple[int, dict]:
     n = cluster.names
-    code = main(["roles", "--owner", n.owner, "--writer", n.writer, "--auditor", n.auditor,
-                 *extra, "--json"])  # fmt: skip
+    code = main(
+        [
+            "roles",
+            "--owner",
+            n.owner,
+            "--writer",
+            n.writer,
+            "--auditor",
+            n.auditor,
+            *extra,
+            "--json",
+        ]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -103,11 +114,33 @@ def as_role(monkeypatch, cluster: Cluster, role: str, argv: list[str]) -> int:
 def pay_two_months(monkeypatch, cluster: Cluster, role: str) -> None:
     for argv in (
         ["member", "add", "--id", MEMBER, "--region", "110000"],
-        ["enroll", "--member", MEMBER, "--scheme", "pension", "--region", "110000",
-         "--base-percent", "60", "--from", "2025-07"],
-        ["contribute", "--member", MEMBER, "--scheme", "pension", "--from", "2025-07",
-         "--to", "2025-08", "--paid-on", "2025-08-20"],
-    ):  # fmt: skip
+        [
+            "enroll",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--region",
+            "110000",
+            "--base-percent",
+            "60",
+            "--from",
+            "2025-07",
+        ],
+        [
+            "contribute",
+            "--member",
+            MEMBER,
+            "--scheme",
+            "pension",
+            "--from",
+            "2025-07",
+            "--to",
+            "2025-08",
+            "--paid-on",
+            "2025-08-20",
+        ],
+    ):
         assert as_role(monkeypatch, cluster, role, argv) == 0, argv
 
 
@@ -199,8 +232,18 @@ def test_the_writer_runs_a_job_through_the_outbox_and_the_workers(cluster, capsy
     ``job_messages`` through their statuses and records ``processed_messages``."""
     assert run_roles(cluster, capsys)[0] == 0
     pay_two_months(monkeypatch, cluster, cluster.names.writer)
-    argv = ["jobs", "run", "contributions", "--from", "2025-09", "--to", "2025-10",
-            "--paid-on", "2025-10-10", "--json"]  # fmt: skip
+    argv = [
+        "jobs",
+        "run",
+        "contributions",
+        "--from",
+        "2025-09",
+        "--to",
+        "2025-10",
+        "--paid-on",
+        "2025-10-10",
+        "--json",
+    ]
     capsys.readouterr()
     assert as_role(monkeypatch, cluster, cluster.names.writer, argv) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -226,8 +269,15 @@ def test_the_auditor_reads_balances_and_cannot_write(cluster, capsys, monkeypatc
             assert trial_balance(conn, date(2025, 12, 31)) == trial_balance(
                 admin, date(2025, 12, 31)
             )
-        assert as_role(monkeypatch, cluster, cluster.names.auditor,
-                       ["balance", POOLING, "--as-of", "2025-12-31"]) == 0  # fmt: skip
+        assert (
+            as_role(
+                monkeypatch,
+                cluster,
+                cluster.names.auditor,
+                ["balance", POOLING, "--as-of", "2025-12-31"],
+            )
+            == 0
+        )
         with cluster.admin.connect() as conn:
             row = conn.execute(select(entries).where(entries.c.id == 1)).mappings().one()
         copy = {**row, "id": 3, "idempotency_key": "copy"}
@@ -300,8 +350,19 @@ def test_passwords_come_from_the_environment_as_verifiers_and_are_never_printed(
     assert "s3cret" not in json.dumps(first) + json.dumps(again)
     monkeypatch.delenv("WRITER_PW")
     n = cluster.names
-    code = main(["roles", "--owner", n.owner, "--writer", n.writer, "--auditor", n.auditor,
-                 "--writer-password-env", "WRITER_PW"])  # fmt: skip
+    code = main(
+        [
+            "roles",
+            "--owner",
+            n.owner,
+            "--writer",
+            n.writer,
+            "--auditor",
+            n.auditor,
+            "--writer-password-env",
+            "WRITER_PW",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert (
@@ -320,11 +381,15 @@ def test_bad_role_names_are_refused_naming_the_option(cluster, capsys):
     n = cluster.names
     for argv, message in (
         (["--writer", "Bad-Name"], "error: writer: 'Bad-Name' is not a plain lower-case role name"),
-        (["--auditor", n.writer, "--writer", n.writer],
-         "error: roles: owner, writer and auditor must be three different roles"),
-        (["--owner", "postgres"],
-         "error: roles: 'postgres' is the role running this command: name another"),
-    ):  # fmt: skip
+        (
+            ["--auditor", n.writer, "--writer", n.writer],
+            "error: roles: owner, writer and auditor must be three different roles",
+        ),
+        (
+            ["--owner", "postgres"],
+            "error: roles: 'postgres' is the role running this command: name another",
+        ),
+    ):
         base = {"--owner": n.owner, "--writer": n.writer, "--auditor": n.auditor}
         for flag, value in zip(argv[::2], argv[1::2], strict=True):
             base[flag] = value

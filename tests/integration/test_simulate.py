@@ -30,11 +30,25 @@ from tests.rows import row_counts
 START = 2017
 
 
-def simulate(engine, seed: int, members: int = 30, years: int = 2, trace: bool = False,
-             scenario: Scenario | None = None, start: int = START):  # fmt: skip
+def simulate(
+    engine,
+    seed: int,
+    members: int = 30,
+    years: int = 2,
+    trace: bool = False,
+    scenario: Scenario | None = None,
+    start: int = START,
+):
     ledger = Ledger(engine, FixedClock(datetime(start, 1, 1, tzinfo=UTC)))
-    result = Simulation(ledger, scenario or Scenario(), seed=seed, members=members, years=years,
-                        start=start, trace=trace).run()  # fmt: skip
+    result = Simulation(
+        ledger,
+        scenario or Scenario(),
+        seed=seed,
+        members=members,
+        years=years,
+        start=start,
+        trace=trace,
+    ).run()
     return ledger, result
 
 
@@ -90,8 +104,9 @@ def test_balances_recomputed_by_the_rules_from_the_simulations_choices_match_the
     for member_id, paid_months in sorted(by_member.items())[:8]:
         deposits_2017, total = [], 0
         for paid in paid_months:
-            personal = assess(ledger.policy, paid.region, paid.scheme, paid.period,
-                              paid.choice).personal_fen  # fmt: skip
+            personal = assess(
+                ledger.policy, paid.region, paid.scheme, paid.period, paid.choice
+            ).personal_fen
             total += personal
             if paid.paid_on.year == START:
                 deposits_2017.append(Deposit(Month.of(paid.paid_on), personal))
@@ -168,15 +183,17 @@ def test_a_simulation_leaves_postgresql_with_planner_statistics_and_sqlite_untou
     simulate(engine, seed=5)
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            analysed = conn.execute(text(
-                "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = "
-                "current_schema() AND tablename IN ('entries', 'postings', 'accounts')"
-            )).scalar_one()  # fmt: skip
+            analysed = conn.execute(
+                text(
+                    "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = "
+                    "current_schema() AND tablename IN ('entries', 'postings', 'accounts')"
+                )
+            ).scalar_one()
             assert analysed == 3
         else:
-            stat_tables = conn.execute(text(
-                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
-            )).scalar_one()  # fmt: skip
+            stat_tables = conn.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")
+            ).scalar_one()
             assert stat_tables == 0
 
 
@@ -243,11 +260,15 @@ def test_the_summary_counts_gaps_and_their_members_as_the_arrears_accounts_hold_
 
     _, result = simulate(engine, seed=7, members=60, years=2)
     with engine.connect() as conn:
-        names = conn.execute(
-            select(accounts.c.name)
-            .join(postings, postings.c.account_id == accounts.c.id)
-            .where(accounts.c.name.like("arrears:%"), postings.c.amount_fen > 0)
-        ).scalars().all()  # fmt: skip
+        names = (
+            conn.execute(
+                select(accounts.c.name)
+                .join(postings, postings.c.account_id == accounts.c.id)
+                .where(accounts.c.name.like("arrears:%"), postings.c.amount_fen > 0)
+            )
+            .scalars()
+            .all()
+        )
     assert result.gaps == len(names) > 0
     assert result.gap_members == {name.split(":", 2)[2] for name in names}
 
@@ -275,23 +296,36 @@ def test_simulated_members_pay_as_the_regional_rules_allow(engine):
     assert result.transfers > 0
     with engine.connect() as conn:
         paid = conn.execute(
-            select(entries.c.member_id, entries.c.scheme, entries.c.region, entries.c.period,
-                   entries.c.effective_date)
-            .where(entries.c.kind == "contribution")
-        ).all()  # fmt: skip
+            select(
+                entries.c.member_id,
+                entries.c.scheme,
+                entries.c.region,
+                entries.c.period,
+                entries.c.effective_date,
+            ).where(entries.c.kind == "contribution")
+        ).all()
         shanghai = [p for p in paid if p.region == "310000" and p.scheme in ("pension", "medical")]
         assert shanghai
         assert [p for p in shanghai if str(Month.of(p.effective_date)) != p.period] == []
         assert any(p.effective_date.day == 25 for p in shanghai)  # the bank's monthly pull
-        left = {s: departures_of(conn, sorted({p.member_id for p in paid}), s)
-                for s in ("pension", "medical")}  # fmt: skip
-        after = [p for p in paid if p.scheme in left
-                 and (gone := left[p.scheme].get(p.member_id, {}).get(p.region)) is not None
-                 and p.effective_date > gone.on]  # fmt: skip
+        left = {
+            s: departures_of(conn, sorted({p.member_id for p in paid}), s)
+            for s in ("pension", "medical")
+        }
+        after = [
+            p
+            for p in paid
+            if p.scheme in left
+            and (gone := left[p.scheme].get(p.member_id, {}).get(p.region)) is not None
+            and p.effective_date > gone.on
+        ]
         assert any(left[s] for s in left)
         assert after == []
-        problems = [o for (o,) in conn.execute(select(processed_messages.c.outcome)) if o
-                    and '"refused"' in o]  # fmt: skip
+        problems = [
+            o
+            for (o,) in conn.execute(select(processed_messages.c.outcome))
+            if o and '"refused"' in o
+        ]
         assert problems == []
         assert verify(conn).ok
 

@@ -56,12 +56,17 @@ def test_simulation_past_retirement_awards_pays_and_settles_deaths_through_the_w
             ).scalars()
         )
         legs = conn.execute(
-            select(entries.c.id, entries.c.member_id, entries.c.period, accounts.c.name,
-                   postings.c.amount_fen)
+            select(
+                entries.c.id,
+                entries.c.member_id,
+                entries.c.period,
+                accounts.c.name,
+                postings.c.amount_fen,
+            )
             .join(postings, postings.c.entry_id == entries.c.id)
             .join(accounts, accounts.c.id == postings.c.account_id)
             .where(entries.c.kind == "pension-payment")
-        ).all()  # fmt: skip
+        ).all()
     assert sum(json.loads(o)["posted"] for _, o in outcomes) == n_entries
     used = {name for name, _ in outcomes}
     assert {"retirements_batch", "pension_payments_batch", "deaths_batch"} <= used
@@ -101,8 +106,9 @@ def test_simulated_women_workers_retiring_from_50_reach_their_retirement_by_thei
     retired (the female-55 default would put her date five years later)."""
     from ledger.rules.pension import Category, retirement
 
-    scenario = Scenario(population=Population(birth_years=(1976, 1976), female_share="1",
-                                              female_50_share="1"))  # fmt: skip
+    scenario = Scenario(
+        population=Population(birth_years=(1976, 1976), female_share="1", female_50_share="1")
+    )
     ledger = Ledger(engine, FixedClock(datetime(2016, 1, 1, tzinfo=UTC)))
     result = Simulation(ledger, scenario, seed=5, members=6, years=13, start=2016).run()
     with engine.connect() as conn:
@@ -110,22 +116,25 @@ def test_simulated_women_workers_retiring_from_50_reach_their_retirement_by_thei
             select(benefit_events).where(benefit_events.c.kind == "short-of-minimum")
         ).all()
         refused = [
-            json.loads(o) for a, o in conn.execute(
+            json.loads(o)
+            for a, o in conn.execute(
                 select(processed_messages.c.actor_name, processed_messages.c.outcome)
-            ) if a == "retirements_batch"
-        ]  # fmt: skip
+            )
+            if a == "retirements_batch"
+        ]
         births = {m.id: m.birth_date for m in result_members(ledger, conn)}
-        employees = set(conn.execute(
-            select(enrolments.c.member_id).where(enrolments.c.scheme == "pension")
-        ).scalars())  # fmt: skip
+        employees = set(
+            conn.execute(
+                select(enrolments.c.member_id).where(enrolments.c.scheme == "pension")
+            ).scalars()
+        )
     # residents' members retire without an award or a choice (the residents' scheme)
     retired = {m for m, _ in result.retirees} - {m for m, _ in result.deaths}
     retired &= employees
     assert retired and {s.member_id for s in short} >= retired
     assert all(not r.get("problems") for r in refused)
     for s in short:
-        assert s.on_date == retirement(births[s.member_id], Category.FEMALE_50,
-                                       ledger.policy).date  # fmt: skip
+        assert s.on_date == retirement(births[s.member_id], Category.FEMALE_50, ledger.policy).date
         assert s.on_date.year in (2026, 2027)
 
 

@@ -16,9 +16,7 @@ from ledger.services import Ledger
 from .test_payment_rules import BEIJING, MEMBER, PENSION, SIXTY, at
 
 
-def test_the_statement_shows_what_the_member_owns_and_what_each_payment_bought(
-    env, engine, capsys
-):
+def test_the_statement_shows_what_the_member_owns_and_what_each_payment_bought(env, engine, capsys):
     """DOMAIN.md §8 (official): Beijing 2025-07 at the 60% floor of 7,162 costs 1,432.40, of
     which 572.96 (8%) goes to the personal account and 859.44 (12%) to the pooling fund.
     Two months paid: the personal account owns 1,145.92 after the second; the postings
@@ -32,13 +30,21 @@ def test_the_statement_shows_what_the_member_owns_and_what_each_payment_bought(
         ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), None, date(2025, 8, 15))
     assert main(["statement", "--member", MEMBER, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["accounts"] == [{"account": f"personal:pension:{MEMBER}", "owned": "1145.92",
-                                 "postings": 2, "last_date": "2025-08-15"}]  # fmt: skip
-    assert [(p["period"], p["paid"], p["personal"], p["pooling"], p["personal_balance"])
-            for p in data["payments"]] == [
+    assert data["accounts"] == [
+        {
+            "account": f"personal:pension:{MEMBER}",
+            "owned": "1145.92",
+            "postings": 2,
+            "last_date": "2025-08-15",
+        }
+    ]
+    assert [
+        (p["period"], p["paid"], p["personal"], p["pooling"], p["personal_balance"])
+        for p in data["payments"]
+    ] == [
         ("2025-07", "1432.40", "572.96", "859.44", "572.96"),
         ("2025-08", "1432.40", "572.96", "859.44", "1145.92"),
-    ]  # fmt: skip
+    ]
     assert len(data["lines"]) == 6  # collection, personal, pooling for each month
     assert main(["statement", "--member", MEMBER]) == 0
     table = capsys.readouterr().out

@@ -55,12 +55,15 @@ def ledger(engine) -> Ledger:
     with ledger.unit_of_work() as conn:
         for member in (MAN_55, MAN_49, WOMAN_41):
             ledger.add_member(conn, member, BEIJING)
-            ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(percent="60"),
-                          Month(2024, 1))  # fmt: skip
-            ledger.contribute(conn, member, PENSION, Month(2024, 1), Month(2024, 12),
-                              date(2024, 12, 20))  # fmt: skip
-            ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6),
-                              date(2025, 6, 20))  # fmt: skip
+            ledger.enroll(
+                conn, member, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1)
+            )
+            ledger.contribute(
+                conn, member, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
+            )
+            ledger.contribute(
+                conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+            )
     return ledger
 
 
@@ -87,7 +90,11 @@ def test_a_man_of_55_or_a_woman_of_41_moving_out_of_province_opens_a_temporary_a
         [row] = conn.execute(select(temporary_accounts)).all()
         found = ledger.enrolments(conn, member, PENSION)
     assert (row.member_id, row.region, row.kept_in, row.from_month) == (
-        member, SHANGHAI, BEIJING, "2025-08")  # fmt: skip
+        member,
+        SHANGHAI,
+        BEIJING,
+        "2025-08",
+    )
     assert bal(ledger, f"personal:pension:{member}") == personal_before
     assert bal(ledger, "pooling:pension:110000") == pooling_before
     enrolment = ledger.enrolment_for(found, Month(2025, 8))

@@ -56,10 +56,10 @@ def ledger(engine) -> Ledger:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.add_member(conn, OTHER, BEIJING)
         ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2024, 1), Month(2024, 12),
-                          date(2024, 12, 20))  # fmt: skip
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6),
-                          date(2025, 6, 20))  # fmt: skip
+        ledger.contribute(
+            conn, MEMBER, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
+        )
+        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     return ledger
 
 
@@ -217,8 +217,7 @@ def test_contribution_months_follow_the_member_through_an_accepted_transfer_only
     moved = request(ledger, on=date(2025, 7, 21))
     with ledger.unit_of_work() as conn:
         accept_transfer(ledger, conn, moved, date(2025, 7, 25))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8),
-                          date(2025, 8, 1))  # fmt: skip
+        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8), date(2025, 8, 1))
     assert months() == [(BEIJING, 18, SHANGHAI), (SHANGHAI, 1, SHANGHAI)]
 
 
@@ -234,15 +233,16 @@ def _moved_twice(ledger: Ledger, conn, member: str) -> None:
     ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(percent="80"), Month(2023, 1))
     ledger.contribute(conn, member, PENSION, Month(2023, 1), Month(2023, 12), date(2023, 12, 20))
     ledger.contribute(conn, member, PENSION, Month(2024, 1), Month(2024, 2), date(2024, 2, 20))
-    for to, left, back, first, last in ((SHANGHAI, date(2024, 3, 5), date(2024, 3, 10),
-                                         Month(2024, 4), Month(2024, 8)),
-                                        (BEIJING, date(2024, 9, 5), date(2024, 9, 10),
-                                         Month(2024, 10), Month(2024, 12))):  # fmt: skip
+    for to, left, back, first, last in (
+        (SHANGHAI, date(2024, 3, 5), date(2024, 3, 10), Month(2024, 4), Month(2024, 8)),
+        (BEIJING, date(2024, 9, 5), date(2024, 9, 10), Month(2024, 10), Month(2024, 12)),
+    ):
         moved = request_transfer(ledger, conn, member, PENSION, to, left)
         accept_transfer(ledger, conn, moved, back)
         for month in first.until(last):  # each in its month: Shanghai takes no other way
-            ledger.contribute(conn, member, PENSION, month, month,
-                              date(month.year, month.month, 20))  # fmt: skip
+            ledger.contribute(
+                conn, member, PENSION, month, month, date(month.year, month.month, 20)
+            )
     ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
 
 
@@ -250,14 +250,22 @@ def _written(ledger: Ledger, conn, since: int) -> list[tuple]:
     from ledger.store.tables import accounts
 
     rows = conn.execute(
-        select(entries.c.id, entries.c.idempotency_key, entries.c.reason, entries.c.region,
-               entries.c.hash).where(entries.c.id > since).order_by(entries.c.id)
-    ).all()  # fmt: skip
+        select(
+            entries.c.id,
+            entries.c.idempotency_key,
+            entries.c.reason,
+            entries.c.region,
+            entries.c.hash,
+        )
+        .where(entries.c.id > since)
+        .order_by(entries.c.id)
+    ).all()
     legs = conn.execute(
         select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
         .join(accounts, accounts.c.id == postings.c.account_id)
-        .where(postings.c.entry_id > since).order_by(postings.c.id)
-    ).all()  # fmt: skip
+        .where(postings.c.entry_id > since)
+        .order_by(postings.c.id)
+    ).all()
     return [(*r, [(n, a) for e, n, a in legs if e == r.id]) for r in rows]
 
 
@@ -272,20 +280,38 @@ def _alone_and_batched(ledger: Ledger, engine, batch, one_by_one, ids: list[str]
         with engine.connect() as conn, conn.begin() as tx:
             done, left = batch(ledger, conn, ids, on) if batched else ([], list(ids))
             refused = one_by_one(conn, left)
-            results.append((done, left, refused, _written(ledger, conn, since),
-                            _enrolled_since(conn, since_enrolled)))  # fmt: skip
+            results.append(
+                (
+                    done,
+                    left,
+                    refused,
+                    _written(ledger, conn, since),
+                    _enrolled_since(conn, since_enrolled),
+                )
+            )
             tx.rollback()
         ledger.recorder.rolled_back()
     return results
 
 
 def _enrolled_since(conn, since: int) -> list[tuple]:
-    return [tuple(r) for r in conn.execute(
-        select(enrolments.c.id, enrolments.c.member_id, enrolments.c.scheme,
-               enrolments.c.region, enrolments.c.base_percent, enrolments.c.base_fen,
-               enrolments.c.method, enrolments.c.from_month)
-        .where(enrolments.c.id > since).order_by(enrolments.c.id)
-    )]  # fmt: skip
+    return [
+        tuple(r)
+        for r in conn.execute(
+            select(
+                enrolments.c.id,
+                enrolments.c.member_id,
+                enrolments.c.scheme,
+                enrolments.c.region,
+                enrolments.c.base_percent,
+                enrolments.c.base_fen,
+                enrolments.c.method,
+                enrolments.c.from_month,
+            )
+            .where(enrolments.c.id > since)
+            .order_by(enrolments.c.id)
+        )
+    ]
 
 
 def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_refused(
@@ -301,13 +327,14 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
     with ledger.unit_of_work() as conn:
         _moved_twice(ledger, conn, moved)
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
-        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6),
-                          date(2025, 6, 20))  # fmt: skip
+        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
         ledger.add_member(conn, in_transit, BEIJING)
-        ledger.enroll(conn, in_transit, PENSION, BEIJING, BaseChoice.of(percent="100"),
-                      Month(2025, 1))  # fmt: skip
-        ledger.contribute(conn, in_transit, PENSION, Month(2025, 1), Month(2025, 6),
-                          date(2025, 6, 20))  # fmt: skip
+        ledger.enroll(
+            conn, in_transit, PENSION, BEIJING, BaseChoice.of(percent="100"), Month(2025, 1)
+        )
+        ledger.contribute(
+            conn, in_transit, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+        )
         request_transfer(ledger, conn, in_transit, PENSION, "120000", date(2025, 7, 1))
         ledger.enroll(conn, OTHER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
     ids = [
@@ -346,9 +373,12 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
     with engine.connect() as conn:
         since_moved_back = conn.execute(
             select(entries.c.period, entries.c.base_fen).where(
-                entries.c.member_id == moved, entries.c.region == BEIJING,
-                entries.c.period >= "2024-10", entries.c.kind == "contribution")
-        ).all()  # fmt: skip
+                entries.c.member_id == moved,
+                entries.c.region == BEIJING,
+                entries.c.period >= "2024-10",
+                entries.c.kind == "contribution",
+            )
+        ).all()
     by_year: dict[str, int] = {}
     for period, base in since_moved_back:  # 12% of each year's base, back in Beijing only
         by_year[period[:4]] = by_year.get(period[:4], 0) + int(base)
@@ -374,16 +404,21 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
 
     low, returned, accepted = _citizen(4), _citizen(5), _citizen(6)
     with ledger.unit_of_work() as conn:
-        for member, choice in ((low, BaseChoice(amount_fen=720_000)),
-                               (returned, BaseChoice.of(percent="100")),
-                               (accepted, BaseChoice.of(percent="300"))):  # fmt: skip
+        for member, choice in (
+            (low, BaseChoice(amount_fen=720_000)),
+            (returned, BaseChoice.of(percent="100")),
+            (accepted, BaseChoice.of(percent="300")),
+        ):
             # 7,200 yuan: inside Beijing's 2025 range, below Shanghai's floor (DOMAIN.md §8)
             ledger.add_member(conn, member, BEIJING)
             ledger.enroll(conn, member, PENSION, BEIJING, choice, Month(2025, 1))
-            ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6),
-                              date(2025, 6, 20))  # fmt: skip
-        ids = [request_transfer(ledger, conn, m, PENSION, SHANGHAI, LEFT)
-               for m in (MEMBER, low, returned, accepted)]  # fmt: skip
+            ledger.contribute(
+                conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+            )
+        ids = [
+            request_transfer(ledger, conn, m, PENSION, SHANGHAI, LEFT)
+            for m in (MEMBER, low, returned, accepted)
+        ]
         return_transfer(ledger, conn, ids[2], LEFT, "records incomplete")
         accept_transfer(ledger, conn, ids[3], LEFT)
     ids.append(keys.transfer_id(OTHER, PENSION, SHANGHAI, LEFT))  # never requested
@@ -411,9 +446,7 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
     assert refused == alone and set(refused) == {ids[1], ids[2], ids[4]}
     assert "7460" in refused[ids[1]].replace(",", "")
     assert written_batched == written_alone
-    assert [w[1] for w in written_batched] == [
-        f"transfer-in:{ids[0]}", f"transfer-return:{ids[1]}"
-    ]  # fmt: skip
+    assert [w[1] for w in written_batched] == [f"transfer-in:{ids[0]}", f"transfer-return:{ids[1]}"]
     # (ids aside: a PostgreSQL sequence does not roll back)
     assert [r[1:] for r in enrolled_batched] == [r[1:] for r in enrolled_alone]
     assert [(r[1], r[3], r[7]) for r in enrolled_batched] == [(MEMBER, SHANGHAI, "2025-07")]
@@ -432,8 +465,7 @@ def test_an_empty_medical_account_still_transfers_its_months_one_by_one_and_in_a
     medical = Scheme.MEDICAL
     with ledger.unit_of_work() as conn:
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
-        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6),
-                          date(2025, 6, 20))  # fmt: skip
+        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     tid = keys.transfer_id(MEMBER, medical, SHANGHAI, LEFT)
     written = []
     with engine.connect() as conn:

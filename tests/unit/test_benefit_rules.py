@@ -25,7 +25,10 @@ def test_a_pension_awarded_in_2023_rises_three_then_two_percent_compounding():
     pension = in_payment(179102, 82878, date(2023, 6, 30), Month(2025, 3), POLICY)
     assert [i.amount_fen for i in pension.increases] == [7859, 5397]
     assert (pension.basic_fen, pension.personal_fen, pension.total_fen) == (
-        179102 + 7859 + 5397, 82878, 275236)  # fmt: skip
+        179102 + 7859 + 5397,
+        82878,
+        275236,
+    )
     assert all(i.status == "unverified" for i in pension.increases)
 
 

@@ -6,10 +6,15 @@ from ledger.cli.base import FREE_TEXT_WIDTH, print_table
 
 COLUMNS = ("entry", "date", "account", "amount", "reason")
 ROWS = [
-    ("98", "2021-01-15", "personal:pension:310115200210233056", "-1494.24",
-     "pension 2021-01 paid 2021-01-15 (monthly), a reason long enough to need wrapping"),
+    (
+        "98",
+        "2021-01-15",
+        "personal:pension:310115200210233056",
+        "-1494.24",
+        "pension 2021-01 paid 2021-01-15 (monthly), a reason long enough to need wrapping",
+    ),
     ("1234567", "2021-02-15", "pooling:pension:310000", "-123456789.01", "short"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("width", ["40", "80", "200"])
@@ -27,8 +32,9 @@ def test_free_text_wraps_at_words_but_keeps_a_readable_width(capsys, monkeypatch
     monkeypatch.setenv("COLUMNS", "80")
     print_table("statement", COLUMNS, ROWS)
     out = capsys.readouterr().out
-    reason_lines = [line.rsplit("│", 2)[-2].strip() for line in out.splitlines()
-                    if line.startswith("│")]  # fmt: skip
+    reason_lines = [
+        line.rsplit("│", 2)[-2].strip() for line in out.splitlines() if line.startswith("│")
+    ]
     reason = " ".join(part for part in reason_lines if part)
     assert "need wrapping" in reason  # the whole reason is there, over several lines
     assert max(len(part) for part in reason_lines) <= FREE_TEXT_WIDTH

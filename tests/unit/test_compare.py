@@ -56,9 +56,14 @@ def plain(tmp_path: Path) -> CompareScenario:
 def near_retirement(**changes: object) -> Person:
     """A man born 1966-12-15, hukou Beijing, 174 months paid, 100,000.00 in his account."""
     fields: dict[str, object] = dict(
-        birth_date=date(1966, 12, 15), sex="male", hukou="110105", lives_in="110000",
-        category=Category.MALE, paid_months=174, balance_fen=10_000_000,
-    )  # fmt: skip
+        birth_date=date(1966, 12, 15),
+        sex="male",
+        hukou="110105",
+        lives_in="110000",
+        category=Category.MALE,
+        paid_months=174,
+        balance_fen=10_000_000,
+    )
     fields.update(changes)
     return Person(**fields)  # type: ignore[arg-type]
 
@@ -135,8 +140,13 @@ def test_one_residents_way_by_hand(plain: CompareScenario) -> None:
     123 × 1.02 = 125.46, + 8,401.21 / 139 = 60.4404 → 60.44: 185.90 a month. Payback:
     40 × 185.90 = 7,436.00 < 7,500 ≤ 41 × 185.90, so the 41st pension, 2043-10, at 63y4m.
     """
-    woman = near_retirement(birth_date=date(1980, 6, 2), sex="female",
-                            category=Category.FEMALE_55, paid_months=0, balance_fen=0)  # fmt: skip
+    woman = near_retirement(
+        birth_date=date(1980, 6, 2),
+        sex="female",
+        category=Category.FEMALE_55,
+        paid_months=0,
+        balance_fen=0,
+    )
     ctx = context(woman, default_policy(), plain, NOW)
     o = resident(ctx, Way("resident", "110105", "hukou", NOW, grade_fen=50_000))
     assert o is not None
@@ -154,8 +164,9 @@ def test_an_hr_company_adds_its_fee_to_what_is_paid(plain: CompareScenario) -> N
     for the same pension (seed 000: same base, same years, same pension)."""
     ctx = context(near_retirement(), default_policy(), plain, NOW)
     direct = employee(ctx, Way("employee", "110000", "hukou", NOW, base_percent=Decimal(100)))
-    agency = employee(ctx, Way("employee", "110000", "lives-in", NOW, agency=True,
-                               base_percent=Decimal(100)))  # fmt: skip
+    agency = employee(
+        ctx, Way("employee", "110000", "lives-in", NOW, agency=True, base_percent=Decimal(100))
+    )
     assert agency.fees_fen == 120_000
     assert agency.paid_fen == direct.paid_fen + 120_000
     assert agency.pension_fen == direct.pension_fen
@@ -164,8 +175,16 @@ def test_an_hr_company_adds_its_fee_to_what_is_paid(plain: CompareScenario) -> N
 def test_a_way_short_of_the_minimum_is_shown_but_never_best(plain: CompareScenario) -> None:
     """With 100 months paid, 6 more make 106 of the 180 needed in 2027: no pension."""
     person = near_retirement(paid_months=100)
-    result = compare(person, default_policy(), plain, NOW, bases=[Decimal(60)], grades=[],
-                     starts=[NOW], by="pension")  # fmt: skip
+    result = compare(
+        person,
+        default_policy(),
+        plain,
+        NOW,
+        bases=[Decimal(60)],
+        grades=[],
+        starts=[NOW],
+        by="pension",
+    )
     (only,) = result.outcomes
     assert not only.eligible and only.irr is None and only.payback_month is None
     assert only.expected_pensions_fen == 0 and result.best is None
@@ -175,12 +194,16 @@ def test_projected_years_grow_the_last_known_wage(plain: CompareScenario) -> Non
     """Past the files, the average wage grows by wage_growth, to the whole yuan, and the
     base range is 60%–300% of it (国办发〔2019〕13号 §3): Beijing 2026 year 12,116 × 1.05
     = 12,721.80 → 12,722; floor 7,633.2 → 7,633; ceiling 38,166."""
-    scenario = plain.model_copy(update={"wage_growth": plain.wage_growth.model_copy(
-        update={"value": Decimal("0.05")})})  # fmt: skip
+    scenario = plain.model_copy(
+        update={"wage_growth": plain.wage_growth.model_copy(update={"value": Decimal("0.05")})}
+    )
     policy = projected_policy(default_policy(), scenario, 2030)
     record = policy.at(PensionBase, date(2027, 7, 1), "110000")
     assert (record.average_wage_fen, record.floor_fen, record.ceiling_fen) == (
-        1_272_200, 763_300, 3_816_600)  # fmt: skip
+        1_272_200,
+        763_300,
+        3_816_600,
+    )
     assert record.status == "derived"
     calc = policy.at(PensionCalculationBase, date(2028, 7, 1), "110000")
     assert calc.monthly_fen == 1_335_800  # 12,116 × 1.05² = 13,357.89 → 13,358
@@ -221,8 +244,11 @@ def test_the_default_survival_is_the_policys_life_table_shared_with_the_simulati
 
 def test_a_scenario_may_still_give_a_gompertz_law(tmp_path: Path) -> None:
     path = tmp_path / "g.toml"
-    path.write_text('[life_table]\nmodel = "gompertz"\nmale_a = "0.0000285"\n'
-                    'female_a = "0.0000196"\nb = "0.1"\n', encoding="utf-8")  # fmt: skip
+    path.write_text(
+        '[life_table]\nmodel = "gompertz"\nmale_a = "0.0000285"\n'
+        'female_a = "0.0000196"\nb = "0.1"\n',
+        encoding="utf-8",
+    )
     table = CompareScenario.load(path).life_table
     assert table.model == "gompertz" and table.status == "unverified"
     assert 18.9 < float(sum(survival(table, "male", 720)[1:])) / 12 < 19.1
@@ -234,9 +260,10 @@ def test_the_ways_open_away_from_hukou_go_through_an_hr_company() -> None:
     person = near_retirement(lives_in="310000")
     ways = ways_open(person, default_policy(), scenario, [Decimal(60)], [10_000], [NOW])
     assert [(w.scheme, w.region, w.agency) for w in ways] == [
-        ("resident", "110105", False), ("employee", "110000", False),
+        ("resident", "110105", False),
+        ("employee", "110000", False),
         ("employee", "310000", True),
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize(
@@ -250,8 +277,11 @@ def test_a_base_outside_60_to_300_percent_names_bases(text: str, field: str) -> 
 
 
 def test_bases_by_step() -> None:
-    assert parse_bases("60:100:20", CompareScenario.load()) == [Decimal(60), Decimal(80),
-                                                                  Decimal(100)]  # fmt: skip
+    assert parse_bases("60:100:20", CompareScenario.load()) == [
+        Decimal(60),
+        Decimal(80),
+        Decimal(100),
+    ]
 
 
 def test_grades_and_starts_are_checked() -> None:
@@ -279,7 +309,8 @@ def test_a_scenario_override_without_source_is_marked_unverified(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    "body", ['[discount_rate]\nvalue = 0.04\n', "[nonsense]\nvalue = 1\n", "not toml ="],
+    "body",
+    ["[discount_rate]\nvalue = 0.04\n", "[nonsense]\nvalue = 1\n", "not toml ="],
 )
 def test_a_bad_scenario_names_the_scenario(tmp_path: Path, body: str) -> None:
     path = tmp_path / "s.toml"
@@ -296,10 +327,19 @@ def test_the_plots_legend_matches_its_lines() -> None:
     from ledger.compare.plot import figure
 
     scenario = CompareScenario.load()
-    person = near_retirement(birth_date=date(1985, 3, 12), lives_in="310000", paid_months=60,
-                             balance_fen=None)  # fmt: skip
-    result = compare(person, default_policy(), scenario, NOW, bases=[Decimal(60), Decimal(300)],
-                     grades=[10_000, 200_000], starts=[NOW], by="irr")  # fmt: skip
+    person = near_retirement(
+        birth_date=date(1985, 3, 12), lives_in="310000", paid_months=60, balance_fen=None
+    )
+    result = compare(
+        person,
+        default_policy(),
+        scenario,
+        NOW,
+        bases=[Decimal(60), Decimal(300)],
+        grades=[10_000, 200_000],
+        starts=[NOW],
+        by="irr",
+    )
     fig = figure(result)
     try:
         ax = fig.axes[0]
@@ -327,7 +367,12 @@ def test_pension_increases_are_read_from_the_dated_policy_then_the_scenario(
 
     ctx = context(near_retirement(), default_policy(), plain, NOW)
     rises = yearly_rises(ctx.policy, 2023, 2027)
-    assert rises == {2023: Fraction(1038, 1000), 2024: Fraction(103, 100),
-                     2025: Fraction(102, 100), 2026: 1, 2027: 1}  # fmt: skip
+    assert rises == {
+        2023: Fraction(1038, 1000),
+        2024: Fraction(103, 100),
+        2025: Fraction(102, 100),
+        2026: 1,
+        2027: 1,
+    }
     # 100.00 of 2022: × 1.038 × 1.03 × 1.02 = 109.05 (109.051…)
     assert risen(10_000, ctx.policy, 2022, 2030) == 10_905

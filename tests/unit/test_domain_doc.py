@@ -7,9 +7,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_every_cited_domain_section_exists_in_docs_domain_md():
-    sections = set(
-        re.findall(r"^#+\s*(\d+)[.\s]", (ROOT / "docs" / "DOMAIN.md").read_text(), re.M)
-    )
+    sections = set(re.findall(r"^#+\s*(\d+)[.\s]", (ROOT / "docs" / "DOMAIN.md").read_text(), re.M))
     cited: dict[str, set[str]] = {}
     for folder in ("ledger", "workers", "tests"):
         for path in (ROOT / folder).rglob("*.py"):

@@ -24,19 +24,28 @@ LEDGER = Ledger(None, FixedClock(datetime(2025, 10, 20, 12, tzinfo=UTC)))  # typ
 
 def enrolment(scheme=PENSION, method="agency", region="110000", member=MEMBER):
     return Enrolment(
-        id=1, member_id=member, scheme=scheme, region=region,
-        choice=BaseChoice(Decimal("60"), None, None), method=method,
+        id=1,
+        member_id=member,
+        scheme=scheme,
+        region=region,
+        choice=BaseChoice(Decimal("60"), None, None),
+        method=method,
         agency="hangzhou-hr" if method == "agency" else None,
-        from_month=Month(2025, 1), to_month=None, signed_on=None,
-    )  # fmt: skip
+        from_month=Month(2025, 1),
+        to_month=None,
+        signed_on=None,
+    )
 
 
 def facts(enrolments, paid=(), fees=(), registered=(MEMBER,)):
     return Facts(
-        month=OCTOBER, registered=frozenset(registered), enrolments=enrolments,
-        paid={k: frozenset(v) for k, v in dict(paid).items()}, departed={},
+        month=OCTOBER,
+        registered=frozenset(registered),
+        enrolments=enrolments,
+        paid={k: frozenset(v) for k, v in dict(paid).items()},
+        departed={},
         fees_recorded=frozenset(fees),
-    )  # fmt: skip
+    )
 
 
 def kinds(decision):
@@ -44,8 +53,9 @@ def kinds(decision):
 
 
 def test_an_unpaid_month_through_a_company_drafts_its_contribution_and_the_200_yuan_fee():
-    [decision] = decide(LEDGER, facts({(MEMBER, PENSION): [enrolment()]}), [(MEMBER, PENSION)],
-                        TODAY)  # fmt: skip
+    [decision] = decide(
+        LEDGER, facts({(MEMBER, PENSION): [enrolment()]}), [(MEMBER, PENSION)], TODAY
+    )
     assert decision.refused is None
     assert kinds(decision) == [EntryKind.CONTRIBUTION, EntryKind.FEE]
     fee = decision.drafts[1]
@@ -54,8 +64,11 @@ def test_an_unpaid_month_through_a_company_drafts_its_contribution_and_the_200_y
 
 
 def test_a_month_paid_and_a_fee_recorded_before_is_already_done():
-    known = facts({(MEMBER, PENSION): [enrolment()]}, paid={(MEMBER, PENSION): {"2025-10"}},
-                  fees={f"fee:2025-10:{MEMBER}"})  # fmt: skip
+    known = facts(
+        {(MEMBER, PENSION): [enrolment()]},
+        paid={(MEMBER, PENSION): {"2025-10"}},
+        fees={f"fee:2025-10:{MEMBER}"},
+    )
     [decision] = decide(LEDGER, known, [(MEMBER, PENSION)], TODAY)
     assert (decision.refused, decision.drafts) == (None, ())
 
@@ -71,9 +84,11 @@ def test_refusals_come_in_their_documented_order_and_name_their_rule():
     stranger = "110105199001010038"
     known = facts({(MEMBER, PENSION): [enrolment(method="bank")]})
     yearly, unknown, by_bank = decide(
-        LEDGER, known,
-        [(stranger, Scheme.RESIDENT_PENSION), (stranger, PENSION), (MEMBER, PENSION)], TODAY,
-    )  # fmt: skip
+        LEDGER,
+        known,
+        [(stranger, Scheme.RESIDENT_PENSION), (stranger, PENSION), (MEMBER, PENSION)],
+        TODAY,
+    )
     # a yearly scheme is refused before asking who the member is
     assert yearly.refused is not None and yearly.refused.field == "scheme"
     assert isinstance(unknown.refused, UnknownMember)

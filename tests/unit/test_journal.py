@@ -16,13 +16,22 @@ from ledger.journal import (
     format_recorded_at,
 )
 
-LEGS = [("collection:pension:110000", 143240), ("personal:pension:M1", -57296),
-        ("pooling:pension:110000", -85944)]  # fmt: skip
+LEGS = [
+    ("collection:pension:110000", 143240),
+    ("personal:pension:M1", -57296),
+    ("pooling:pension:110000", -85944),
+]
 
 
 def draft(**changes) -> EntryDraft:
-    fields = dict(kind="contribution", effective_date=date(2025, 7, 15), idempotency_key="k1",
-                  period="2025-07", member_id="M1", postings=LEGS)  # fmt: skip
+    fields = dict(
+        kind="contribution",
+        effective_date=date(2025, 7, 15),
+        idempotency_key="k1",
+        period="2025-07",
+        member_id="M1",
+        postings=LEGS,
+    )
     fields.update(changes)
     return EntryDraft.build(**fields)
 
@@ -64,18 +73,28 @@ text = st.text(max_size=20)
 
 
 @given(
-    key=st.text(min_size=1, max_size=30), reason=text, member=st.none() | text,
-    region=st.none() | text, base=st.none() | st.integers(), corrects=st.none() | st.integers(),
+    key=st.text(min_size=1, max_size=30),
+    reason=text,
+    member=st.none() | text,
+    region=st.none() | text,
+    base=st.none() | st.integers(),
+    corrects=st.none() | st.integers(),
     amount=st.integers(min_value=1, max_value=10**12),
-)  # fmt: skip
+)
 def test_the_fast_canonical_text_equals_the_reference_json(
     key, reason, member, region, base, corrects, amount
 ):
     entry = EntryDraft.build(
-        kind="adjustment", effective_date=date(2025, 1, 2), idempotency_key=key, reason=reason,
-        member_id=member, region=region, base_fen=base, corrects=corrects,
+        kind="adjustment",
+        effective_date=date(2025, 1, 2),
+        idempotency_key=key,
+        reason=reason,
+        member_id=member,
+        region=region,
+        base_fen=base,
+        corrects=corrects,
         postings=[("arrears:pension:M1", amount), ("pooling:pension:110000", -amount)],
-    )  # fmt: skip
+    )
     assert entry.canonical() == canonical_content(entry.content())
 
 
@@ -83,11 +102,15 @@ member_ids = st.text(alphabet="0123456789X", min_size=1, max_size=18)
 
 
 @given(
-    template_member=member_ids, members=st.lists(member_ids, min_size=1, max_size=5),
-    reason=text, region=st.none() | text, base=st.none() | st.integers(),
-    own=st.integers(min_value=-10**9, max_value=10**9), other=st.integers(1, 10**9),
+    template_member=member_ids,
+    members=st.lists(member_ids, min_size=1, max_size=5),
+    reason=text,
+    region=st.none() | text,
+    base=st.none() | st.integers(),
+    own=st.integers(min_value=-(10**9), max_value=10**9),
+    other=st.integers(1, 10**9),
     own_first=st.booleans(),
-)  # fmt: skip
+)
 def test_a_redraft_is_the_entry_built_for_that_member_with_its_canonical_text(
     template_member, members, reason, region, base, own, other, own_first
 ):
@@ -95,14 +118,23 @@ def test_a_redraft_is_the_entry_built_for_that_member_with_its_canonical_text(
     changed; their pre-written canonical text is the reference JSON of those fields."""
 
     def built(member: str) -> EntryDraft:
-        legs = [(f"personal:pension:{member}", own), ("pooling:pension:110000", -own - other),
-                ("collection:pension:110000", other)]  # fmt: skip
+        legs = [
+            (f"personal:pension:{member}", own),
+            ("pooling:pension:110000", -own - other),
+            ("collection:pension:110000", other),
+        ]
         return EntryDraft.build(
-            kind="contribution", effective_date=date(2025, 3, 15),
-            idempotency_key=f"contribution:2025-03:{member}:pension", reason=reason,
-            period="2025-03", member_id=member, scheme="pension", region=region, base_fen=base,
+            kind="contribution",
+            effective_date=date(2025, 3, 15),
+            idempotency_key=f"contribution:2025-03:{member}:pension",
+            reason=reason,
+            period="2025-03",
+            member_id=member,
+            scheme="pension",
+            region=region,
+            base_fen=base,
             postings=legs if own_first else legs[::-1],
-        )  # fmt: skip
+        )
 
     copies = Redraft(
         built(template_member), "contribution:2025-03:", ":pension", "personal:pension:"

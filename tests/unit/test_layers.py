@@ -15,10 +15,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 DOMAIN = (
-    "ledger.clock", "ledger.errors", "ledger.identity", "ledger.journal", "ledger.keys",
-    "ledger.members", "ledger.money", "ledger.period", "ledger.schemes", "ledger.policy",
+    "ledger.clock",
+    "ledger.errors",
+    "ledger.identity",
+    "ledger.journal",
+    "ledger.keys",
+    "ledger.members",
+    "ledger.money",
+    "ledger.period",
+    "ledger.schemes",
+    "ledger.policy",
     "ledger.rules",
-)  # fmt: skip
+)
 DOMAIN_MAY_ALSO_IMPORT = ("pydantic",)
 STORAGE = ("ledger.store",)
 APPLICATION = ("ledger.operations", "ledger.services", "ledger.adjustments", "ledger.imports")
@@ -59,12 +67,16 @@ def test_the_domain_imports_only_the_standard_library_pydantic_and_itself():
     stdlib = sys.stdlib_module_names
     bad = {
         module: sorted(
-            n for n in names
-            if not _in(n, DOMAIN) and n != "ledger"
-            and n.split(".")[0] not in stdlib and not _in(n, DOMAIN_MAY_ALSO_IMPORT)
+            n
+            for n in names
+            if not _in(n, DOMAIN)
+            and n != "ledger"
+            and n.split(".")[0] not in stdlib
+            and not _in(n, DOMAIN_MAY_ALSO_IMPORT)
         )
-        for module, names in IMPORTS.items() if _in(module, DOMAIN)
-    }  # fmt: skip
+        for module, names in IMPORTS.items()
+        if _in(module, DOMAIN)
+    }
     assert {m: b for m, b in bad.items() if b} == {}
 
 
@@ -83,16 +95,18 @@ TOP = ("ledger.simulate", "ledger.compare", "ledger.report")
 def test_a_layer_imports_nothing_above_it(layer, above):
     bad = {
         module: sorted(n for n in names if _in(n, above))
-        for module, names in IMPORTS.items() if _in(module, layer)
-    }  # fmt: skip
+        for module, names in IMPORTS.items()
+        if _in(module, layer)
+    }
     assert {m: b for m, b in bad.items() if b} == {}
 
 
 def test_nothing_below_the_entry_points_imports_them():
     bad = {
         module: sorted(n for n in names if _in(n, ENTRY_POINTS))
-        for module, names in IMPORTS.items() if not _in(module, ENTRY_POINTS)
-    }  # fmt: skip
+        for module, names in IMPORTS.items()
+        if not _in(module, ENTRY_POINTS)
+    }
     assert {m: b for m, b in bad.items() if b} == {}
 
 

@@ -64,9 +64,15 @@ def test_men_retire_one_month_later_per_four_months_of_birth_from_1965_up_to_63(
 
 @pytest.mark.parametrize(
     ("born", "age"),
-    [((1974, 12), "50y0m"), ((1975, 1), "50y1m"), ((1975, 3), "50y2m"),
-     ((1984, 9), "54y11m"), ((1984, 11), "55y0m"), ((1995, 6), "55y0m")],
-)  # fmt: skip
+    [
+        ((1974, 12), "50y0m"),
+        ((1975, 1), "50y1m"),
+        ((1975, 3), "50y2m"),
+        ((1984, 9), "54y11m"),
+        ((1984, 11), "55y0m"),
+        ((1995, 6), "55y0m"),
+    ],
+)
 def test_women_from_50_retire_one_month_later_per_two_months_of_birth_up_to_55(born, age):
     """NPC decision 2024-09-13, annex 2: women at 50 → 55; born 1975-01 → 50y1m; 1984-11 → 55."""
     assert _age(*born, Category.FEMALE_50) == age

@@ -65,9 +65,12 @@ def test_shenzhen_takes_the_guangdong_provincial_floor_4775(capsys):
 
 @pytest.mark.parametrize(
     ("region", "floor", "ceiling"),
-    [("110000", "7270.00", "36348.00"), ("310000", "7546.00", "37731.00"),
-     ("120000", "5180.00", "25902.00")],
-)  # fmt: skip
+    [
+        ("110000", "7270.00", "36348.00"),
+        ("310000", "7546.00", "37731.00"),
+        ("120000", "5180.00", "25902.00"),
+    ],
+)
 def test_2026_year_floors_and_ceilings(capsys, region, floor, ceiling):
     """2026 year (from 2026-07): Beijing 7,270–36,348; Shanghai 7,546–37,731; Tianjin
     5,180–25,902. Source: DOMAIN.md §8."""
@@ -166,10 +169,12 @@ def test_a_quote_as_known_before_a_late_announcement_uses_the_old_base(capsys):
         (("--region", "110000", "--period", "2025-07", "--scheme", "dental"), "scheme"),
         (("--region", "000000", "--period", "2025-07", "--base", "8000"), "region"),
         (("--region", "110000", "--period", "2025-07"), "base"),
-        (("--region", "110000", "--period", "2025-07", "--base", "8000", "--base-percent", "60"),
-         "base"),
+        (
+            ("--region", "110000", "--period", "2025-07", "--base", "8000", "--base-percent", "60"),
+            "base",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2_with_one_line_naming_the_field(capsys, args, field):
     err = refuse(capsys, *args)
     assert err.startswith(f"error: {field}:")

@@ -36,10 +36,12 @@ def axes():
 def test_each_legend_sample_has_its_lines_colour_and_style(axes):
     lines = {line.get_label(): line for line in axes.get_lines()}
     legend = axes.get_legend()
-    samples = dict(zip([t.get_text() for t in legend.get_texts()], legend.get_lines(),
-                       strict=True))  # fmt: skip
-    assert set(samples) == set(lines) == {"pension 110000", "medical 110000",
-                                          "pension 310000", "medical 310000"}  # fmt: skip
+    samples = dict(zip([t.get_text() for t in legend.get_texts()], legend.get_lines(), strict=True))
+    assert (
+        set(samples)
+        == set(lines)
+        == {"pension 110000", "medical 110000", "pension 310000", "medical 310000"}
+    )
     for label, line in lines.items():
         assert samples[label].get_linestyle() == line.get_linestyle()
         assert samples[label].get_color() == line.get_color()

@@ -225,10 +225,16 @@ def mark_simulation(engine: Engine) -> None:
     from ledger.store.tables import simulations
 
     with engine.begin() as conn:
-        conn.execute(insert(simulations).values(
-            seed=1, members=0, first_month="2025-01", last_month="2025-12", scenario="{}",
-            recorded_at=SystemClock().now(),
-        ))  # fmt: skip
+        conn.execute(
+            insert(simulations).values(
+                seed=1,
+                members=0,
+                first_month="2025-01",
+                last_month="2025-12",
+                scenario="{}",
+                recorded_at=SystemClock().now(),
+            )
+        )
 
 
 def ledger_for(engine: Engine) -> Ledger:

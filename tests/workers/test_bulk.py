@@ -65,9 +65,14 @@ def statements(engine) -> Iterator[list[str]]:
 
 def _pay(members: list[str], key: str, at_iso: str | None = None) -> None:
     actors.post_payments_batch(
-        message_id(key, 0), key, [[m, "pension"] for m in members], "2025-07", "2025-09",
-        "2025-10-10", at_iso,
-    )  # fmt: skip
+        message_id(key, 0),
+        key,
+        [[m, "pension"] for m in members],
+        "2025-07",
+        "2025-09",
+        "2025-10-10",
+        at_iso,
+    )
 
 
 def _contributions(engine) -> int:
@@ -95,10 +100,24 @@ def test_bank_and_close_year_batches_of_300_take_a_few_more_statements_than_of_3
     counts = []
     for members, tag in ((small, "small"), (large, "large")):
         with statements(engine) as seen:
-            actors.bank_deduction_batch(message_id(f"bank:{tag}", 0), f"bank:{tag}", "pension",
-                                        2025, members, "2025-06-25", 7, "0.5")  # fmt: skip
-            actors.close_year_batch(message_id(f"close:{tag}", 0), f"close:{tag}", "pension",
-                                    2025, members, "2026-01-02")  # fmt: skip
+            actors.bank_deduction_batch(
+                message_id(f"bank:{tag}", 0),
+                f"bank:{tag}",
+                "pension",
+                2025,
+                members,
+                "2025-06-25",
+                7,
+                "0.5",
+            )
+            actors.close_year_batch(
+                message_id(f"close:{tag}", 0),
+                f"close:{tag}",
+                "pension",
+                2025,
+                members,
+                "2026-01-02",
+            )
         counts.append(len(seen))
     assert counts[1] - counts[0] < 300 / 20
     with engine.connect() as conn:
@@ -116,8 +135,9 @@ def test_a_fees_batch_of_200_takes_a_few_more_statements_than_of_2_not_200(engin
     for members, tag in ((small, "small"), (large, "large")):
         with statements(engine) as seen:
             pairs = [[m, "pension"] for m in members]
-            actors.affiliate_fees_batch(message_id(f"fees:{tag}", 0), f"fees:{tag}", "2025-10",
-                                        pairs, "2025-10-20")  # fmt: skip
+            actors.affiliate_fees_batch(
+                message_id(f"fees:{tag}", 0), f"fees:{tag}", "2025-10", pairs, "2025-10-20"
+            )
         counts.append(len(seen))
     assert counts[1] - counts[0] < 200 / 20
     with engine.connect() as conn:
@@ -143,9 +163,13 @@ def test_a_batch_refused_after_it_wrote_is_rolled_back_and_done_again_member_by_
     members = enrol(engine, 3)
     # The middle member's September was paid on another day: same key, other content.
     actors.post_payments_batch(
-        message_id("test:before", 0), "test:before", [[members[1], "pension"]],
-        "2025-09", "2025-09", "2025-10-09",
-    )  # fmt: skip
+        message_id("test:before", 0),
+        "test:before",
+        [[members[1], "pension"]],
+        "2025-09",
+        "2025-09",
+        "2025-10-09",
+    )
     rollbacks: list[object] = []
 
     def rolled_back(conn: object) -> None:
@@ -160,13 +184,18 @@ def test_a_batch_refused_after_it_wrote_is_rolled_back_and_done_again_member_by_
     assert len(rollbacks) == 1  # the optimistic attempt, whole
     assert _savepoints(seen)  # the careful one: fast path, then each member, in SAVEPOINTs
     with engine.connect() as conn:
-        outcomes = [json.loads(o) for o in conn.execute(
-            select(processed_messages.c.outcome).order_by(processed_messages.c.processed_at)
-        ).scalars()]  # fmt: skip
+        outcomes = [
+            json.loads(o)
+            for o in conn.execute(
+                select(processed_messages.c.outcome).order_by(processed_messages.c.processed_at)
+            ).scalars()
+        ]
         paid = conn.execute(
-            select(entries.c.member_id, func.count()).where(entries.c.kind == "contribution")
-            .group_by(entries.c.member_id).order_by(entries.c.member_id)
-        ).all()  # fmt: skip
+            select(entries.c.member_id, func.count())
+            .where(entries.c.kind == "contribution")
+            .group_by(entries.c.member_id)
+            .order_by(entries.c.member_id)
+        ).all()
         report = verify(conn)
     assert outcomes[-1]["counts"] == {"already-paid": 1, "posted": 2}
     assert list(outcomes[-1]["problems"]) == []
@@ -208,15 +237,24 @@ def test_a_ledger_that_is_no_simulations_refuses_a_message_with_its_own_time(eng
 def test_a_payments_batch_pays_each_member_in_each_scheme_it_names(engine, rt):
     members = enrol(engine, 3)
     with engine.begin() as conn:
-        conn.execute(insert(enrolments), [
-            {"member_id": m, "scheme": "medical", "region": BEIJING, "base_percent": "60",
-             "method": "monthly", "from_month": "2025-07", "recorded_at": datetime.now(UTC)}
-            for m in members[:2]
-        ])  # fmt: skip
+        conn.execute(
+            insert(enrolments),
+            [
+                {
+                    "member_id": m,
+                    "scheme": "medical",
+                    "region": BEIJING,
+                    "base_percent": "60",
+                    "method": "monthly",
+                    "from_month": "2025-07",
+                    "recorded_at": datetime.now(UTC),
+                }
+                for m in members[:2]
+            ],
+        )
     pairs = [[m, s] for m in members for s in ("pension", "medical")]
     key = "test:schemes"
-    actors.post_payments_batch(message_id(key, 0), key, pairs, "2025-07", "2025-07",
-                               "2025-07-15")  # fmt: skip
+    actors.post_payments_batch(message_id(key, 0), key, pairs, "2025-07", "2025-07", "2025-07-15")
     with engine.connect() as conn:
         paid = set(conn.execute(select(entries.c.member_id, entries.c.scheme)).all())
         outcome = json.loads(conn.execute(select(processed_messages.c.outcome)).scalar_one())
@@ -229,18 +267,22 @@ def test_closing_a_year_records_the_unpaid_months_of_members_paying_monthly_too(
     members = enrol(engine, 2, from_month="2025-01")
     ledger = ledger_for(engine)
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, members[0], PENSION, Month(2025, 1), Month(2025, 12),
-                          date(2025, 12, 20))  # fmt: skip
-        ledger.contribute(conn, members[1], PENSION, Month(2025, 1), Month(2025, 9),
-                          date(2025, 12, 20))  # fmt: skip
-    actors.close_year_batch(message_id("close", 0), "close", "pension", 2025, members,
-                            "2026-01-02")  # fmt: skip
+        ledger.contribute(
+            conn, members[0], PENSION, Month(2025, 1), Month(2025, 12), date(2025, 12, 20)
+        )
+        ledger.contribute(
+            conn, members[1], PENSION, Month(2025, 1), Month(2025, 9), date(2025, 12, 20)
+        )
+    actors.close_year_batch(message_id("close", 0), "close", "pension", 2025, members, "2026-01-02")
     with engine.connect() as conn:
         gaps = conn.execute(
             select(entries.c.member_id, entries.c.period).where(entries.c.kind == "arrears")
         ).all()
-    assert sorted(gaps) == [(members[1], "2025-10"), (members[1], "2025-11"),
-                            (members[1], "2025-12")]  # fmt: skip
+    assert sorted(gaps) == [
+        (members[1], "2025-10"),
+        (members[1], "2025-11"),
+        (members[1], "2025-12"),
+    ]
 
 
 def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine, rt, broker):
@@ -250,8 +292,7 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
     ledger = ledger_for(engine)
     with ledger.unit_of_work() as conn:
         for m in members[:2]:  # the third has paid nothing: nothing to move
-            ledger.contribute(conn, m, PENSION, Month(2025, 1), Month(2025, 6),
-                              date(2025, 6, 20))  # fmt: skip
+            ledger.contribute(conn, m, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     on = date(2025, 7, 1)
     ids = [keys.transfer_id(m, PENSION, "310000", on) for m in members]
     actors.transfers_batch(message_id("moves", 0), "moves", "request", ids, on.isoformat())
@@ -262,8 +303,9 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
         follow = conn.execute(select(outbox.c.actor_name, outbox.c.args)).all()
     assert len(chained) == 1 and len(follow) == 1
     assert json.loads(follow[0].args)["transfer_ids"] == ids[:2]
-    actors.transfers_batch(message_id("moves", "accept"), "moves", "accept", ids[:2],
-                           on.isoformat())  # fmt: skip
+    actors.transfers_batch(
+        message_id("moves", "accept"), "moves", "accept", ids[:2], on.isoformat()
+    )
     with engine.connect() as conn:
         states = [find_transfer(conn, t) for t in ids]
     assert [s.status.value for s in states[:2]] == ["in", "in"]
@@ -280,8 +322,9 @@ def test_a_days_transfer_requests_for_100_members_take_a_few_more_statements_tha
     for members, tag in ((small, "small"), (large, "large")):
         ids = [keys.transfer_id(m, PENSION, "310000", on) for m in members]
         with statements(engine) as seen:
-            actors.transfers_batch(message_id(f"moves:{tag}", 0), f"moves:{tag}", "request",
-                                   ids, on.isoformat())  # fmt: skip
+            actors.transfers_batch(
+                message_id(f"moves:{tag}", 0), f"moves:{tag}", "request", ids, on.isoformat()
+            )
         counts.append(len(seen))
     assert counts[1] - counts[0] < 100 / 10
     with engine.connect() as conn:

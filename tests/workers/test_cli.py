@@ -153,10 +153,21 @@ def test_worker_execs_the_dramatiq_command_line_on_the_actors(env, monkeypatch):
     calls = []
     monkeypatch.setattr(os, "execvp", lambda file, argv: calls.append((file, argv)))
     assert main(["worker", "--processes", "3", "--threads", "5"]) == 0
-    assert calls == [(sys.executable, [
-        sys.executable, "-m", "dramatiq", "workers.app:from_env",
-        "--processes", "3", "--threads", "5",
-    ])]  # fmt: skip
+    assert calls == [
+        (
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "workers.app:from_env",
+                "--processes",
+                "3",
+                "--threads",
+                "5",
+            ],
+        )
+    ]
 
 
 def test_worker_and_scheduler_need_redis(env, capsys):
@@ -255,12 +266,16 @@ def test_flexledger_transfer_moves_the_money_embedded_and_prints_what_moved(env,
         (lambda m: ["transfer", "--member", m, "--to", "999999", "--on", "2025-11-03"], "999999"),
         (lambda m: _transfer(m[:-1] + ("0" if m[-1] != "0" else "1")), "error: member: "),
         (lambda m: _transfer(m, "--scheme", "resident-pension"), "scheme: "),
-        (lambda m: ["transfer", "--member", m, "--to", "110000", "--on", "2025-11-03"],
-         "already enrolled in 110000"),
-        (lambda m: ["transfer", "--member", m, "--to", "310000", "--on", "2025-05-01"],
-         "no pension enrolment in force"),
+        (
+            lambda m: ["transfer", "--member", m, "--to", "110000", "--on", "2025-11-03"],
+            "already enrolled in 110000",
+        ),
+        (
+            lambda m: ["transfer", "--member", m, "--to", "310000", "--on", "2025-05-01"],
+            "no pension enrolment in force",
+        ),
     ],
-)  # fmt: skip
+)
 def test_flexledger_transfer_refuses_bad_input_and_writes_nothing(
     env, engine, capsys, argv_for, message
 ):
@@ -327,14 +342,19 @@ def test_flexledger_transfer_scheme_medical_moves_the_months_of_an_empty_account
     [member] = enrol(engine, 1)
     ledger = Ledger(engine, SystemClock())
     with ledger.unit_of_work() as conn:
-        ledger.enroll(conn, member, Scheme.MEDICAL, "110000", BaseChoice.of(percent="60"),
-                      Month(2025, 7))  # fmt: skip
-        ledger.contribute(conn, member, Scheme.MEDICAL, Month(2025, 7), Month(2025, 9),
-                          date(2025, 10, 10))  # fmt: skip
+        ledger.enroll(
+            conn, member, Scheme.MEDICAL, "110000", BaseChoice.of(percent="60"), Month(2025, 7)
+        )
+        ledger.contribute(
+            conn, member, Scheme.MEDICAL, Month(2025, 7), Month(2025, 9), date(2025, 10, 10)
+        )
     code, shown = run_json(capsys, [*_transfer(member, "--scheme", "medical"), "--json"])
     assert code == 0
     assert (shown["status"], shown["personal"], shown["pooling"]) == ("in", "0.00", "0.00")
     with engine.connect() as conn:
-        held = [(r.region, r.months, r.held_in)
-                for r in contribution_months(conn, member) if r.scheme == "medical"]  # fmt: skip
+        held = [
+            (r.region, r.months, r.held_in)
+            for r in contribution_months(conn, member)
+            if r.scheme == "medical"
+        ]
     assert held == [("110000", 3, "310000")]

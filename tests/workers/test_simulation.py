@@ -89,10 +89,19 @@ def test_a_simulation_waiting_for_a_worker_says_so_and_goes_on_when_one_comes(
     members = enrol(engine, 2)
     mark_simulation(engine)
     key = "test:waiting"
-    run = Run(key, "post_payments_batch", ({
-        "run_key": key, "pairs": [[m, "pension"] for m in members], "first": "2025-07",
-        "last": "2025-07", "paid_on_iso": "2025-07-15",
-    },))  # fmt: skip
+    run = Run(
+        key,
+        "post_payments_batch",
+        (
+            {
+                "run_key": key,
+                "pairs": [[m, "pension"] for m in members],
+                "first": "2025-07",
+                "last": "2025-07",
+                "paid_on_iso": "2025-07-15",
+            },
+        ),
+    )
     settings = Settings(database_url=empty_database.url, redis_url=redis_server.url)
     try:
         with Sequencer(settings, engine) as sequencer:
@@ -115,10 +124,19 @@ def test_a_simulation_waiting_for_a_worker_says_so_and_goes_on_when_one_comes(
 
 
 def _one_payment(key: str, members: list[str], first: str = "2025-07") -> Run:
-    return Run(key, "post_payments_batch", ({
-        "run_key": key, "pairs": [[m, "pension"] for m in members], "first": first,
-        "last": "2025-07", "paid_on_iso": "2025-07-15",
-    },))  # fmt: skip
+    return Run(
+        key,
+        "post_payments_batch",
+        (
+            {
+                "run_key": key,
+                "pairs": [[m, "pension"] for m in members],
+                "first": first,
+                "last": "2025-07",
+                "paid_on_iso": "2025-07-15",
+            },
+        ),
+    )
 
 
 def test_a_simulation_step_that_fails_stops_the_simulation_with_the_workers_error(
@@ -154,17 +172,32 @@ def test_flexledger_simulate_with_a_redis_url_is_done_by_the_worker_processes(
     from ledger.store.verify import verify
 
     redis_server.client().flushall()
-    env = {**os.environ, "FLEXLEDGER_DATABASE_URL": empty_database.url,
-           "FLEXLEDGER_REDIS_URL": redis_server.url}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLEXLEDGER_DATABASE_URL": empty_database.url,
+        "FLEXLEDGER_REDIS_URL": redis_server.url,
+    }
     flexledger = str(Path(sys.executable).parent / "flexledger")  # the installed command
     subprocess.run([flexledger, "init"], env=env, check=True, capture_output=True)
     workers = worker_process(empty_database.url, redis_server.url, tmp_path / "workers.log")
     try:
         done = subprocess.run(
-            [flexledger, "simulate", "--members", "20", "--years", "1", "--start", "2025",
-             "--json"],
-            env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                flexledger,
+                "simulate",
+                "--members",
+                "20",
+                "--years",
+                "1",
+                "--start",
+                "2025",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         stop(workers, signal.SIGTERM)
     assert done.returncode == 0, done.stderr[-2000:]

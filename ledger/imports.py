@@ -21,15 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from ledger.errors import BadInput, ImportRejected, LedgerError
 from ledger.identity import parse_citizen_id
-from ledger.operations import enrolment_index
+from ledger.members import check_terms
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice, assess
 from ledger.schemes import Scheme
-from ledger.services import Ledger, _check_enrolment
+from ledger.services import Ledger
+from ledger.store import registry
 from ledger.store.tables import enrolments, members
 
 REQUIRED = ("id", "region", "scheme", "base_percent", "from", "method")
@@ -105,7 +106,7 @@ def _check_rows(ledger: Ledger, rows: Iterable[dict[str, str]]) -> list[tuple[in
             first = Month.parse(row["from"] or "", "from")
             method = (row["method"] or "").strip()
             agency = (row.get("agency") or "").strip() or None
-            _check_enrolment(method, agency, first, None)
+            check_terms(method, agency, first, None)
             percent = (row["base_percent"] or "").strip()
             choice = BaseChoice.of(percent=percent) if percent else BaseChoice()
             assess(ledger.policy, region, scheme, first, choice)
@@ -171,28 +172,28 @@ def _write(
                 "birth_date": citizen.birth_date,
                 "recorded_at": now,
             }
-    if new_members:
-        conn.execute(insert(members), list(new_members.values()))
+    registry.add_members(
+        conn, [tuple(m[c] for c in registry.MEMBER_COLUMNS) for m in new_members.values()]
+    )
     if not rows:
         return ImportResult(0, 0, len(known), already_enrolled)
-    enrolment_index.wrote(conn)
-    conn.execute(
-        insert(enrolments),
+    registry.add_enrolments(
+        conn,
         [
-            {
-                "member_id": r["citizen"].number,
-                "scheme": r["scheme"].value,
-                "region": r["region"],
-                "base_percent": str(r["choice"].percent) if r["choice"].percent else None,
-                "base_fen": None,
-                "grade": None,
-                "method": r["method"],
-                "agency": r["agency"],
-                "from_month": str(r["from"]),
-                "to_month": None,
-                "signed_on": None,
-                "recorded_at": now,
-            }
+            (
+                r["citizen"].number,
+                r["scheme"].value,
+                r["region"],
+                str(r["choice"].percent) if r["choice"].percent else None,
+                None,
+                None,
+                r["method"],
+                r["agency"],
+                str(r["from"]),
+                None,
+                None,
+                now,
+            )
             for _, r in rows
         ],
     )

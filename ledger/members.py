@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ledger.errors import BadInput
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
@@ -41,3 +42,19 @@ class Enrolment:
     from_month: Month
     to_month: Month | None
     signed_on: date | None
+
+
+def check_terms(method: str, agency: str | None, from_month: Month, to_month: Month | None) -> None:
+    """Refuse an enrolment's terms that break a rule: an unknown method, an HR company
+    without method ``agency`` (or the reverse), a company name that is not a plain word,
+    an end before the start."""
+    if method not in METHODS:
+        raise BadInput("method", f"{method!r} is not one of {', '.join(METHODS)}")
+    if method == "agency" and not agency:
+        raise BadInput("agency", "method agency needs the HR company: --agency NAME")
+    if method != "agency" and agency:
+        raise BadInput("agency", "--agency goes with --method agency")
+    if agency is not None and not agency.replace("-", "").replace("_", "").isalnum():
+        raise BadInput("agency", f"{agency!r}: use letters, digits, - and _ only")
+    if to_month is not None and to_month < from_month:
+        raise BadInput("to", f"{to_month} is before {from_month}")

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from ledger import keys
 from ledger.clock import Clock, SystemClock
@@ -40,13 +40,13 @@ from ledger.journal import (
     subsidy,
 )
 from ledger.journal import agency as agency_account
-from ledger.members import METHODS, Enrolment, Member
-from ledger.operations import enrolment_index
+from ledger.members import Enrolment, Member, check_terms
 from ledger.period import Month
 from ledger.policy import PolicySet, default_policy
 from ledger.policy.records import BackPayment, Frequencies
 from ledger.rules.contribution import Assessment, BaseChoice, assess
 from ledger.schemes import Scheme
+from ledger.store import registry
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, Recorder
 from ledger.store.rows import enrolment_from_row
@@ -98,15 +98,18 @@ class Ledger:
                     f"{existing.region} and hukou {existing.hukou}",
                 )
             return existing
-        conn.execute(
-            insert(members).values(
-                id=member.id,
-                region=member.region,
-                hukou=member.hukou,
-                sex=member.sex,
-                birth_date=member.birth_date,
-                recorded_at=self.clock.now(),
-            )
+        registry.add_members(
+            conn,
+            [
+                (
+                    member.id,
+                    member.region,
+                    member.hukou,
+                    member.sex,
+                    member.birth_date,
+                    self.clock.now(),
+                )
+            ],
         )
         return member
 
@@ -169,10 +172,7 @@ class Ledger:
             getattr(latest, k) == v for k, v in values.items() if k != "recorded_at"
         ):
             return enrolment_from_row(latest)
-        enrolment_index.wrote(conn)
-        new_id = conn.execute(insert(enrolments).values(**values)).inserted_primary_key[0]
-        row = conn.execute(select(enrolments).where(enrolments.c.id == new_id)).one()
-        return enrolment_from_row(row)
+        return registry.add_enrolment(conn, tuple(values[c] for c in registry.ENROLMENT_COLUMNS))
 
     def check_enrolment(
         self,
@@ -187,7 +187,7 @@ class Ledger:
         """What ``enroll`` refuses, without writing: the method and months, and the first
         month assessed now (a base outside the range or a missing policy is refused at
         enrolment, not months later when the first payment fails)."""
-        _check_enrolment(method, agency, from_month, to_month)
+        check_terms(method, agency, from_month, to_month)
         assess(self.policy, region, scheme, from_month, choice)
 
     def enrolments(self, conn: Connection, member_id: str, scheme: Scheme) -> list[Enrolment]:
@@ -434,21 +434,6 @@ def _check_region_code(code: str, field: str) -> None:
 
     if not (len(code) == 6 and code.isdigit() and is_known_region(code)):
         raise BadInput(field, f"{code!r} is not a GB/T 2260 region code")
-
-
-def _check_enrolment(
-    method: str, agency: str | None, from_month: Month, to_month: Month | None
-) -> None:
-    if method not in METHODS:
-        raise BadInput("method", f"{method!r} is not one of {', '.join(METHODS)}")
-    if method == "agency" and not agency:
-        raise BadInput("agency", "method agency needs the HR company: --agency NAME")
-    if method != "agency" and agency:
-        raise BadInput("agency", "--agency goes with --method agency")
-    if agency is not None and not agency.replace("-", "").replace("_", "").isalnum():
-        raise BadInput("agency", f"{agency!r}: use letters, digits, - and _ only")
-    if to_month is not None and to_month < from_month:
-        raise BadInput("to", f"{to_month} is before {from_month}")
 
 
 __all__ = [

@@ -66,13 +66,14 @@ from ledger.errors import (
 from ledger.journal import EntryDraft, EntryKind, arrears, collection, refunds
 from ledger.journal import gaps as gaps_account
 from ledger.members import Enrolment, Member
-from ledger.operations import enrolment_index, paid_periods, recorded_keys
+from ledger.operations import paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import BackPayment, BankAgreement
 from ledger.rules.contribution import assess
 from ledger.schemes import Scheme
 from ledger.services import Ledger
+from ledger.store import enrolment_index
 from ledger.store.bulk import bulk_insert
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, savepoint

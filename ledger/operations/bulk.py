@@ -18,8 +18,9 @@ from sqlalchemy import Connection, func, select
 
 from ledger.journal import EntryKind
 from ledger.members import Enrolment
-from ledger.operations import CHUNK, enrolment_index
+from ledger.operations import CHUNK
 from ledger.schemes import Scheme
+from ledger.store import enrolment_index
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, entries
 

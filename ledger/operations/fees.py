@@ -42,12 +42,13 @@ from ledger.errors import (
 from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
 from ledger.members import Enrolment
 from ledger.money import format_yuan
-from ledger.operations import enrolment_index, recorded_keys, registered
+from ledger.operations import recorded_keys, registered
 from ledger.operations.bulk import enrolments_of, paid_of
 from ledger.period import Month
 from ledger.policy.records import AffiliateFee
 from ledger.schemes import Scheme
 from ledger.services import Ledger
+from ledger.store import enrolment_index
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.rows import enrolment_from_row

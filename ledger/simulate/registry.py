@@ -10,13 +10,12 @@ from sqlalchemy import Connection, func, insert, select
 from ledger.clock import Clock
 from ledger.errors import BadInput
 from ledger.members import Enrolment
-from ledger.operations import enrolment_index
 from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
 from ledger.simulate.population import Member
 from ledger.simulate.scenario import Scenario
-from ledger.store.bulk import bulk_insert
+from ledger.store import registry as store
 from ledger.store.db import display_url
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, members, simulations
@@ -34,23 +33,6 @@ class Simulation(Protocol):
     enrolled: dict[tuple[str, Scheme], Enrolment]
 
     def schemes_of(self, member: Member) -> list[Scheme]: ...
-
-
-MEMBER_COLUMNS = ("id", "region", "hukou", "sex", "birth_date", "recorded_at")
-ENROLMENT_COLUMNS = (
-    "member_id",
-    "scheme",
-    "region",
-    "base_percent",
-    "base_fen",
-    "grade",
-    "method",
-    "agency",
-    "from_month",
-    "to_month",
-    "signed_on",
-    "recorded_at",
-)
 
 
 def _choice_row(member: Member, scheme: Scheme) -> tuple[str | None, str | None]:
@@ -122,15 +104,11 @@ def register(sim: Simulation, conn: Connection) -> None:
             recorded_at=now,
         )
     )
-    bulk_insert(
-        conn,
-        members,
-        MEMBER_COLUMNS,
-        [(m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population],
+    store.add_members(
+        conn, [(m.id, m.region, m.id[:6], m.sex, m.birth_date, now) for m in sim.population]
     )
     pairs = [(m, s) for m in sim.population for s in sim.schemes_of(m)]
-    enrolment_index.wrote(conn)
-    bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, pairs, sim.first))
+    store.add_enrolments(conn, _rows(sim, pairs, sim.first))
     load_enrolments(sim, conn, [m.id for m in sim.population])
 
 
@@ -140,10 +118,7 @@ def reenrol(
     """New enrolments from ``month`` for members who changed their base percent."""
     if not changes:
         return
-    enrolment_index.wrote(conn)
-    bulk_insert(
-        conn, enrolments, ENROLMENT_COLUMNS, _rows(sim, [(m, s) for m, s, _ in changes], month)
-    )
+    store.add_enrolments(conn, _rows(sim, [(m, s) for m, s, _ in changes], month))
     load_enrolments(sim, conn, sorted({m.id for m, _, _ in changes}))
 
 
@@ -173,8 +148,7 @@ def end_enrolments(
                 now,
             )
         )
-    enrolment_index.wrote(conn)
-    bulk_insert(conn, enrolments, ENROLMENT_COLUMNS, rows)
+    store.add_enrolments(conn, rows)
     load_enrolments(sim, conn, sorted({m.id for m, _ in ending}))
 
 

@@ -1,7 +1,7 @@
 """Batch reads and drafts give exactly what the per-member path gives, on both backends.
 
 Batch actors and run planning read the enrolments of thousands of members at a time; the
-index (``ledger.operations.enrolment_index``) keeps them in memory and checks, in the
+index (``ledger.store.enrolment_index``) keeps them in memory and checks, in the
 caller's transaction, that nothing was added since. These tests hold it to the query it
 replaces: after new enrolments, after a rolled-back one, in the transaction that writes
 one, and when a smaller id commits after a larger one (PostgreSQL sequences allow it).
@@ -17,7 +17,6 @@ from sqlalchemy import insert
 
 from ledger.clock import FixedClock
 from ledger.identity import check_character
-from ledger.operations import enrolment_index
 from ledger.operations.bank import enrolled_members
 from ledger.operations.bulk import enrolments_of
 from ledger.operations.fees import agency_members
@@ -25,6 +24,7 @@ from ledger.period import Month
 from ledger.rules.contribution import BaseChoice
 from ledger.schemes import Scheme
 from ledger.services import Ledger
+from ledger.store import enrolment_index
 from ledger.store.tables import enrolments
 
 BEIJING, SHANGHAI = "110000", "310000"

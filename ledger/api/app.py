@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.api import pages, problems, routes
 from ledger.api.accesslog import AccessLog
 from ledger.api.auth import Reader
+from ledger.api.fastlane import PointBalances
 from ledger.api.jobs import InProcess
 from ledger.clock import Clock, SystemClock
 from ledger.errors import BadInput
@@ -225,6 +226,7 @@ def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> 
             headers={"Cache-Control": "private, max-age=86400"},
         )
 
+    app.add_middleware(PointBalances, state=app.state)  # inside Recorded: logged the same
     app.add_middleware(Recorded, access=access, clock=app.state.clock)
     return app
 

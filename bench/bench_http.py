@@ -68,17 +68,35 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(url: str, schema: str | None, port: int) -> None:
-    """The server process: the product's app on ``url`` (``--serve``)."""
+def served_app():  # type: ignore[no-untyped-def]
+    """The app one server process serves (a uvicorn factory: each worker builds its own)."""
     import logging
-
-    import uvicorn
 
     from ledger.api.app import create_app
 
     logging.getLogger("uvicorn.access").disabled = True
-    engine = make_engine(url, schema=schema)
-    uvicorn.run(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    schema = os.environ.get("FLEXLEDGER_BENCH_SCHEMA") or None
+    return create_app(make_engine(os.environ["FLEXLEDGER_BENCH_URL"], schema=schema))
+
+
+def serve(url: str, schema: str | None, port: int, workers: int) -> None:
+    """The server process(es): the product's app on ``url`` (``--serve``), as
+    ``flexledger serve --workers`` runs it."""
+    import uvicorn
+
+    os.environ["FLEXLEDGER_BENCH_URL"] = url
+    os.environ["FLEXLEDGER_BENCH_SCHEMA"] = schema or ""
+    root = str(Path(__file__).resolve().parent.parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    uvicorn.run(
+        "bench.bench_http:served_app",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def summary(samples_ms: list[float]) -> dict[str, float]:
@@ -212,6 +230,7 @@ def run(backend: str, url: str, schema: str | None, args: argparse.Namespace, mo
     engine.dispose()
     port = _free_port()
     command = [sys.executable, __file__, "--serve", url, "--port", str(port)]
+    command += ["--workers", str(args.workers)]
     if schema:
         command += ["--schema", schema]
     server = subprocess.Popen(command, env=os.environ.copy())
@@ -325,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="at most, per client")
     parser.add_argument("--seconds", type=float, default=60.0, help="at most, per phase")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (flexledger serve --workers)"
+    )
     parser.add_argument("--samples", type=int, default=400, help="random (date, axis) pairs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -333,10 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.schema, args.port)
+        serve(args.serve, args.schema, args.port, args.workers)
         return 0
     if not (1 <= args.requests <= 100_000 and 0 < args.seconds <= 600):
         parser.error("--requests 1-100000 and --seconds up to 600: the load is bounded")
+    if not 1 <= args.workers <= 16:
+        parser.error("--workers: 1 to 16")
     if not all(1 <= c <= 64 for c in args.clients):
         parser.error("--clients: 1 to 64 each")
     members = min(args.members, max(1, args.postings // (3 * 120)))

@@ -3,12 +3,14 @@
 Layers, outermost first: ``Recorded`` records one ``access_log`` row per request (who,
 when, method, path, status) once the answer is sent — queued, and written in batches off
 the request path by ``ledger.api.accesslog.AccessLog``, every queued row written at a clean
-shutdown — and turns any exception that
-escaped the routes into a 500 problem document whose detail is an incident id (the log
-gets the exception's type and where it was raised, never its message, which may quote a
-URL or a token); then FastAPI's handlers turn ``Problem``, ``BadInput``, validation and
-routing errors into problem documents. ``/docs`` and ``/openapi.json`` need a token too:
-every request is authenticated but the login page's.
+shutdown — and turns any exception that escaped the routes into a 500 problem document
+whose detail is an incident id (the log gets the exception's type and where it was
+raised, never its message, which may quote a URL or a token); then
+``ledger.api.fastlane.PointBalances`` answers a point balance asked with a cached bearer
+token itself (the busiest request; all else passes on); then FastAPI's handlers turn
+``Problem``, ``BadInput``, validation and routing errors into problem documents.
+``/docs`` and ``/openapi.json`` need a token too: every request is authenticated but the
+login page's.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class PointBalances:
         self.app = app
         self.state = state
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             found = PATH.fullmatch(scope["path"])
             if found is not None:
@@ -81,7 +81,7 @@ class PointBalances:
                     return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: dict, account: str) -> bytes | None:
+    async def _answer(self, scope: dict[str, Any], account: str) -> bytes | None:
         """The answer's body, or None: let the full app answer."""
         state = self.state
         who = cache_of(state).get(_bearer(scope["headers"]), state.clock.now())

@@ -68,17 +68,35 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(url: str, schema: str | None, port: int) -> None:
-    """The server process: the product's app on ``url`` (``--serve``)."""
+def served_app():  # type: ignore[no-untyped-def]
+    """The app one server process serves (a uvicorn factory: each worker builds its own)."""
     import logging
-
-    import uvicorn
 
     from ledger.api.app import create_app
 
     logging.getLogger("uvicorn.access").disabled = True
-    engine = make_engine(url, schema=schema)
-    uvicorn.run(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    schema = os.environ.get("FLEXLEDGER_BENCH_SCHEMA") or None
+    return create_app(make_engine(os.environ["FLEXLEDGER_BENCH_URL"], schema=schema))
+
+
+def serve(url: str, schema: str | None, port: int, workers: int) -> None:
+    """The server process(es): the product's app on ``url`` (``--serve``), as
+    ``flexledger serve --workers`` runs it."""
+    import uvicorn
+
+    os.environ["FLEXLEDGER_BENCH_URL"] = url
+    os.environ["FLEXLEDGER_BENCH_SCHEMA"] = schema or ""
+    root = str(Path(__file__).resolve().parent.parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    uvicorn.run(
+        "bench.bench_http:served_app",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def summary(samples_ms: list[float]) -> dict[str, float]:
@@ -137,6 +155,41 @@ def in_process(engine: Engine, pairs: list[tuple[str, str | None]]) -> tuple[dic
     return figures, expected
 
 
+class Client:
+    """One keep-alive connection: ``httpx`` (the default, as a Python program would ask) or
+    the standard library's ``http.client`` (``--client stdlib``: about a quarter of the
+    client's CPU a request, which on a small machine the server would otherwise share)."""
+
+    def __init__(self, kind: str, base: str, headers: dict[str, str]) -> None:
+        self.kind, self.headers = kind, headers
+        if kind == "httpx":
+            import httpx
+
+            self.http = httpx.Client(base_url=base, headers=headers, timeout=30)
+        else:
+            import http.client
+            from urllib.parse import urlsplit
+
+            where = urlsplit(base)
+            self.http = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+
+    def get(self, path: str, params: dict[str, str]) -> SimpleNamespace:
+        if self.kind == "httpx":
+            answer = self.http.get(path, params=params)
+            return SimpleNamespace(status_code=answer.status_code, text=answer.text)
+        from urllib.parse import urlencode
+
+        self.http.request("GET", f"{path}?{urlencode(params)}", headers=self.headers)
+        answer = self.http.getresponse()
+        return SimpleNamespace(status_code=answer.status, text=answer.read().decode())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.http.close()
+
+
 def over_http(
     base: str,
     token: str,
@@ -145,9 +198,8 @@ def over_http(
     clients: int,
     requests: int,
     seconds: float,
+    kind: str = "httpx",
 ) -> dict:
-    import httpx
-
     samples: list[list[tuple[str, float]]] = [[] for _ in range(clients)]
     errors: list[str] = []
     deadline = time.monotonic() + seconds
@@ -156,7 +208,7 @@ def over_http(
     def client(index: int) -> None:
         rng = random.Random(index)
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        with Client(kind, base, headers) as http:
             for as_of, _known in pairs[:5]:  # connect and warm up
                 http.get(f"/api/accounts/{ACCOUNT}/balance", params={"as_of": as_of})
             barrier.wait()
@@ -170,19 +222,19 @@ def over_http(
                 elapsed = (time.perf_counter() - started) * 1000
                 if (
                     answer.status_code != 200
-                    or answer.json()["balance"] != expected[(as_of, known)]
+                    or json.loads(answer.text)["balance"] != expected[(as_of, known)]
                 ):
                     errors.append(f"{params}: {answer.status_code} {answer.text[:200]}")
                     return
                 samples[index].append(("known_at" if known else "as_of", elapsed))
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if errors:
         raise SystemExit(f"an HTTP answer differs from the in-process one: {errors[0]}")
     flat = [s for per in samples for s in per]
@@ -191,6 +243,8 @@ def over_http(
         "requests": len(flat),
         "seconds": round(wall, 2),
         "requests_per_s": round(len(flat) / wall, 1),
+        "client": kind,
+        "client_cpu_ms_per_request": round(1000 * cpu / max(len(flat), 1), 3),
         "all": summary([ms for _, ms in flat]),
         "as_of": summary([ms for axis, ms in flat if axis == "as_of"]),
         "known_at": summary([ms for axis, ms in flat if axis == "known_at"]),
@@ -212,6 +266,7 @@ def run(backend: str, url: str, schema: str | None, args: argparse.Namespace, mo
     engine.dispose()
     port = _free_port()
     command = [sys.executable, __file__, "--serve", url, "--port", str(port)]
+    command += ["--workers", str(args.workers)]
     if schema:
         command += ["--schema", schema]
     server = subprocess.Popen(command, env=os.environ.copy())
@@ -229,6 +284,7 @@ def run(backend: str, url: str, schema: str | None, args: argparse.Namespace, mo
                     clients,
                     args.requests,
                     args.seconds,
+                    args.client,
                 )
             )
     finally:
@@ -325,6 +381,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="at most, per client")
     parser.add_argument("--seconds", type=float, default=60.0, help="at most, per phase")
+    parser.add_argument(
+        "--client",
+        choices=["httpx", "stdlib"],
+        default="httpx",
+        help="the load generator's HTTP client (stdlib: http.client, lighter)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (flexledger serve --workers)"
+    )
     parser.add_argument("--samples", type=int, default=400, help="random (date, axis) pairs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -333,10 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.schema, args.port)
+        serve(args.serve, args.schema, args.port, args.workers)
         return 0
     if not (1 <= args.requests <= 100_000 and 0 < args.seconds <= 600):
         parser.error("--requests 1-100000 and --seconds up to 600: the load is bounded")
+    if not 1 <= args.workers <= 16:
+        parser.error("--workers: 1 to 16")
     if not all(1 <= c <= 64 for c in args.clients):
         parser.error("--clients: 1 to 64 each")
     members = min(args.members, max(1, args.postings // (3 * 120)))

@@ -34,6 +34,7 @@ from ledger.store.access_tables import access_log
 log = logging.getLogger("flexledger.api")
 
 MAX_BATCH = 500
+LINGER_S = 0.02  # how long the writer gathers rows after the first before it commits
 RETRIES = 3
 
 
@@ -95,6 +96,7 @@ class AccessLog:
             batch: list[dict] = []
             waiting: list[threading.Event] = []
             item = self._queue.get()
+            lingered = False
             while True:
                 if item is None:
                     stop = True
@@ -102,8 +104,11 @@ class AccessLog:
                     waiting.append(item)
                 else:
                     batch.append(item)
-                if len(batch) >= MAX_BATCH:
+                if len(batch) >= MAX_BATCH or stop:
                     break
+                if not lingered and not waiting:
+                    lingered = True  # one nap, not a wake-up per row: let a burst queue
+                    time.sleep(LINGER_S)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:

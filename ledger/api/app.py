@@ -3,12 +3,14 @@
 Layers, outermost first: ``Recorded`` records one ``access_log`` row per request (who,
 when, method, path, status) once the answer is sent — queued, and written in batches off
 the request path by ``ledger.api.accesslog.AccessLog``, every queued row written at a clean
-shutdown — and turns any exception that
-escaped the routes into a 500 problem document whose detail is an incident id (the log
-gets the exception's type and where it was raised, never its message, which may quote a
-URL or a token); then FastAPI's handlers turn ``Problem``, ``BadInput``, validation and
-routing errors into problem documents. ``/docs`` and ``/openapi.json`` need a token too:
-every request is authenticated but the login page's.
+shutdown — and turns any exception that escaped the routes into a 500 problem document
+whose detail is an incident id (the log gets the exception's type and where it was
+raised, never its message, which may quote a URL or a token); then
+``ledger.api.fastlane.PointBalances`` answers a point balance asked with a cached bearer
+token itself (the busiest request; all else passes on); then FastAPI's handlers turn
+``Problem``, ``BadInput``, validation and routing errors into problem documents.
+``/docs`` and ``/openapi.json`` need a token too: every request is authenticated but the
+login page's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.api import pages, problems, routes
 from ledger.api.accesslog import AccessLog
 from ledger.api.auth import Reader
+from ledger.api.fastlane import PointBalances
 from ledger.api.jobs import InProcess
 from ledger.clock import Clock, SystemClock
 from ledger.errors import BadInput
@@ -225,6 +228,7 @@ def create_app(engine: Engine, clock: Clock | None = None, jobs: Any = None) -> 
             headers={"Cache-Control": "private, max-age=86400"},
         )
 
+    app.add_middleware(PointBalances, state=app.state)  # inside Recorded: logged the same
     app.add_middleware(Recorded, access=access, clock=app.state.clock)
     return app
 

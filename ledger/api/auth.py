@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -75,11 +75,16 @@ class TokenCache:
             self._found[digest(secret)] = (who, expires_at, time.monotonic())
 
 
-def _cache(request: Request) -> TokenCache:
-    cache = getattr(request.app.state, "token_cache", None)
+def cache_of(state: Any) -> TokenCache:
+    """The app's token cache (``app.state.token_cache``), made on first use."""
+    cache = getattr(state, "token_cache", None)
     if cache is None:
-        cache = request.app.state.token_cache = TokenCache()
+        cache = state.token_cache = TokenCache()
     return cache
+
+
+def _cache(request: Request) -> TokenCache:
+    return cache_of(request.app.state)
 
 
 def _remembered(request: Request) -> Caller | None:

@@ -18,6 +18,27 @@ from ledger.store.access import MAX_DAYS
 MAX_PORT = 65535
 
 
+MAX_WORKERS = 16
+
+
+def served_app():  # type: ignore[no-untyped-def]
+    """One server process's app, built from the settings (a uvicorn factory: with
+    ``--workers`` each process builds its own engine, access-log writer, token cache and
+    verify-job relay)."""
+    from ledger.api.app import create_app
+    from ledger.store.db import open_engine
+
+    engine = open_engine(settings())
+    jobs = None
+    if settings().redis_url:  # the workers run verify jobs; this process only relays them
+        from ledger.api.jobs import Relayed
+        from workers import app
+
+        broker, _ = app.start(settings(), engine=engine)
+        jobs = Relayed(engine, broker)
+    return create_app(engine, jobs=jobs)
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -27,37 +48,46 @@ MAX_PORT = 65535
     type=int,
     help="TCP port, 1-65535.",
 )
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help=f"Server processes, 1-{MAX_WORKERS}; more than 1 needs FLEXLEDGER_REDIS_URL.",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the read-only API (OpenAPI at /docs) and the auditor's pages."""
     if not 1 <= port <= MAX_PORT:
         raise BadInput("port", f"{port} is not a TCP port from 1 to {MAX_PORT}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise BadInput("workers", f"{workers} is not from 1 to {MAX_WORKERS}")
+    if workers > 1 and not settings().redis_url:
+        # Without Redis each process would run verify jobs itself, and every one of them
+        # would resume the jobs a stopped server left: the same job run several times.
+        raise BadInput(
+            "workers",
+            f"{workers} processes need FLEXLEDGER_REDIS_URL, so that the workers run the "
+            "verify jobs once; without it serve with 1",
+        )
     import uvicorn
 
-    from ledger.api.app import create_app
     from ledger.store.db import display_url, open_engine
 
-    engine = open_engine(settings())
+    open_engine(settings()).dispose()  # refuses a database not at the head revision, now
     click.echo(f"database {display_url(settings().database_url)}", err=True)
     click.echo(f"pages at http://{host}:{port}/ (log in with a token), API at /docs", err=True)
-    jobs = None
-    if settings().redis_url:  # the workers run verify jobs; this process only relays them
-        from ledger.api.jobs import Relayed
-        from workers import app
-
-        broker, _ = app.start(settings(), engine=engine)
-        jobs = Relayed(engine, broker)
+    if settings().redis_url:
         click.echo("verify jobs go to the workers (FLEXLEDGER_REDIS_URL)", err=True)
-    try:
-        uvicorn.run(
-            create_app(engine, jobs=jobs),
-            host=host,
-            port=port,
-            log_level="info",
-            proxy_headers=False,
-            server_header=False,
-        )
-    finally:
-        engine.dispose()
+    uvicorn.run(
+        "ledger.cli.serve:served_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 @cli.group("token")

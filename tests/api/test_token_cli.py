@@ -87,6 +87,8 @@ def test_revoking_writes_one_row_and_revoking_again_writes_nothing(cli, empty_da
         (["token", "revoke", "99999999999999999999999"], "TOKEN_ID"),
         (["serve", "--port", "0"], "port: 0 is not a TCP port"),
         (["serve", "--port", "70000"], "port: 70000"),
+        (["serve", "--workers", "0"], "workers: 0 is not from 1 to 16"),
+        (["serve", "--workers", "2"], "workers: 2 processes need FLEXLEDGER_REDIS_URL"),
     ],
 )
 def test_bad_token_input_is_exit_2_naming_the_field_and_writes_nothing(
@@ -116,3 +118,30 @@ def test_serve_shows_the_database_with_its_password_hidden(cli, empty_database, 
     code, out, err = cli("serve", "--port", "8123")
     assert code == 0 and started["port"] == 8123 and started["host"] == "127.0.0.1"
     assert "s3cret-pw" not in out + err and "***" in err
+
+
+def test_serve_with_workers_hands_uvicorn_the_app_factory_each_process_builds(
+    cli, empty_database, monkeypatch
+):
+    import uvicorn
+
+    from ledger.cli.context import settings
+    from ledger.cli.serve import served_app
+
+    monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
+    monkeypatch.setenv("FLEXLEDGER_REDIS_URL", "redis://127.0.0.1:6379/14")
+    settings.cache_clear()
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(kw, app=app))
+    code, _, err = cli("serve", "--workers", "2")
+    assert code == 0, err
+    assert started["app"] == "ledger.cli.serve:served_app" and started["factory"] is True
+    assert started["workers"] == 2
+    monkeypatch.delenv("FLEXLEDGER_REDIS_URL")
+    settings.cache_clear()
+    app = served_app()  # what each process builds: the app on the configured database
+    try:
+        assert str(app.state.engine.url.database) in empty_database.url
+    finally:
+        app.state.engine.dispose()
+        settings.cache_clear()

@@ -5,8 +5,6 @@ transient; a refusal of the ledger's rules is not, and retrying it would only re
 
 from __future__ import annotations
 
-import functools
-
 import dramatiq
 import redis.exceptions
 from sqlalchemy.exc import OperationalError
@@ -14,20 +12,18 @@ from sqlalchemy.exc import OperationalError
 from ledger.errors import BankUnavailable, DatabaseUnavailable, Transient
 from workers.outbox import BROKER_CONNECTION_ERROR
 
-
-@functools.cache
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """The exception classes retried with backoff."""
-    return (
-        Transient,
-        OperationalError,
-        DatabaseUnavailable,
-        BankUnavailable,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        BROKER_CONNECTION_ERROR,
-    )
+TRANSIENT: tuple[type[BaseException], ...] = (
+    Transient,
+    OperationalError,
+    DatabaseUnavailable,
+    BankUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    BROKER_CONNECTION_ERROR,
+    dramatiq.Retry,
+)
+"""The exception classes retried with backoff."""
 
 
 def is_transient(error: BaseException) -> bool:
-    return isinstance(error, transient_errors()) or isinstance(error, dramatiq.Retry)
+    return isinstance(error, TRANSIENT)

@@ -52,14 +52,14 @@ from ledger.identity import parse_citizen_id
 from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
 from ledger.members import Enrolment
 from ledger.money import format_yuan
-from ledger.operations import CHUNK, recorded_keys, temporary
+from ledger.operations import CHUNK, recorded_keys, registered, temporary
 from ledger.operations.bulk import enrolments_of
 from ledger.period import Month
 from ledger.rules.transfer import PaidMonth, transfer_out
 from ledger.schemes import Scheme
 from ledger.services import Ledger
 from ledger.store.balances import balance, balances_of
-from ledger.store.tables import accounts, entries, members, postings
+from ledger.store.tables import accounts, entries, postings
 
 PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
 POSTINGS_CHUNK = 2000
@@ -268,7 +268,7 @@ def request_batch(
             continue
         wanted[tid] = (member_id, scheme, to_region)
         pairs[(member_id, scheme)] += 1
-    registered = _registered(conn, [m for m, _, _ in wanted.values()])
+    known = registered(conn, [m for m, _, _ in wanted.values()])
     out_key = {tid: keys.transfer_step(keys.TRANSFER_OUT, tid) for tid in wanted}
     requested = recorded_keys(conn, list(out_key.values()))
     earlier = _earlier_transfers(conn, sorted({m for m, _, _ in wanted.values()}))
@@ -280,7 +280,7 @@ def request_batch(
         for tid, (member_id, _, to_region) in mine.items():
             enrolment = ledger.enrolment_for(enrolled.get(member_id, []), Month.of(on))
             if (
-                member_id not in registered
+                member_id not in known
                 or out_key[tid] in requested
                 or pairs[(member_id, scheme)] > 1
                 or enrolment is None
@@ -421,18 +421,6 @@ def _moved_before(earlier: Iterable[Transfer], source: str) -> Month | None:
         ),
         default=None,
     )
-
-
-def _registered(conn: Connection, member_ids: Sequence[str]) -> set[str]:
-    wanted = sorted(set(member_ids))
-    found: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
-        found.update(
-            conn.execute(
-                select(members.c.id).where(members.c.id.in_(wanted[start : start + CHUNK]))
-            ).scalars()
-        )
-    return found
 
 
 def _earlier_transfers(

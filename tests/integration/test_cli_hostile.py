@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.cli import main
 from ledger.cli.context import settings as cli_settings
+from tests.commands import two_paid_months
 
 MEMBER = "11010519491231002X"
 OTHER = "110101199003071233"
@@ -52,35 +53,7 @@ def user(monkeypatch, empty_database, engine, tmp_path):
     monkeypatch.setenv("FLEXLEDGER_RETRY_MIN_BACKOFF_MS", "10")
     monkeypatch.setenv("FLEXLEDGER_RETRY_MAX_BACKOFF_MS", "50")
     cli_settings.cache_clear()
-    for argv in (
-        ["member", "add", "--id", MEMBER, "--region", "110000"],
-        [
-            "enroll",
-            "--member",
-            MEMBER,
-            "--scheme",
-            "pension",
-            "--region",
-            "110000",
-            "--base-percent",
-            "60",
-            "--from",
-            "2025-07",
-        ],
-        [
-            "contribute",
-            "--member",
-            MEMBER,
-            "--scheme",
-            "pension",
-            "--from",
-            "2025-07",
-            "--to",
-            "2025-08",
-            "--paid-on",
-            "2025-08-20",
-        ],
-    ):
+    for argv in two_paid_months(MEMBER):
         assert main(argv) == 0, argv
     yield tmp_path
     cli_settings.cache_clear()

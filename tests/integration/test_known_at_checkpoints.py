@@ -24,6 +24,7 @@ from ledger.store.balances import account_balances, balance, known_cutoff
 from ledger.store.checkpoints import make_checkpoints, make_grid
 from ledger.store.tables import accounts, checkpoints, entries, postings
 from ledger.store.verify import VerifyReport, _check_checkpoints
+from tests.commands import two_paid_months
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 DUMMY_HASH = "0" * 64
@@ -262,35 +263,7 @@ def test_flexledger_checkpoint_grid_makes_the_grid_once_and_answers_stay_the_sam
     monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
     cli_settings.cache_clear()
     member = "11010519491231002X"
-    for argv in (
-        ["member", "add", "--id", member, "--region", "110000"],
-        [
-            "enroll",
-            "--member",
-            member,
-            "--scheme",
-            "pension",
-            "--region",
-            "110000",
-            "--base-percent",
-            "60",
-            "--from",
-            "2025-07",
-        ],
-        [
-            "contribute",
-            "--member",
-            member,
-            "--scheme",
-            "pension",
-            "--from",
-            "2025-07",
-            "--to",
-            "2025-08",
-            "--paid-on",
-            "2025-08-20",
-        ],
-    ):
+    for argv in two_paid_months(member):
         assert main(argv) == 0, argv
     capsys.readouterr()
     before = {}

@@ -28,6 +28,7 @@ from ledger.store.db import make_engine, upgrade
 from ledger.store.roles import RoleNames, _verifier_matches, scram_verifier
 from ledger.store.tables import entries, postings
 from ledger.store.worker_tables import job_messages, outbox, processed_messages
+from tests.commands import two_paid_months
 
 MEMBER = "11010519491231002X"
 POOLING = "pooling:pension:110000"
@@ -112,35 +113,7 @@ def as_role(monkeypatch, cluster: Cluster, role: str, argv: list[str]) -> int:
 
 
 def pay_two_months(monkeypatch, cluster: Cluster, role: str) -> None:
-    for argv in (
-        ["member", "add", "--id", MEMBER, "--region", "110000"],
-        [
-            "enroll",
-            "--member",
-            MEMBER,
-            "--scheme",
-            "pension",
-            "--region",
-            "110000",
-            "--base-percent",
-            "60",
-            "--from",
-            "2025-07",
-        ],
-        [
-            "contribute",
-            "--member",
-            MEMBER,
-            "--scheme",
-            "pension",
-            "--from",
-            "2025-07",
-            "--to",
-            "2025-08",
-            "--paid-on",
-            "2025-08-20",
-        ],
-    ):
+    for argv in two_paid_months(MEMBER):
         assert as_role(monkeypatch, cluster, role, argv) == 0, argv
 
 

@@ -50,7 +50,7 @@ from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select, text
 
-from ledger.clock import FixedClock
+from ledger.domain.clock import FixedClock
 from ledger.store.catalog import metadata
 from ledger.store.checkpoints import make_checkpoints, make_grid
 from ledger.store.db import make_engine

@@ -51,8 +51,8 @@ from bench.bench_balances import (
     month_start,
     months_of,
 )
-from ledger.clock import SystemClock
-from ledger.money import format_yuan
+from ledger.domain.clock import SystemClock
+from ledger.domain.money import format_yuan
 from ledger.store.balances import balance, utc
 from ledger.store.db import make_engine
 from ledger.store.tables import checkpoints, postings

@@ -40,8 +40,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select, text
 
-from ledger.clock import FixedClock
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.bulk import bulk_insert
 from ledger.store.db import deferred_sync, make_engine, upgrade

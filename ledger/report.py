@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sqlalchemy import Connection, String, case, cast, func, select
 
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.rules.contribution import BaseChoice, assess
-from ledger.rules.pension import calculation_base, contribution_index, estimate_pension
-from ledger.schemes import Scheme
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.rules.contribution import BaseChoice, assess
+from ledger.domain.rules.pension import calculation_base, contribution_index, estimate_pension
+from ledger.domain.schemes import Scheme
 from ledger.store.balances import pooling_by_region, trial_balance
 from ledger.store.tables import accounts, enrolments, entries, pension_awards, postings
 

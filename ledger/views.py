@@ -1,6 +1,6 @@
 """The auditor's answers as JSON-ready dicts: one shape for the CLI's ``--json`` and the API.
 
-Amounts are yuan strings with two places (``ledger.money.format_yuan``), debit positive
+Amounts are yuan strings with two places (``ledger.domain.money.format_yuan``), debit positive
 and credit negative, except the pooling funds, which are credit-positive; dates are ISO
 ``YYYY-MM-DD``, times ISO with their UTC offset. Field order is the contract's.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from ledger.money import format_yuan
+from ledger.domain.money import format_yuan
 from ledger.store.queries import (
     AffiliatedArrangement,
     ContributionMonths,

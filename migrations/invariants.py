@@ -7,7 +7,7 @@
   at COMMIT that every entry touched has at least two postings summing to zero fen: the
   one on ``entries`` catches an entry with too few or unbalanced postings, the one on
   ``postings`` a posting added later to an entry already committed. SQLite has no
-  deferred triggers; there the recorder (``ledger.journal.EntryDraft``) is the guard.
+  deferred triggers; there the recorder (``ledger.domain.journal.EntryDraft``) is the guard.
 
 Both raise integrity errors (SQLSTATE 23001 and 23514 on PostgreSQL, ``RAISE(ABORT)`` on
 SQLite), so SQLAlchemy reports them as ``IntegrityError`` on either backend.

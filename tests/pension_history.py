@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ledger.policy import PolicySet, default_policy
-from ledger.policy.loader import NATIONAL
+from ledger.domain.policy import PolicySet, default_policy
+from ledger.domain.policy.loader import NATIONAL
 
 CARRIED_FROM = date(2010, 7, 1)
 PATHS = {

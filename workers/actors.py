@@ -31,10 +31,10 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from ledger import keys
-from ledger.errors import LedgerError, MonthAlreadyPaid
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain import keys
+from ledger.domain.errors import LedgerError, MonthAlreadyPaid
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from workers import runtime
 from workers.outbox import QUEUE
 
@@ -238,7 +238,7 @@ def bank_deduction_batch(
 
     ``seed`` and ``failure_rate`` choose the simulated bank (``Runtime.bank``).
     """
-    from ledger.errors import BankUnavailable
+    from ledger.domain.errors import BankUnavailable
     from ledger.operations.bank import deduct_batch, deduct_member_year
 
     with runtime.exactly_once(message_id, "bank_deduction_batch", run_key, at_iso) as batch:
@@ -357,8 +357,8 @@ def interest_batch(
     """
     from decimal import Decimal
 
+    from ledger.domain.policy.assumed import with_assumed_interest
     from ledger.operations.interest import credit_year
-    from ledger.policy.assumed import with_assumed_interest
 
     with runtime.exactly_once(message_id, "interest_batch", run_key, at_iso) as batch:
         if batch is None:
@@ -429,7 +429,7 @@ def retirements_batch(
     pension awarded (``award_pension``, in the retirement category given, default by sex),
     or, for a member short of the minimum months, ``short_choice`` recorded
     (``record_short_choice``: ``refund`` or ``resident``)."""
-    from ledger.errors import ShortOfMinimum
+    from ledger.domain.errors import ShortOfMinimum
     from ledger.operations.pensions import award_pension, record_short_choice
 
     with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
@@ -479,8 +479,8 @@ def late_adjustments(
     message_id: str, run_key: str, today_iso: str, at_iso: str | None = None
 ) -> None:
     """Adjust the months paid before a late announcement to the figures announced
-    (``ledger.adjustments.post_adjustments``: only windows published on ``today``)."""
-    from ledger.adjustments import post_adjustments
+    (``ledger.operations.adjustments.post_adjustments``: only windows published on ``today``)."""
+    from ledger.operations.adjustments import post_adjustments
 
     with runtime.exactly_once(message_id, "late_adjustments", run_key, at_iso) as batch:
         if batch is None:

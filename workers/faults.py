@@ -9,7 +9,7 @@ import dramatiq
 import redis.exceptions
 from sqlalchemy.exc import OperationalError
 
-from ledger.errors import BankUnavailable, DatabaseUnavailable, Transient
+from ledger.domain.errors import BankUnavailable, DatabaseUnavailable, Transient
 from workers.outbox import BROKER_CONNECTION_ERROR
 
 TRANSIENT: tuple[type[BaseException], ...] = (

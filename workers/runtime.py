@@ -46,10 +46,10 @@ import dramatiq
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.clock import Clock, SystemClock, as_utc
 from ledger.config import Settings
-from ledger.errors import LedgerError
-from ledger.services import Ledger
+from ledger.domain.clock import Clock, SystemClock, as_utc
+from ledger.domain.errors import LedgerError
+from ledger.operations.services import Ledger
 from ledger.store.db import open_engine
 from ledger.store.recorder import WritesSpoiled, optimistic
 from ledger.store.worker_tables import processed_messages
@@ -310,7 +310,7 @@ class Batch:
 
 def _story_time_allowed(conn: Connection) -> None:
     """Only a simulation's ledger takes a message that carries its own time."""
-    from ledger.errors import BadInput
+    from ledger.domain.errors import BadInput
     from ledger.store.tables import simulations
 
     if conn.execute(select(simulations.c.id).limit(1)).first() is None:

@@ -44,10 +44,10 @@ from typing import Any
 import dramatiq
 from sqlalchemy import Connection, Engine, select
 
-from ledger import keys
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain import keys
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from ledger.store.tables import enrolments
 from workers import outbox
 

@@ -30,7 +30,7 @@ import dramatiq
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
-from ledger.errors import SimulationStepFailed
+from ledger.domain.errors import SimulationStepFailed
 from ledger.store.worker_tables import job_messages
 from workers import outbox
 from workers.app import start

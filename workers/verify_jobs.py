@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger import keys
-from ledger.clock import Clock, as_utc
+from ledger.domain import keys
+from ledger.domain.clock import Clock, as_utc
 from ledger.store import access
 from ledger.store.verify import verify
 from ledger.store.worker_tables import job_messages, outbox, processed_messages

@@ -38,8 +38,8 @@ from ledger.api.accesslog import AccessLog
 from ledger.api.auth import Reader
 from ledger.api.fastlane import PointBalances
 from ledger.api.jobs import InProcess
-from ledger.clock import Clock, SystemClock
-from ledger.errors import BadInput
+from ledger.domain.clock import Clock, SystemClock
+from ledger.domain.errors import BadInput
 
 log = logging.getLogger("flexledger.api")
 

@@ -24,7 +24,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.problems import Problem
-from ledger.clock import as_utc
+from ledger.domain.clock import as_utc
 from ledger.store.access import PREFIX, Caller, Refused, authenticate, digest
 
 COOKIE = "flexledger_token"

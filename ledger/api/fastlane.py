@@ -38,7 +38,7 @@ from ledger import views
 from ledger.api import routes
 from ledger.api.auth import cache_of
 from ledger.api.problems import Problem
-from ledger.errors import BadInput
+from ledger.domain.errors import BadInput
 from ledger.store import queries
 
 PATH = re.compile(r"/api/accounts/([^/]+)/balance")

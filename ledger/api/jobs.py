@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from ledger.clock import Clock
+from ledger.domain.clock import Clock
 from ledger.store.worker_tables import outbox
 from workers import outbox as messages
 from workers import verify_jobs

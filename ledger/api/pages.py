@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ledger import errors
 from ledger.api import routes
 from ledger.api.auth import COOKIE, identify
-from ledger.errors import BadInput
-from ledger.money import format_yuan
+from ledger.domain import errors
+from ledger.domain.errors import BadInput
+from ledger.domain.money import format_yuan
 from ledger.store import access, queries
 from ledger.store.access import Caller, Refused
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import BadInput, UnknownAccount, UnknownMember
+from ledger.domain.errors import BadInput, UnknownAccount, UnknownMember
 
 MEDIA_TYPE = "application/problem+json"
 

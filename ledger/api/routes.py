@@ -24,11 +24,11 @@ from sqlalchemy import Connection
 from ledger import views
 from ledger.api.auth import Operator, Reader
 from ledger.api.problems import Problem
-from ledger.errors import BadInput
-from ledger.journal import _TYPES as ACCOUNT_KINDS
-from ledger.money import format_yuan
-from ledger.period import parse_date, parse_datetime
-from ledger.policy import default_policy
+from ledger.domain.errors import BadInput
+from ledger.domain.journal import _TYPES as ACCOUNT_KINDS
+from ledger.domain.money import format_yuan
+from ledger.domain.period import parse_date, parse_datetime
+from ledger.domain.policy import default_policy
 from ledger.store import access, queries
 from ledger.store.export import iter_csv, iter_ledger
 from workers import verify_jobs

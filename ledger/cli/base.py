@@ -19,7 +19,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from ledger.errors import BadInput, LedgerError
+from ledger.domain.errors import BadInput, LedgerError
 
 try:  # SQLAlchemy is a dependency; imported lazily elsewhere, but its errors are needed here
     from sqlalchemy import exc as sa_exc

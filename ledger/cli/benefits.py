@@ -15,8 +15,10 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
-from ledger.errors import BadInput
-from ledger.money import format_yuan
+from ledger.domain.errors import BadInput
+from ledger.domain.money import format_yuan
+from ledger.domain.period import parse_date
+from ledger.domain.rules.pension import Category
 from ledger.operations.pensions import (
     CHOICES,
     award_pension,
@@ -24,8 +26,6 @@ from ledger.operations.pensions import (
     record_death,
     record_short_choice,
 )
-from ledger.period import parse_date
-from ledger.rules.pension import Category
 from ledger.store.tables import pension_awards
 
 

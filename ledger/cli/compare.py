@@ -13,17 +13,17 @@ from pathlib import Path
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.clock import SystemClock
 from ledger.compare.projected import scheme_region
 from ledger.compare.projection import Outcome, Person
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import BY, Comparison, compare, parse_bases, parse_grades, parse_starts
-from ledger.errors import BadInput
-from ledger.identity import is_known_region, parse_citizen_id
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.policy import PolicySet, default_policy
-from ledger.rules.pension import Category, default_category
+from ledger.domain.clock import SystemClock
+from ledger.domain.errors import BadInput
+from ledger.domain.identity import is_known_region, parse_citizen_id
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet, default_policy
+from ledger.domain.rules.pension import Category, default_category
 
 DEFAULT_BASES = "60,100,150,200,300"
 
@@ -101,7 +101,7 @@ def compare_command(
     as_json: bool,
 ) -> None:
     """Compare the ways one person can pay: cost, pension, payback, IRR, expected value."""
-    from ledger.money import parse_yuan
+    from ledger.domain.money import parse_yuan
 
     policy = default_policy()
     today = SystemClock().now().date()
@@ -277,7 +277,7 @@ def _print(
     notes = sorted({n for o in result.outcomes for n in o.notes})
     notes.append(
         "figures for years past the policy files are projected by the assumptions "
-        "below (derived); the policy's own status is in ledger/policy/data"
+        "below (derived); the policy's own status is in ledger/domain/policy/data"
     )
     for note in notes:
         click.echo(f"note: {note}")

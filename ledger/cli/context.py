@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ledger.config import Settings
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 
 
 @lru_cache(maxsize=1)

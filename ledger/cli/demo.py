@@ -15,7 +15,7 @@ import click
 
 from ledger.cli.base import cli, print_table
 from ledger.cli.context import settings
-from ledger.money import format_yuan
+from ledger.domain.money import format_yuan
 
 MEMBERS, YEARS, SEED, START = 300, 5, 7, 2021
 
@@ -27,9 +27,9 @@ def demo() -> None:
     from sqlalchemy import func, select
 
     from ledger.cli.quote import quote_table
-    from ledger.clock import FixedClock
+    from ledger.domain.clock import FixedClock
+    from ledger.operations.services import Ledger
     from ledger.report import _busiest_member
-    from ledger.services import Ledger
     from ledger.simulate import Scenario, Simulation
     from ledger.store.balances import balance, pooling_by_region, trial_balance
     from ledger.store.db import display_url, make_engine, upgrade

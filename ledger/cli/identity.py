@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.identity import parse_citizen_id
+from ledger.domain.identity import parse_citizen_id
 
 
 @cli.group("id")

@@ -19,12 +19,12 @@ from typing import Any
 
 import click
 
-from ledger import keys
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
-from ledger.errors import BadInput, NeedsRedis, RunFailed
-from ledger.period import Month, parse_date
-from ledger.schemes import Scheme
+from ledger.domain import keys
+from ledger.domain.errors import BadInput, NeedsRedis, RunFailed
+from ledger.domain.period import Month, parse_date
+from ledger.domain.schemes import Scheme
 
 EMBEDDED_THREADS = 4
 
@@ -346,7 +346,7 @@ def transfer(
     and the settled transfer is printed; with Redis the request is queued (``--wait``
     follows it). The same request again changes nothing.
     """
-    from ledger.identity import parse_citizen_id
+    from ledger.domain.identity import parse_citizen_id
     from ledger.operations import transfers
     from workers.schedule import transfer_run
 
@@ -359,7 +359,7 @@ def transfer(
             transfers.request_transfer(ledger, conn, number, chosen, to_region, on)
 
     def show(engine: Any) -> None:
-        from ledger.money import format_yuan
+        from ledger.domain.money import format_yuan
         from workers import outbox
 
         with engine.connect() as conn:

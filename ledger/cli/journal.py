@@ -8,11 +8,11 @@ import click
 from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
-from ledger.errors import VerifyFailed
-from ledger.money import format_yuan
-from ledger.period import Month, parse_date
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
+from ledger.domain.errors import VerifyFailed
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month, parse_date
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.store.recorder import RecordedEntry
 
 
@@ -184,7 +184,7 @@ def import_members_command(file: str, encoding: str, as_json: bool) -> None:
 
     Running it again on the same file writes nothing and says so.
     """
-    from ledger.imports import import_members
+    from ledger.operations.imports import import_members
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
@@ -222,7 +222,7 @@ def correct(entry_id: int, reason: str, as_json: bool) -> None:
 @json_option
 def adjust(as_json: bool) -> None:
     """Post adjustments for months paid before a late-announced base or rate."""
-    from ledger.adjustments import post_adjustments
+    from ledger.operations.adjustments import post_adjustments
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, Engine, func, select
 
 from ledger import views
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.clock import SystemClock
 from ledger.config import Settings
-from ledger.money import format_yuan
-from ledger.period import parse_date, parse_datetime
-from ledger.policy import default_policy
+from ledger.domain.clock import SystemClock
+from ledger.domain.money import format_yuan
+from ledger.domain.period import parse_date, parse_datetime
+from ledger.domain.policy import default_policy
 from ledger.store import queries
 from ledger.store.checkpoints import make_checkpoints
 from ledger.store.export import export_csv, export_ledger
@@ -299,7 +299,7 @@ def checkpoint_grid_command(first_text: str, last_text: str, min_postings: int) 
     the last entry recorded by every month's end and the last entry (``make_grid``)."""
     from datetime import UTC, timedelta
 
-    from ledger.period import Month
+    from ledger.domain.period import Month
     from ledger.store.balances import known_cutoff
     from ledger.store.checkpoints import make_grid
     from ledger.store.tables import entries

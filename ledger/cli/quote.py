@@ -7,12 +7,12 @@ from datetime import date
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.errors import LedgerError
-from ledger.money import format_yuan
-from ledger.period import Month, parse_datetime
-from ledger.policy import default_policy
-from ledger.rules.contribution import Assessment, BaseChoice, assess
-from ledger.schemes import Scheme
+from ledger.domain.errors import LedgerError
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month, parse_datetime
+from ledger.domain.policy import default_policy
+from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
+from ledger.domain.schemes import Scheme
 
 
 @cli.command("quote")

@@ -8,8 +8,8 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
-from ledger.errors import BadInput
-from ledger.period import parse_date
+from ledger.domain.errors import BadInput
+from ledger.domain.period import parse_date
 
 
 @cli.command("report")

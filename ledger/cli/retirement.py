@@ -10,10 +10,16 @@ from __future__ import annotations
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.errors import BadInput
-from ledger.identity import parse_citizen_id
-from ledger.policy import default_policy
-from ledger.rules.pension import Category, default_category, divisor, minimum_months, retirement
+from ledger.domain.errors import BadInput
+from ledger.domain.identity import parse_citizen_id
+from ledger.domain.policy import default_policy
+from ledger.domain.rules.pension import (
+    Category,
+    default_category,
+    divisor,
+    minimum_months,
+    retirement,
+)
 
 
 @cli.command("retirement")

@@ -14,7 +14,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json
 from ledger.cli.context import settings
-from ledger.errors import BadInput, NotPostgres
+from ledger.domain.errors import BadInput, NotPostgres
 from ledger.store.roles import RoleNames, apply_roles
 
 

@@ -11,8 +11,8 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import settings
-from ledger.clock import SystemClock
-from ledger.errors import BadInput
+from ledger.domain.clock import SystemClock
+from ledger.domain.errors import BadInput
 from ledger.store.access import MAX_DAYS
 
 MAX_PORT = 65535

@@ -9,7 +9,7 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import settings
-from ledger.errors import BadInput
+from ledger.domain.errors import BadInput
 
 
 @cli.command("simulate")
@@ -44,8 +44,8 @@ def simulate(
     """Simulate members paying over the years, then summarise the ledger it wrote."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ledger.clock import FixedClock
-    from ledger.services import Ledger
+    from ledger.domain.clock import FixedClock
+    from ledger.operations.services import Ledger
     from ledger.simulate import Scenario, Simulation
     from ledger.simulate.summary import summarise
     from ledger.store.db import make_engine, upgrade

@@ -14,16 +14,16 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from ledger import errors
 from ledger.compare.projection import Person
-from ledger.errors import UnknownMember
-from ledger.journal import personal
+from ledger.domain import errors
+from ledger.domain.errors import UnknownMember
+from ledger.domain.journal import personal
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.rules.pension import Category, contribution_index
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.operations.transfers import paid_months
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.rules.pension import Category, contribution_index
-from ledger.schemes import Scheme
-from ledger.services import Ledger
 from ledger.store import queries
 
 

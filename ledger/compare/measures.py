@@ -23,8 +23,8 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from ledger.compare.scenario import LifeTable
-from ledger.money import round_half_up
-from ledger.period import Month
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
 
 Flow = tuple[Month, int]
 # The bracket of the search, monthly: beyond it (1 + r)^-t overflows a float over 80 years.

@@ -17,11 +17,11 @@ from datetime import date
 from fractions import Fraction
 
 from ledger.compare.scenario import CompareScenario
-from ledger.money import FEN_PER_YUAN, round_half_up
-from ledger.policy import PolicySet
-from ledger.policy.assumed import with_assumed_interest
-from ledger.policy.loader import NATIONAL
-from ledger.policy.records import PensionBase, PensionCalculationBase, PensionIncrease
+from ledger.domain.money import FEN_PER_YUAN, round_half_up
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.assumed import with_assumed_interest
+from ledger.domain.policy.loader import NATIONAL
+from ledger.domain.policy.records import PensionBase, PensionCalculationBase, PensionIncrease
 
 
 def scheme_region(code: str, policy: PolicySet) -> str | None:

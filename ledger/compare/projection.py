@@ -44,11 +44,11 @@ from ledger.compare.measures import (
 )
 from ledger.compare.projected import projected_policy, scheme_region
 from ledger.compare.scenario import CompareScenario
-from ledger.errors import BadInput, BaseOutsideRange
-from ledger.money import FEN_PER_YUAN, apply_rate, format_yuan, round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import (
+from ledger.domain.errors import BadInput, BaseOutsideRange
+from ledger.domain.money import FEN_PER_YUAN, apply_rate, format_yuan, round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import (
     AffiliateFee,
     LifeTable,
     PensionBase,
@@ -57,9 +57,9 @@ from ledger.policy.records import (
     ResidentPension,
     ResidentPensionBenefit,
 )
-from ledger.rules.contribution import BaseChoice, assess
-from ledger.rules.interest import Deposit, credit_years
-from ledger.rules.pension import (
+from ledger.domain.rules.contribution import BaseChoice, assess
+from ledger.domain.rules.interest import Deposit, credit_years
+from ledger.domain.rules.pension import (
     Category,
     Retirement,
     calculation_base,
@@ -67,8 +67,8 @@ from ledger.rules.pension import (
     estimate_pension,
     retirement,
 )
-from ledger.rules.transfer import Stint, pension_place
-from ledger.schemes import Scheme
+from ledger.domain.rules.transfer import Stint, pension_place
+from ledger.domain.schemes import Scheme
 
 MONTHS_PER_YEAR = 12
 

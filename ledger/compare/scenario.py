@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from ledger.errors import BadInput
+from ledger.domain.errors import BadInput
 
 DEFAULTS = Path(__file__).parent / "data" / "compare.toml"
 
@@ -174,7 +174,7 @@ class CompareScenario(BaseModel):
             female_qx=list(record.female_qx),
             status=record.status,
             note=record.note,
-            source=f"ledger/policy/data/national.toml mortality.life_table "
+            source=f"ledger/domain/policy/data/national.toml mortality.life_table "
             f"({record.effective}): {record.source}",
         )
         return self.model_copy(update={"life_table": table})

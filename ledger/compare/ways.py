@@ -31,11 +31,11 @@ from ledger.compare.projection import (
     resident,
 )
 from ledger.compare.scenario import CompareScenario
-from ledger.errors import BadInput
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import ResidentPension
+from ledger.domain.errors import BadInput
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import ResidentPension
 
 BY: dict[str, Callable[[Outcome], object]] = {
     "irr": lambda o: o.irr,

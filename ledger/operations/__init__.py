@@ -1,9 +1,13 @@
-"""The periodic operations, as plain use cases over an open ``Connection``.
+"""The application layer: every use case, over an open ``Connection``.
 
+- ``services``: the ``Ledger`` facade: register, enrol, contribute, correct;
+- ``imports`` and ``adjustments``: members from CSV, base adjustments after a wage is published;
 - ``bank``: the yearly withholding run (委托银行代扣) and the gaps a closed year leaves;
 - ``fees``: members paying through an HR company (挂靠/代缴): contributions and fees;
 - ``transfers``: moving a member between regions (国办发〔2009〕66号);
-- ``interest``: crediting personal accounts once a year (记账利率).
+- ``interest``: crediting personal accounts once a year (记账利率);
+- ``pensions``, ``resident_pensions``: awards, monthly payments, deaths, short-year choices;
+- ``temporary``: the temporary accounts of DOMAIN.md §5.
 
 Each takes the caller's connection, so a worker runs one member batch in one transaction
 together with its own bookkeeping (processed messages, outbox). Each is safe to run
@@ -21,7 +25,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from ledger.journal import EntryKind
+from ledger.domain.journal import EntryKind
 from ledger.store.tables import entries, members
 
 CHUNK = 500

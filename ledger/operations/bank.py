@@ -53,9 +53,9 @@ from typing import Protocol
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from ledger import keys
 from ledger.config import Settings
-from ledger.errors import (
+from ledger.domain import keys
+from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BadInput,
     BankUnavailable,
@@ -63,16 +63,16 @@ from ledger.errors import (
     SettlementRecorded,
     SettlementShort,
 )
-from ledger.journal import EntryDraft, EntryKind, arrears, collection, refunds
-from ledger.journal import gaps as gaps_account
-from ledger.members import Enrolment, Member
+from ledger.domain.journal import EntryDraft, EntryKind, arrears, collection, refunds
+from ledger.domain.journal import gaps as gaps_account
+from ledger.domain.members import Enrolment, Member
+from ledger.domain.period import Month
+from ledger.domain.policy.records import BackPayment, BankAgreement
+from ledger.domain.rules.contribution import assess
+from ledger.domain.schemes import Scheme
 from ledger.operations import paid_periods, recorded_keys
 from ledger.operations.bulk import enrolments_of, paid_of
-from ledger.period import Month
-from ledger.policy.records import BackPayment, BankAgreement
-from ledger.rules.contribution import assess
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store import enrolment_index
 from ledger.store.bulk import bulk_insert
 from ledger.store.queries import Departure, departures_of

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, select
 
-from ledger.journal import EntryKind
-from ledger.members import Enrolment
+from ledger.domain.journal import EntryKind
+from ledger.domain.members import Enrolment
+from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK
-from ledger.schemes import Scheme
 from ledger.store import enrolment_index
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, entries

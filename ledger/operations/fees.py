@@ -29,8 +29,8 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
-from ledger import keys
-from ledger.errors import (
+from ledger.domain import keys
+from ledger.domain.errors import (
     BadInput,
     IdempotencyConflict,
     LedgerError,
@@ -39,15 +39,15 @@ from ledger.errors import (
     UnknownMember,
     WriteRaced,
 )
-from ledger.journal import EntryDraft, EntryKind, agency, agency_fees
-from ledger.members import Enrolment
-from ledger.money import format_yuan
+from ledger.domain.journal import EntryDraft, EntryKind, agency, agency_fees
+from ledger.domain.members import Enrolment
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy.records import AffiliateFee
+from ledger.domain.schemes import Scheme
 from ledger.operations import recorded_keys, registered
 from ledger.operations.bulk import enrolments_of, paid_of
-from ledger.period import Month
-from ledger.policy.records import AffiliateFee
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store import enrolment_index
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry

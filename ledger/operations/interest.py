@@ -1,7 +1,7 @@
 """Crediting personal accounts once a year (记账利率, DOMAIN.md §4).
 
 For each ``personal:<scheme>:<member>`` account, the year's interest is
-``ledger.rules.interest.credit_year`` on the opening balance (postings effective before
+``ledger.domain.rules.interest.credit_year`` on the opening balance (postings effective before
 1 January, interest of earlier years included: years compound) and the year's deposits by
 month (every other posting of the year: contributions, adjustments, corrections,
 transfers). It is posted as one ``interest`` entry dated 31 December: debit
@@ -28,17 +28,17 @@ from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Connection, extract, func, select
 
-from ledger import keys
-from ledger.errors import BadInput
-from ledger.journal import EntryDraft, EntryKind, personal
-from ledger.journal import interest as interest_account
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.policy.records import InterestRate
-from ledger.rules.interest import Deposit, InterestCredit, rate_for
-from ledger.rules.interest import credit_year as credit_rule
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain import keys
+from ledger.domain.errors import BadInput
+from ledger.domain.journal import EntryDraft, EntryKind, personal
+from ledger.domain.journal import interest as interest_account
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy.records import InterestRate
+from ledger.domain.rules.interest import Deposit, InterestCredit, rate_for
+from ledger.domain.rules.interest import credit_year as credit_rule
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 

@@ -34,14 +34,21 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, insert, select
 
-from ledger import keys
-from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
-from ledger.journal import EntryDraft, EntryKind, collection, heirs, personal, pooling, refunds
-from ledger.members import Member
-from ledger.money import format_yuan
-from ledger.operations import recorded_keys
-from ledger.period import Month
-from ledger.rules.benefit import (
+from ledger.domain import keys
+from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
+from ledger.domain.journal import (
+    EntryDraft,
+    EntryKind,
+    collection,
+    heirs,
+    personal,
+    pooling,
+    refunds,
+)
+from ledger.domain.members import Member
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.rules.benefit import (
     Award,
     PaidBase,
     age_on,
@@ -49,9 +56,10 @@ from ledger.rules.benefit import (
     in_payment,
     split_payment,
 )
-from ledger.rules.pension import Category, default_category, minimum_months, retirement
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain.rules.pension import Category, default_category, minimum_months, retirement
+from ledger.domain.schemes import Scheme
+from ledger.operations import recorded_keys
+from ledger.operations.services import Ledger
 from ledger.store.balances import balances_of
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry

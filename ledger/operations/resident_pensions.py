@@ -36,16 +36,16 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, func, insert, select
 
-from ledger import keys
-from ledger.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
-from ledger.journal import EntryDraft, EntryKind, collection, personal, subsidy
-from ledger.money import format_yuan, round_half_up
+from ledger.domain import keys
+from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
+from ledger.domain.journal import EntryDraft, EntryKind, collection, personal, subsidy
+from ledger.domain.money import format_yuan, round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy.records import ResidentPensionBenefit
+from ledger.domain.rules.benefit import InPayment, age_on, split_payment
+from ledger.domain.schemes import Scheme
 from ledger.operations import recorded_keys
-from ledger.period import Month
-from ledger.policy.records import ResidentPensionBenefit
-from ledger.rules.benefit import InPayment, age_on, split_payment
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.balances import balances_of
 from ledger.store.tables import benefit_events, entries, pension_awards
 

@@ -26,15 +26,20 @@ from datetime import date
 
 from sqlalchemy import Connection, insert, select
 
-from ledger import keys
-from ledger.journal import EntryDraft, EntryKind, pooling
-from ledger.members import Enrolment
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.rules.benefit import age_on
-from ledger.rules.transfer import PaidMonth, needs_temporary_account, province_of, transfer_out
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain import keys
+from ledger.domain.journal import EntryDraft, EntryKind, pooling
+from ledger.domain.members import Enrolment
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.rules.benefit import age_on
+from ledger.domain.rules.transfer import (
+    PaidMonth,
+    needs_temporary_account,
+    province_of,
+    transfer_out,
+)
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import entries, members, temporary_accounts
 

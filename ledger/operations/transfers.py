@@ -4,7 +4,7 @@ A transfer is three possible entries, one per step, each keyed by the transfer i
 
 - ``transfer-out:<id>`` (status ``out``): the source sends the member's whole personal
   balance and, for the pension, 12% of each year's base since 1998 paid there
-  (``ledger.rules.transfer.transfer_out``): debit ``personal:<scheme>:<member>`` and
+  (``ledger.domain.rules.transfer.transfer_out``): debit ``personal:<scheme>:<member>`` and
   ``pooling:<scheme>:<from>``, credit ``transit:<scheme>`` by the sum;
 - ``transfer-in:<id>`` (status ``in``): the destination accepts: debit the transit account,
   credit the personal account and ``pooling:<scheme>:<to>``; the member is enrolled there from
@@ -46,18 +46,24 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, Row, select
 
-from ledger import keys
-from ledger.errors import BadInput, LedgerError, NotEnrolled, TransferStateError, UnknownAccount
-from ledger.identity import parse_citizen_id
-from ledger.journal import EntryDraft, EntryKind, personal, pooling, transit
-from ledger.members import Enrolment
-from ledger.money import format_yuan
+from ledger.domain import keys
+from ledger.domain.errors import (
+    BadInput,
+    LedgerError,
+    NotEnrolled,
+    TransferStateError,
+    UnknownAccount,
+)
+from ledger.domain.identity import parse_citizen_id
+from ledger.domain.journal import EntryDraft, EntryKind, personal, pooling, transit
+from ledger.domain.members import Enrolment
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.rules.transfer import PaidMonth, transfer_out
+from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK, recorded_keys, registered, temporary
 from ledger.operations.bulk import enrolments_of
-from ledger.period import Month
-from ledger.rules.transfer import PaidMonth, transfer_out
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.balances import balance, balances_of
 from ledger.store.tables import accounts, entries, postings
 

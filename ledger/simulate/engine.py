@@ -31,18 +31,18 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection
 
-from ledger import keys
-from ledger.adjustments import LATE_PATHS
-from ledger.clock import FixedClock
 from ledger.config import Settings
-from ledger.errors import BackPaymentWindowClosed
-from ledger.members import Enrolment
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.assumed import with_assumed_interest
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain import keys
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import BackPaymentWindowClosed
+from ledger.domain.members import Enrolment
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.assumed import with_assumed_interest
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
+from ledger.operations.adjustments import LATE_PATHS
+from ledger.operations.services import Ledger
 from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
@@ -282,7 +282,7 @@ class Simulation:
     def _award(self) -> None:
         """The month's retirements: a pension awarded from the ledger's months, or the
         scenario's choice for a member short of the minimum (``retirements_batch``)."""
-        from ledger.rules.pension import retirement
+        from ledger.domain.rules.pension import retirement
 
         retiring, self._retiring = self._retiring, []
         rows = [
@@ -315,8 +315,8 @@ class Simulation:
         """Members dying this month by the policy's life table (``Benefits.mortality``):
         the pension stops, the personal account goes to the heirs (``deaths_batch``); they
         pay no more."""
-        from ledger.policy.records import LifeTable
-        from ledger.rules.benefit import age_on
+        from ledger.domain.policy.records import LifeTable
+        from ledger.domain.rules.benefit import age_on
 
         mortality, today = self.scenario.benefits, self._today()
         table = self.ledger.policy.at(LifeTable, month.first_day)
@@ -422,8 +422,8 @@ class Simulation:
             self._send(lambda conn, s=scheme: close_year_run(conn, year, s, today, BATCH))
 
     def _interest(self, year: int) -> None:
-        from ledger.errors import NoPolicyInForce
-        from ledger.rules.interest import rate_for
+        from ledger.domain.errors import NoPolicyInForce
+        from ledger.domain.rules.interest import rate_for
 
         try:
             rate_for(year, self.ledger.policy, self.clock.now())

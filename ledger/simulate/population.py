@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from ledger.identity import check_character
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.rules.pension import Category, retirement
+from ledger.domain.identity import check_character
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.rules.pension import Category, retirement
 from ledger.simulate.scenario import Scenario
 
 # A county code inside each region, for the members' citizen ID numbers.

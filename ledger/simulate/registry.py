@@ -7,12 +7,12 @@ from typing import Protocol
 
 from sqlalchemy import Connection, func, insert, select
 
-from ledger.clock import Clock
-from ledger.errors import BadInput
-from ledger.members import Enrolment
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
+from ledger.domain.clock import Clock
+from ledger.domain.errors import BadInput
+from ledger.domain.members import Enrolment
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.simulate.population import Member
 from ledger.simulate.scenario import Scenario
 from ledger.store import registry as store

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from ledger.errors import BadInput
-from ledger.policy.records import LifeTable
+from ledger.domain.errors import BadInput
+from ledger.domain.policy.records import LifeTable
 
 
 def _probability(value: Any) -> Decimal:
@@ -106,7 +106,7 @@ class Benefits(_Section):
     """Retirement and death: what members short of the minimum choose, and mortality.
 
     Mortality (``mortality = "policy"``, the default) is the dated ``mortality.life_table``
-    of the policy files (ledger/policy/data/national.toml, with its source and status), the
+    of the policy files (ledger/domain/policy/data/national.toml, with its source and status), the
     table ``flexledger compare`` uses too: a member of age x dies in a month with chance
     q(x) / 12. ``mortality = "gompertz"`` keeps the older law, ``q(age) = q50 ×
     2^((age − 50) / doubling_years)`` a year (capped at 1): ``male_q50`` is the CL1

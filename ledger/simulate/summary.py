@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select
 
-from ledger.money import format_yuan
+from ledger.domain.money import format_yuan
 from ledger.simulate.engine import SimulationResult
 from ledger.store.balances import pooling_by_region, trial_balance
 from ledger.store.tables import accounts, entries, postings

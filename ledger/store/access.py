@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.clock import Clock, as_utc
-from ledger.errors import BadInput, UnknownToken
+from ledger.domain.clock import Clock, as_utc
+from ledger.domain.errors import BadInput, UnknownToken
 from ledger.store.access_tables import (
     ROLES,
     access_log,

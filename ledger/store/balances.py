@@ -58,7 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from ledger.errors import UnknownAccount
+from ledger.domain.errors import UnknownAccount
 from ledger.store.tables import accounts, checkpoints, entries, postings
 
 Strategy = Literal["auto", "checkpoints", "group"]

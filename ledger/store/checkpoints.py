@@ -34,8 +34,8 @@ from datetime import date
 
 from sqlalchemy import Connection, and_, case, func, insert, literal, select
 
-from ledger.clock import Clock
-from ledger.errors import BadInput, CheckpointBeyondHead
+from ledger.domain.clock import Clock
+from ledger.domain.errors import BadInput, CheckpointBeyondHead
 from ledger.store.tables import checkpoints, entries, postings
 
 INSERT_CHUNK = 5_000

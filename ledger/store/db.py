@@ -35,7 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 import ledger
 from ledger.config import Settings
-from ledger.errors import (
+from ledger.domain.errors import (
     DatabaseAhead,
     DatabaseBehind,
     DatabaseNotInitialised,

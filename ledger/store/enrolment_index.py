@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ledger.members import Enrolment
+from ledger.domain.members import Enrolment
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments
 

@@ -22,8 +22,8 @@ from typing import TextIO
 
 from sqlalchemy import Connection, Row, func, select
 
-from ledger.journal import format_recorded_at
-from ledger.money import format_yuan
+from ledger.domain.journal import format_recorded_at
+from ledger.domain.money import format_yuan
 from ledger.store.tables import accounts, entries, postings
 
 CHUNK_ENTRIES = 2_000

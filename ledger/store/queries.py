@@ -17,12 +17,12 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, distinct, exists, func, select, text, union
 
-from ledger import keys
-from ledger.errors import UnknownMember
-from ledger.journal import EntryKind
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.rules.transfer import PensionPlace, Stint, pension_place
+from ledger.domain import keys
+from ledger.domain.errors import UnknownMember
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.rules.transfer import PensionPlace, Stint, pension_place
 from ledger.store.balances import (
     account_balances,
     balance,

@@ -34,13 +34,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Row, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from ledger.clock import Clock
-from ledger.errors import (
+from ledger.domain.clock import Clock
+from ledger.domain.errors import (
     ClockWentBackwards,
     IdempotencyConflict,
     MonthAlreadyPaid,
 )
-from ledger.journal import (
+from ledger.domain.journal import (
     GENESIS_HASH,
     EntryDraft,
     EntryKind,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.members import Enrolment
+from ledger.domain.members import Enrolment
 from ledger.store import enrolment_index
 from ledger.store.bulk import bulk_insert
 from ledger.store.rows import enrolment_from_row

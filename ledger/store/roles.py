@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from ledger.errors import BadInput, LedgerNotInitialised, NotPostgres
+from ledger.domain.errors import BadInput, LedgerNotInitialised, NotPostgres
 from ledger.store.catalog import metadata
 from ledger.store.worker_tables import WORKER_TABLES
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from ledger.members import Enrolment
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
+from ledger.domain.members import Enrolment
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 
 _ENROLMENTS: dict[tuple, Enrolment] = {}
 _ENROLMENTS_MAX = 200_000

@@ -6,7 +6,7 @@ Invariants and where they hold:
   refuse UPDATE and DELETE by trigger on SQLite and PostgreSQL (and TRUNCATE on PostgreSQL);
   created in the migrations, recreated by any migration that rebuilds a table;
 - balanced: every entry's postings sum to zero — a deferred constraint trigger on
-  PostgreSQL, the recorder everywhere (``ledger.journal.EntryDraft``);
+  PostgreSQL, the recorder everywhere (``ledger.domain.journal.EntryDraft``);
 - idempotent: ``entries.idempotency_key`` is unique; one ``contribution`` entry per
   member, scheme and period (partial unique index ``uq_entries_contribution``);
 - tamper-evident: ``entries.hash`` chains every entry to the one before it;

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, and_, func, insert, select
 
-from ledger.clock import Clock
-from ledger.journal import (
+from ledger.domain.clock import Clock
+from ledger.domain.journal import (
     GENESIS_HASH,
     canonical_of,
     chain_hash,

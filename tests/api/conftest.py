@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from ledger.clock import FixedClock, SystemClock
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock, SystemClock
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.access import issue_token, revoke_token
 from ledger.store.db import make_engine, upgrade

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ledger.api.app import create_app
-from ledger.clock import FixedClock, SystemClock
+from ledger.domain.clock import FixedClock, SystemClock
 from ledger.store.access import issue_token, revoke_token
 from ledger.store.access_tables import (
     ACCESS_APPEND_ONLY_TABLES,

@@ -11,15 +11,15 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
-from ledger.errors import NotAffiliated
-from ledger.identity import check_character
-from ledger.journal import EntryKind
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import NotAffiliated
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.fees import agency_members, charge_month
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.queries import affiliated_arrangements, trial_balance
 from ledger.store.tables import accounts, entries, postings
 from tests.rows import row_counts
@@ -145,7 +145,7 @@ def test_a_month_paid_meanwhile_rolls_the_charge_back_and_the_retry_finds_it_don
     """Another worker pays July between this charge's reads and its append: the append
     raises ``WriteRaced`` (retried, not refused) and writes nothing; done again on fresh
     facts, the month is already paid and only the fee is posted."""
-    from ledger.errors import Transient, WriteRaced
+    from ledger.domain.errors import Transient, WriteRaced
     from ledger.operations import fees
 
     loaded = fees.load

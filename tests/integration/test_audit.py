@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from ledger.adjustments import post_adjustments
-from ledger.clock import FixedClock
-from ledger.errors import ImportRejected
-from ledger.identity import check_character
-from ledger.imports import import_members
-from ledger.journal import EntryKind
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice, assess
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import ImportRejected
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice, assess
+from ledger.domain.schemes import Scheme
+from ledger.operations.adjustments import post_adjustments
+from ledger.operations.imports import import_members
+from ledger.operations.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from ledger.store.verify import anchor, verify
 from tests.rows import row_counts

@@ -14,16 +14,19 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
 from ledger.config import Settings
-from ledger.errors import (
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BankUnavailable,
     SettlementRecorded,
     SettlementShort,
 )
-from ledger.identity import check_character
-from ledger.journal import EntryKind
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice, assess
+from ledger.domain.schemes import Scheme
 from ledger.operations.bank import (
     BankOutcome,
     BankResult,
@@ -34,10 +37,7 @@ from ledger.operations.bank import (
     deduct_member_year,
     reference_for,
 )
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice, assess
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import entries, postings
 from tests.rows import row_counts
@@ -235,7 +235,7 @@ def test_a_later_payment_for_a_gap_month_is_refused_naming_the_reason(ledger, en
 
 
 def test_a_year_is_closed_only_once_it_has_ended(ledger):
-    from ledger.errors import BadInput
+    from ledger.domain.errors import BadInput
 
     with pytest.raises(BadInput) as caught, ledger.unit_of_work() as conn:
         close_year(ledger, conn, PENSION, 2025, date(2025, 6, 15))

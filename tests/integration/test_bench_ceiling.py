@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.db import make_engine, upgrade
 from ledger.store.tables import entries, postings

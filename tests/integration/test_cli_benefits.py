@@ -14,10 +14,10 @@ import pytest
 
 from ledger.cli import main
 from ledger.cli.context import settings as cli_settings
-from ledger.clock import FixedClock
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.operations.services import Ledger
 from ledger.store.balances import balance
 from ledger.store.tables import benefit_events, entries, pension_awards, postings
 from tests.integration.test_pensions import BEIJING, MEMBER, PENSION, SHORT, pay_years
@@ -28,7 +28,7 @@ from tests.rows import row_counts
 @pytest.fixture
 def user(monkeypatch, empty_database, engine):
     policy = history_policy()
-    monkeypatch.setattr("ledger.services.default_policy", lambda: policy)
+    monkeypatch.setattr("ledger.operations.services.default_policy", lambda: policy)
     monkeypatch.setenv("FLEXLEDGER_DATABASE_URL", empty_database.url)
     monkeypatch.delenv("FLEXLEDGER_REDIS_URL", raising=False)
     cli_settings.cache_clear()

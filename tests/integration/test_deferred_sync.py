@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
-from ledger.clock import FixedClock
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.db import deferred_sync, make_engine, upgrade
 

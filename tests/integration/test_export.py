@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from ledger.cli import main
-from ledger.clock import FixedClock
-from ledger.journal import EntryDraft, EntryKind
-from ledger.money import parse_yuan
+from ledger.domain.clock import FixedClock
+from ledger.domain.journal import EntryDraft, EntryKind
+from ledger.domain.money import parse_yuan
 from ledger.store import export
 from ledger.store.export import CSV_COLUMNS, export_csv, export_ledger
 from ledger.store.queries import trial_balance

@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
-from ledger.errors import BadInput
-from ledger.identity import check_character
-from ledger.journal import EntryKind
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import BadInput
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.policy import load_policy
+from ledger.domain.policy.loader import DATA_DIR
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.rules.interest import Deposit, credit_years
+from ledger.domain.rules.interest import credit_year as credit_rule
+from ledger.domain.schemes import Scheme
 from ledger.operations.interest import credit_year, personal_accounts
-from ledger.period import Month
-from ledger.policy import load_policy
-from ledger.policy.loader import DATA_DIR
-from ledger.rules.contribution import BaseChoice
-from ledger.rules.interest import Deposit, credit_years
-from ledger.rules.interest import credit_year as credit_rule
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import accounts, entries, postings
 from tests.rows import row_counts

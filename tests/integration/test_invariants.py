@@ -20,9 +20,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ledger import errors
 from ledger.cli import main
 from ledger.config import Settings
+from ledger.domain import errors
 from ledger.store import db
 from ledger.store.catalog import metadata
 from ledger.store.tables import (

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, update
 
-from ledger.clock import FixedClock
+from ledger.domain.clock import FixedClock
 from ledger.store.balances import account_balances, balance, known_cutoff
 from ledger.store.checkpoints import make_checkpoints, make_grid
 from ledger.store.tables import accounts, checkpoints, entries, postings

@@ -26,19 +26,19 @@ import pytest
 from sqlalchemy import select
 
 from ledger.cli import main
-from ledger.clock import FixedClock
 from ledger.config import Settings
-from ledger.errors import MonthMovedWithTransfer, PaidOutsideItsMonth
-from ledger.identity import check_character
-from ledger.journal import EntryKind
-from ledger.money import round_half_up
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import MonthMovedWithTransfer, PaidOutsideItsMonth
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.bank import deduct_member_year
 from ledger.operations.fees import charge_month
+from ledger.operations.services import Ledger
 from ledger.operations.transfers import accept_transfer, request_transfer, return_transfer
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from ledger.store.worker_tables import processed_messages

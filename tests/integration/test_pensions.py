@@ -17,10 +17,14 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select, update
 
-from ledger.clock import FixedClock
-from ledger.errors import BadInput, NotEnrolled, NotRetired, ShortOfMinimum
-from ledger.identity import check_character
-from ledger.money import round_half_up
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import BadInput, NotEnrolled, NotRetired, ShortOfMinimum
+from ledger.domain.identity import check_character
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.rules.benefit import recompute_basic_fen
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.pensions import (
     award_pension,
     awarded_members,
@@ -28,11 +32,7 @@ from ledger.operations.pensions import (
     record_death,
     record_short_choice,
 )
-from ledger.period import Month
-from ledger.rules.benefit import recompute_basic_fen
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import benefit_events, entries, pension_awards, postings
 from ledger.store.verify import verify
@@ -46,7 +46,7 @@ PAY_ON = "110105196504100" + "05" + check_character("11010519650410005")
 BEIJING = "110000"
 PENSION = Scheme.PENSION
 RETIRED = date(2025, 8, 15)
-# Beijing's average wages of the records in force, yuan (ledger/policy/data/110000.toml; the
+# Beijing's average wages of the records in force, yuan (ledger/domain/policy/data/110000.toml; the
 # 2010-07 to 2016-06 months under the 2016 record carried back, tests/pension_history.py).
 WAGE_MONTHS = [
     (7086, 71 + 12),

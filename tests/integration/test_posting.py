@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
-from ledger.errors import (
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BadInput,
     BaseOutsideRange,
@@ -19,12 +19,12 @@ from ledger.errors import (
     NotEnrolled,
     UnknownMember,
 )
-from ledger.identity import check_character
-from ledger.journal import EntryKind
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain.identity import check_character
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from tests.rows import row_counts
 

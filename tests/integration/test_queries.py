@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, insert
 
-from ledger.clock import FixedClock
-from ledger.errors import CheckpointBeyondHead, UnknownAccount, UnknownMember
-from ledger.journal import EntryDraft, EntryKind
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import CheckpointBeyondHead, UnknownAccount, UnknownMember
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.store.balances import balances_of
 from ledger.store.checkpoints import make_checkpoints
 from ledger.store.queries import (

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from ledger.clock import FixedClock
-from ledger.errors import IdempotencyConflict, MonthAlreadyPaid
-from ledger.journal import EntryDraft, EntryKind
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import IdempotencyConflict, MonthAlreadyPaid
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.store.bulk import bulk_insert
 from ledger.store.recorder import Recorder
 from ledger.store.tables import accounts, entries, postings

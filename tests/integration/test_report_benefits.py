@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from fractions import Fraction
 
-from ledger.period import Month
+from ledger.domain.period import Month
 from ledger.report import (
     BaseValue,
     SupportRatio,

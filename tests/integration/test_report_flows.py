@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from ledger.clock import FixedClock
-from ledger.identity import check_character
+from ledger.domain.clock import FixedClock
+from ledger.domain.identity import check_character
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.operations.transfers import accept_transfer, request_transfer
-from ledger.period import Month
 from ledger.report import FundYear, pooling_flows
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
 
 # Under 40: her transfer moves the money (from 40 a woman moving out of her hukou province
 # opens a temporary account instead, 66号 Art. 5 (2)).

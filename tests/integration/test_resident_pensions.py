@@ -15,15 +15,15 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from ledger.clock import FixedClock
-from ledger.errors import AlreadyRecorded, NotRetired, ShortOfMinimum
-from ledger.identity import check_character
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import AlreadyRecorded, NotRetired, ShortOfMinimum
+from ledger.domain.identity import check_character
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.pensions import awarded_members, pay_month
 from ledger.operations.resident_pensions import award_resident_pension
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import pension_awards
 

@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ledger.clock import FixedClock
-from ledger.period import Month
-from ledger.rules.contribution import assess
-from ledger.rules.interest import Deposit, credit_year
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import assess
+from ledger.domain.rules.interest import Deposit, credit_year
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.simulate.scenario import Moves
 from ledger.store.balances import balance, trial_balance

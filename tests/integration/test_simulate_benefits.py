@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from ledger.clock import FixedClock
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.simulate.scenario import Population
 from ledger.store.balances import trial_balance
@@ -104,7 +104,7 @@ def test_simulated_women_workers_retiring_from_50_reach_their_retirement_by_thei
     about ten years paid, short of 180 months (Social Insurance Law Art. 16), so each takes
     the scenario's choice (refund) at her own category's date — none is refused as not yet
     retired (the female-55 default would put her date five years later)."""
-    from ledger.rules.pension import Category, retirement
+    from ledger.domain.rules.pension import Category, retirement
 
     scenario = Scenario(
         population=Population(birth_years=(1976, 1976), female_share="1", female_50_share="1")

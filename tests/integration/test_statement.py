@@ -9,9 +9,9 @@ import json
 from datetime import date
 
 from ledger.cli import main
-from ledger.clock import FixedClock
-from ledger.period import Month
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.domain.period import Month
+from ledger.operations.services import Ledger
 
 from .test_payment_rules import BEIJING, MEMBER, PENSION, SIXTY, at
 

@@ -16,11 +16,15 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from ledger import keys
 from ledger.cli import main
 from ledger.cli.context import settings as cli_settings
-from ledger.clock import FixedClock
-from ledger.identity import check_character
+from ledger.domain import keys
+from ledger.domain.clock import FixedClock
+from ledger.domain.identity import check_character
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.operations.temporary import collect_at_award
 from ledger.operations.transfers import (
     TransferStatus,
@@ -28,10 +32,6 @@ from ledger.operations.transfers import (
     request_batch,
     request_transfer,
 )
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
 from ledger.store.queries import balance, pension_place_of
 from ledger.store.tables import entries, postings, temporary_accounts
 from tests.rows import row_counts

@@ -13,11 +13,15 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import func, select
 
-from ledger import keys
-from ledger.clock import FixedClock
-from ledger.errors import BadInput, NotEnrolled, TransferStateError
-from ledger.identity import check_character
-from ledger.money import round_half_up
+from ledger.domain import keys
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import BadInput, NotEnrolled, TransferStateError
+from ledger.domain.identity import check_character
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.operations.transfers import (
     TransferStatus,
     accept_transfer,
@@ -25,10 +29,6 @@ from ledger.operations.transfers import (
     request_transfer,
     return_transfer,
 )
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from tests.rows import row_counts
@@ -319,7 +319,7 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
 ):
     """``request_batch``: the same entries, ids and hashes as ``request_transfer`` one by
     one; every transfer it cannot simply write is left for the one-by-one path to refuse."""
-    from ledger.errors import LedgerError
+    from ledger.domain.errors import LedgerError
     from ledger.operations.transfers import request_batch
 
     medical = Scheme.MEDICAL
@@ -399,7 +399,7 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
     """``accept_batch``: the same entries and enrolments as ``accept_transfer`` one by one
     (as the worker does it: refused by the destination, returned); a transfer not in
     transit, or whose destination would refuse the member, is left to that path."""
-    from ledger.errors import LedgerError
+    from ledger.domain.errors import LedgerError
     from ledger.operations.transfers import accept_batch
 
     low, returned, accepted = _citizen(4), _citizen(5), _citizen(6)

@@ -1,6 +1,6 @@
 """The benefit rules, pure: yearly increases of a pension in payment and a month's split.
 
-Increases are the national records of ``ledger/policy/data/national.toml`` (pension.increase,
+Increases are the national records of ``ledger/domain/policy/data/national.toml`` (pension.increase,
 ``unverified``: 3.8% from 2023-01-01, 3% from 2024-01-01, 2% from 2025-01-01); the pooling
 fund pays them, the personal-account pension stays what the award said (国发〔2005〕38号).
 """
@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.policy import default_policy
-from ledger.rules.benefit import InPayment, in_payment, split_payment
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.policy import default_policy
+from ledger.domain.rules.benefit import InPayment, in_payment, split_payment
 
 POLICY = default_policy()
 

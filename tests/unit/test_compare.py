@@ -21,12 +21,12 @@ from ledger.compare.projected import projected_policy
 from ledger.compare.projection import Person, Way, context, employee, resident
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import compare, parse_bases, parse_grades, parse_starts, ways_open
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.policy import default_policy
-from ledger.policy.records import LifeTable as PolicyLifeTable
-from ledger.policy.records import PensionBase, PensionCalculationBase
-from ledger.rules.pension import Category
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.policy import default_policy
+from ledger.domain.policy.records import LifeTable as PolicyLifeTable
+from ledger.domain.policy.records import PensionBase, PensionCalculationBase
+from ledger.domain.rules.pension import Category
 
 NOW = Month(2026, 12)
 LIVE_TO_80 = """
@@ -228,7 +228,7 @@ def test_present_value_discounts_a_year_at_the_rate() -> None:
 
 def test_the_default_survival_is_the_policys_life_table_shared_with_the_simulation() -> None:
     """compare.toml's life_table is "policy": the dated mortality.life_table of
-    ledger/policy/data/national.toml (derived: a Gompertz law fitted to about 19 years of
+    ledger/domain/policy/data/national.toml (derived: a Gompertz law fitted to about 19 years of
     life at 60 for men and 22 for women, China 2019, WHO Global Health Observatory), the
     table the simulation's deaths use; it keeps the record's status and source."""
     policy_table = default_policy().at(PolicyLifeTable, NOW.first_day)

@@ -12,12 +12,12 @@ from fractions import Fraction
 
 import pytest
 
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.policy import default_policy
-from ledger.policy.records import PensionBase
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.policy import default_policy
+from ledger.domain.policy.records import PensionBase
+from ledger.domain.rules.pension import contribution_index
 from ledger.report import projected_pensions
-from ledger.rules.pension import contribution_index
 
 POLICY = default_policy()
 

@@ -5,15 +5,15 @@ The fee is 200 yuan a month (DOMAIN.md §9: Hangzhou, 2024, the default everywhe
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from ledger.clock import FixedClock
-from ledger.errors import NotAffiliated, PaidOutsideItsMonth, UnknownMember
-from ledger.journal import EntryKind
-from ledger.members import Enrolment
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import NotAffiliated, PaidOutsideItsMonth, UnknownMember
+from ledger.domain.journal import EntryKind
+from ledger.domain.members import Enrolment
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.fees import Facts, decide
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.operations.services import Ledger
 
 PENSION, MEDICAL = Scheme.PENSION, Scheme.MEDICAL
 MEMBER = "110105199001010011"

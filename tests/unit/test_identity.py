@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.cli import main
-from ledger.errors import InvalidCitizenId
-from ledger.identity import (
+from ledger.domain.errors import InvalidCitizenId
+from ledger.domain.identity import (
     CitizenId,
     Sex,
     _region_names,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import BadInput, NoPolicyInForce
-from ledger.period import Month
-from ledger.policy import PolicySet, default_policy, load_policy
-from ledger.policy.loader import DATA_DIR
-from ledger.rules.interest import (
+from ledger.domain.errors import BadInput, NoPolicyInForce
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet, default_policy, load_policy
+from ledger.domain.policy.loader import DATA_DIR
+from ledger.domain.rules.interest import (
     Deposit,
     credit_year,
     credit_years,

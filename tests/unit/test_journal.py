@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import EntryNotBalanced, InvalidAccount
-from ledger.journal import (
+from ledger.domain.errors import EntryNotBalanced, InvalidAccount
+from ledger.domain.journal import (
     GENESIS_HASH,
     EntryDraft,
     Redraft,
@@ -166,7 +166,7 @@ def test_the_chain_hash_covers_the_previous_hash_id_and_time():
 def test_a_fixed_clock_keeps_time_in_utc():
     from datetime import timedelta, timezone
 
-    from ledger.clock import FixedClock
+    from ledger.domain.clock import FixedClock
 
     beijing = timezone(timedelta(hours=8))
     clock = FixedClock(datetime(2025, 9, 18, 8, 0, tzinfo=beijing))

@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
-from ledger import keys
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain import keys
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 
 MEMBER = "11010519491231002X"
 

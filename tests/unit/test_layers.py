@@ -14,22 +14,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-DOMAIN = (
-    "ledger.clock",
-    "ledger.errors",
-    "ledger.identity",
-    "ledger.journal",
-    "ledger.keys",
-    "ledger.members",
-    "ledger.money",
-    "ledger.period",
-    "ledger.schemes",
-    "ledger.policy",
-    "ledger.rules",
-)
+DOMAIN = ("ledger.domain",)
 DOMAIN_MAY_ALSO_IMPORT = ("pydantic",)
 STORAGE = ("ledger.store",)
-APPLICATION = ("ledger.operations", "ledger.services", "ledger.adjustments", "ledger.imports")
+APPLICATION = ("ledger.operations",)
 ENTRY_POINTS = ("ledger.cli", "ledger.api")
 
 

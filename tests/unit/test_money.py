@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidAmount
-from ledger.money import apply_rate, format_yuan, parse_rate, parse_yuan, round_half_up, split
+from ledger.domain.errors import InvalidAmount
+from ledger.domain.money import (
+    apply_rate,
+    format_yuan,
+    parse_rate,
+    parse_yuan,
+    round_half_up,
+    split,
+)
 
 
 @pytest.mark.parametrize(

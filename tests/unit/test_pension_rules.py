@@ -17,12 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.cli import main
-from ledger.errors import BadInput, NoPolicyInForce
-from ledger.identity import Sex, check_character
-from ledger.money import round_half_up
-from ledger.period import Month
-from ledger.policy import default_policy
-from ledger.rules.pension import (
+from ledger.domain.errors import BadInput, NoPolicyInForce
+from ledger.domain.identity import Sex, check_character
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import default_policy
+from ledger.domain.rules.pension import (
     Category,
     calculation_base,
     default_category,

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from ledger.errors import InvalidPeriod
-from ledger.period import Month, parse_date, parse_datetime
+from ledger.domain.errors import InvalidPeriod
+from ledger.domain.period import Month, parse_date, parse_datetime
 
 
 def test_month_parses_and_prints_as_yyyy_mm():

@@ -11,8 +11,8 @@ from itertools import pairwise
 
 import pytest
 
-from ledger.policy import default_policy
-from ledger.policy.records import (
+from ledger.domain.policy import default_policy
+from ledger.domain.policy.records import (
     RECORD_TYPES,
     Frequencies,
     MedicalContribution,
@@ -326,7 +326,7 @@ def test_the_life_table_is_dated_policy_and_the_simulation_dies_by_it():
     0.4249% quoted by Xinhua 2017-03-02). By hand: q(50) for men = 1 − exp(−(a/b)·e^5·
     (e^0.1 − 1)) = 1 − exp(−0.000285 × 148.4132 × 0.1051709) = 0.0044386 → 0.004439,
     within 5% of the CL1 figure; the simulation's monthly chance at 50 is q / 12."""
-    from ledger.policy.records import LifeTable
+    from ledger.domain.policy.records import LifeTable
     from ledger.simulate.scenario import Benefits
 
     table = default_policy().at(LifeTable, date(2026, 1, 1))

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import NoPolicyInForce, PolicyFileError, UnknownRegion
-from ledger.policy import load_policy
-from ledger.policy.loader import DATA_DIR
-from ledger.policy.records import Divisor, InterestMethod, InterestRate, PensionBase, PensionRate
+from ledger.domain.errors import NoPolicyInForce, PolicyFileError, UnknownRegion
+from ledger.domain.policy import load_policy
+from ledger.domain.policy.loader import DATA_DIR
+from ledger.domain.policy.records import (
+    Divisor,
+    InterestMethod,
+    InterestRate,
+    PensionBase,
+    PensionRate,
+)
 
 REGION = """
 [region]
@@ -101,7 +107,7 @@ source = "test: official 2025 rate"
 
 
 def test_a_variant_is_reachable_but_not_the_default():
-    from ledger.policy import default_policy
+    from ledger.domain.policy import default_policy
 
     policy = default_policy()
     assert policy.at(InterestMethod, date(2025, 1, 1)).method == "months-held"
@@ -191,7 +197,7 @@ def test_the_file_name_must_match_the_region_code(policy_dir):
 
 
 def test_the_shipped_policy_files_load():
-    from ledger.policy import default_policy
+    from ledger.domain.policy import default_policy
 
     policy = default_policy()
     assert {"110000"} <= set(policy.regions)
@@ -204,7 +210,7 @@ def test_answers_from_the_memo_are_the_records_a_fresh_search_finds(monkeypatch)
     the memo empties when full."""
     from itertools import product
 
-    from ledger.policy.records import BackPayment, MedicalContribution
+    from ledger.domain.policy.records import BackPayment, MedicalContribution
 
     policy = load_policy()
     monkeypatch.setattr(type(policy), "MEMO_SIZE", 500)

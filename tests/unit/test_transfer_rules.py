@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.errors import BadInput, NoPolicyInForce
-from ledger.period import Month
-from ledger.policy import PolicySet, default_policy
-from ledger.rules.transfer import (
+from ledger.domain.errors import BadInput, NoPolicyInForce
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet, default_policy
+from ledger.domain.rules.transfer import (
     PaidMonth,
     Stint,
     needs_temporary_account,

@@ -26,10 +26,10 @@ import pytest
 import redis
 from sqlalchemy import Engine, insert
 
-from ledger.clock import SystemClock
 from ledger.config import Settings
-from ledger.identity import check_character
-from ledger.services import Ledger
+from ledger.domain.clock import SystemClock
+from ledger.domain.identity import check_character
+from ledger.operations.services import Ledger
 from ledger.store.tables import enrolments, members
 from workers import actors, runtime
 from workers.broker import BrokerOptions, configure

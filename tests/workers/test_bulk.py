@@ -24,11 +24,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from ledger import keys
-from ledger.clock import SystemClock
 from ledger.config import Settings
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain import keys
+from ledger.domain.clock import SystemClock
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from ledger.store.tables import enrolments, entries
 from ledger.store.verify import verify
 from ledger.store.worker_tables import processed_messages
@@ -222,7 +222,7 @@ def test_a_ledger_that_is_no_simulations_refuses_a_message_with_its_own_time(eng
     """A forged future time on a production ledger would make every real append after it
     fail as "clock went backwards": the message is refused, naming the field, and writes
     nothing (not even its processed row)."""
-    from ledger.errors import BadInput
+    from ledger.domain.errors import BadInput
     from tests.rows import row_counts
 
     members = enrol(engine, 2)

@@ -17,7 +17,7 @@ import redis
 from sqlalchemy import func, select, update
 
 from ledger.cli import main
-from ledger.money import parse_yuan
+from ledger.domain.money import parse_yuan
 from ledger.store.balances import balance
 from ledger.store.tables import entries
 from ledger.store.worker_tables import outbox as outbox_table
@@ -298,8 +298,8 @@ def test_flexledger_transfer_refuses_bad_input_and_writes_nothing(
 
 
 def test_jobs_run_transfer_timeouts_returns_what_was_not_accepted(env, engine, capsys):
+    from ledger.domain.schemes import Scheme
     from ledger.operations.transfers import request_transfer
-    from ledger.schemes import Scheme
 
     from .conftest import ledger_for
 
@@ -332,11 +332,11 @@ def test_flexledger_transfer_scheme_medical_moves_the_months_of_an_empty_account
     """DOMAIN.md §5 (医保办发〔2021〕43号): the medical years are added up at the new place
     whatever the balance; Beijing's flexible-employee medical personal share is 0 (§3), so
     ``--scheme medical`` moves 0.00 and 0.00 and is settled, not refused."""
-    from ledger.clock import SystemClock
-    from ledger.period import Month
-    from ledger.rules.contribution import BaseChoice
-    from ledger.schemes import Scheme
-    from ledger.services import Ledger
+    from ledger.domain.clock import SystemClock
+    from ledger.domain.period import Month
+    from ledger.domain.rules.contribution import BaseChoice
+    from ledger.domain.schemes import Scheme
+    from ledger.operations.services import Ledger
     from ledger.store.queries import contribution_months
 
     [member] = enrol(engine, 1)

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from ledger.clock import SystemClock
 from ledger.config import Settings
-from ledger.journal import EntryKind
+from ledger.domain.clock import SystemClock
+from ledger.domain.journal import EntryKind
 from ledger.store.tables import entries
 from ledger.store.worker_tables import job_messages, processed_messages
 from workers import actors, runtime

@@ -26,9 +26,9 @@ import redis
 from sqlalchemy import func, select
 
 from ledger.config import Settings
-from ledger.journal import EntryKind
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from ledger.store.tables import entries
 from ledger.store.worker_tables import job_messages, processed_messages
 from workers import actors, runtime, schedule

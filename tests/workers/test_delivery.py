@@ -12,10 +12,10 @@ import dramatiq
 import pytest
 from sqlalchemy import func, select, update
 
-from ledger.errors import Transient
-from ledger.journal import EntryKind
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain.errors import Transient
+from ledger.domain.journal import EntryKind
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from ledger.store.tables import entries
 from ledger.store.worker_tables import job_messages, outbox, processed_messages
 from workers import runtime, schedule

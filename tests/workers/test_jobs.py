@@ -13,9 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from ledger import keys
 from ledger.config import Settings
-from ledger.errors import UnknownAccount
+from ledger.domain import keys
+from ledger.domain.errors import UnknownAccount
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 from ledger.operations.bank import BankOutcome, SimulatedBank, reference_for
 from ledger.operations.transfers import (
     TransferStatus,
@@ -23,9 +26,6 @@ from ledger.operations.transfers import (
     in_transit,
     request_transfer,
 )
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
 from ledger.store.balances import balance
 from ledger.store.tables import entries
 from workers import runtime, schedule

@@ -14,8 +14,8 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
-from ledger.period import Month
-from ledger.schemes import Scheme
+from ledger.domain.period import Month
+from ledger.domain.schemes import Scheme
 from ledger.store.worker_tables import job_messages, outbox
 from workers import schedule
 from workers.outbox import (

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from ledger.config import Settings
-from ledger.errors import BadInput, BankUnavailable, Transient
+from ledger.domain.errors import BadInput, BankUnavailable, Transient
 from ledger.store.worker_tables import outbox
 from workers import runtime, schedule
 from workers.broker import BrokerOptions, configure

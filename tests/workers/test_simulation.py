@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from ledger.clock import FixedClock
 from ledger.config import Settings
-from ledger.errors import SimulationStepFailed
-from ledger.services import Ledger
+from ledger.domain.clock import FixedClock
+from ledger.domain.errors import SimulationStepFailed
+from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.store.db import make_engine, upgrade
 from ledger.store.export import export_ledger

@@ -13,7 +13,7 @@ import warnings
 
 from sqlalchemy import func, select, update
 
-from ledger.clock import SystemClock
+from ledger.domain.clock import SystemClock
 from ledger.store.access import issue_token
 from ledger.store.access_tables import verify_runs
 from ledger.store.worker_tables import outbox as outbox_table

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import overload
 
-from ledger.errors import InvalidPeriod
+from ledger.domain.errors import InvalidPeriod
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

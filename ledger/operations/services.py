@@ -15,9 +15,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from ledger import keys
-from ledger.clock import Clock, SystemClock
-from ledger.errors import (
+from ledger.domain import keys
+from ledger.domain.clock import Clock, SystemClock
+from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BadInput,
     IdempotencyConflict,
@@ -29,8 +29,8 @@ from ledger.errors import (
     PaidOutsideItsMonth,
     UnknownMember,
 )
-from ledger.identity import CitizenId, parse_citizen_id
-from ledger.journal import (
+from ledger.domain.identity import CitizenId, parse_citizen_id
+from ledger.domain.journal import (
     EntryDraft,
     EntryKind,
     Redraft,
@@ -39,13 +39,13 @@ from ledger.journal import (
     pooling,
     subsidy,
 )
-from ledger.journal import agency as agency_account
-from ledger.members import Enrolment, Member, check_terms
-from ledger.period import Month
-from ledger.policy import PolicySet, default_policy
-from ledger.policy.records import BackPayment, Frequencies
-from ledger.rules.contribution import Assessment, BaseChoice, assess
-from ledger.schemes import Scheme
+from ledger.domain.journal import agency as agency_account
+from ledger.domain.members import Enrolment, Member, check_terms
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet, default_policy
+from ledger.domain.policy.records import BackPayment, Frequencies
+from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
+from ledger.domain.schemes import Scheme
 from ledger.store import registry
 from ledger.store.queries import Departure, departures_of
 from ledger.store.recorder import RecordedEntry, Recorder
@@ -430,7 +430,7 @@ def contribution_draft(
 
 
 def _check_region_code(code: str, field: str) -> None:
-    from ledger.identity import is_known_region
+    from ledger.domain.identity import is_known_region
 
     if not (len(code) == 6 and code.isdigit() and is_known_region(code)):
         raise BadInput(field, f"{code!r} is not a GB/T 2260 region code")

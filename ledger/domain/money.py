@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
-from ledger.errors import InvalidAmount
+from ledger.domain.errors import InvalidAmount
 
 FEN_PER_YUAN = 100
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.errors import BadInput
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice
-from ledger.schemes import Scheme
+from ledger.domain.errors import BadInput
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.schemes import Scheme
 
 METHODS = ("monthly", "bank", "agency")
 """How an enrolment pays: by itself month by month, by annual bank deduction, or through

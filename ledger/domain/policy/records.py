@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ledger.money import parse_rate, parse_yuan
+from ledger.domain.money import parse_rate, parse_yuan
 
 
 def _rate(value: Any) -> Decimal:

@@ -22,11 +22,11 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from ledger.errors import BadInput
-from ledger.money import round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import (
+from ledger.domain.errors import BadInput
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import (
     Divisor,
     MinimumMonths,
     PensionBase,

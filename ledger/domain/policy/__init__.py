@@ -11,6 +11,6 @@ A region file overrides the national file path by path: if a region gives any re
 a path, only the region's records answer for it.
 """
 
-from ledger.policy.loader import PolicySet, Region, default_policy, load_policy
+from ledger.domain.policy.loader import PolicySet, Region, default_policy, load_policy
 
 __all__ = ["PolicySet", "Region", "default_policy", "load_policy"]

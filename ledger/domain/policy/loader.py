@@ -1,4 +1,4 @@
-"""Loading and querying the policy files; see ``ledger.policy`` for the time axes.
+"""Loading and querying the policy files; see ``ledger.domain.policy`` for the time axes.
 
 Every check that can be made at load is made at load: unknown keys, unknown paths, values
 of the wrong type or out of range, records that contradict each other (two with the same
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ledger.errors import NoPolicyInForce, PolicyFileError, UnknownRegion
-from ledger.policy.records import RECORD_TYPES, Record
+from ledger.domain.errors import NoPolicyInForce, PolicyFileError, UnknownRegion
+from ledger.domain.policy.records import RECORD_TYPES, Record
 
 DATA_DIR = Path(__file__).parent / "data"
 NATIONAL = "national"

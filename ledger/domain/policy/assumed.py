@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from ledger.policy import PolicySet
-from ledger.policy.loader import NATIONAL
-from ledger.policy.records import InterestRate
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.loader import NATIONAL
+from ledger.domain.policy.records import InterestRate
 
 
 def with_assumed_interest(policy: PolicySet, rate: Decimal, through: int) -> PolicySet:

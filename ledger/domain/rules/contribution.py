@@ -20,18 +20,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from ledger.errors import BadInput, BaseOutsideRange, GradeNotOffered
-from ledger.money import FEN_PER_YUAN, apply_rate, format_yuan, parse_yuan, round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import (
+from ledger.domain.errors import BadInput, BaseOutsideRange, GradeNotOffered
+from ledger.domain.money import FEN_PER_YUAN, apply_rate, format_yuan, parse_yuan, round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import (
     MedicalContribution,
     PensionBase,
     PensionRate,
     ResidentMedical,
     ResidentPension,
 )
-from ledger.schemes import Scheme
+from ledger.domain.schemes import Scheme
 
 
 @dataclass(frozen=True, slots=True)

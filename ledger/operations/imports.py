@@ -23,13 +23,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from ledger.errors import BadInput, ImportRejected, LedgerError
-from ledger.identity import parse_citizen_id
-from ledger.members import check_terms
-from ledger.period import Month
-from ledger.rules.contribution import BaseChoice, assess
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain.errors import BadInput, ImportRejected, LedgerError
+from ledger.domain.identity import parse_citizen_id
+from ledger.domain.members import check_terms
+from ledger.domain.period import Month
+from ledger.domain.rules.contribution import BaseChoice, assess
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.store import registry
 from ledger.store.tables import enrolments, members
 

@@ -15,8 +15,8 @@ import re
 from collections.abc import Collection
 from datetime import date
 
-from ledger.errors import BadInput
-from ledger.schemes import Scheme
+from ledger.domain.errors import BadInput
+from ledger.domain.schemes import Scheme
 
 # ------------------------------------------------------------------ entry keys
 

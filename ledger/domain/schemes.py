@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ledger.errors import UnknownScheme
+from ledger.domain.errors import UnknownScheme
 
 
 class Scheme(StrEnum):

@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from ledger.errors import EntryNotBalanced, InvalidAccount
+from ledger.domain.errors import EntryNotBalanced, InvalidAccount
 
 GENESIS_HASH = "0" * 64
 

@@ -30,7 +30,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from ledger.errors import InvalidCitizenId
+from ledger.domain.errors import InvalidCitizenId
 
 _REGIONS_PATH = Path(__file__).parent / "data" / "regions.tsv"
 

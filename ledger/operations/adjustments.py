@@ -19,16 +19,16 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection, and_, select
 
-from ledger import keys
-from ledger.errors import BaseOutsideRange
-from ledger.journal import EntryDraft, EntryKind, arrears, personal, pooling
-from ledger.members import Enrolment
-from ledger.money import format_yuan
-from ledger.period import Month
-from ledger.policy.records import MedicalContribution, PensionBase, PensionRate, Record
-from ledger.rules.contribution import Assessment, BaseChoice, assess
-from ledger.schemes import Scheme
-from ledger.services import Ledger
+from ledger.domain import keys
+from ledger.domain.errors import BaseOutsideRange
+from ledger.domain.journal import EntryDraft, EntryKind, arrears, personal, pooling
+from ledger.domain.members import Enrolment
+from ledger.domain.money import format_yuan
+from ledger.domain.period import Month
+from ledger.domain.policy.records import MedicalContribution, PensionBase, PensionRate, Record
+from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
+from ledger.domain.schemes import Scheme
+from ledger.operations.services import Ledger
 from ledger.store.recorder import RecordedEntry
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import accounts, enrolments, entries, postings

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from ledger.errors import BadInput
-from ledger.money import round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import PensionBase, PensionIncrease
-from ledger.rules.pension import (
+from ledger.domain.errors import BadInput
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import PensionBase, PensionIncrease
+from ledger.domain.rules.pension import (
     MONTHS_PER_YEAR,
     calculation_base,
     contribution_index,
@@ -166,7 +166,7 @@ def compute_award(
         retirement_year=retired_on.year,
         policy=policy,
     )
-    from ledger.policy.records import Divisor, MinimumMonths, PensionCalculationBase
+    from ledger.domain.policy.records import Divisor, MinimumMonths, PensionCalculationBase
 
     sources = (
         "basic = C × (1 + average index) / 2 × months / 12 × 1%; personal = balance ÷ "

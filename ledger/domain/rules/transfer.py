@@ -7,7 +7,7 @@ Units and invariants:
 - the whole personal-account balance moves (66号 Art. 4 (1));
 - pooling money moved = share_rate (12%) of each calendar year's actual bases since
   ``counted_from`` (1998-01-01), part years by their actual months (66号 Art. 4 (2)),
-  rounded once per year by ``ledger.money.round_half_up``;
+  rounded once per year by ``ledger.domain.money.round_half_up``;
 - ``pooling_moved_fen + pooling_stays_fen == pooling_paid_fen``; the 12% moves whatever
   the member's months paid into pooling, because the rule is a share of the *base*: where
   less was paid in (before 2006 a flexible employee's personal account took 11% of 20%,
@@ -27,11 +27,11 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from ledger.errors import BadInput
-from ledger.money import round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import TransferPooling, TransferTemporaryAccount
+from ledger.domain.errors import BadInput
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import TransferPooling, TransferTemporaryAccount
 
 _MONTHS_PER_YEAR = 12
 _SEXES = {

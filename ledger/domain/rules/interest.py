@@ -7,7 +7,7 @@ Units and invariants:
   (``opening_fen``, a full year at the rate) plus that year's deposits (part of the year,
   by the method in force); the closing balance opens the next year, so years compound;
 - interest is computed exactly (``Fraction``) and rounded ONCE per year, by
-  ``ledger.money.round_half_up``: ``closing_fen == opening_fen + Σ deposits + interest_fen``;
+  ``ledger.domain.money.round_half_up``: ``closing_fen == opening_fen + Σ deposits + interest_fen``;
 - a year with no rate in the policy (or none known at ``known_at``) is refused with
   ``NoPolicyInForce``, never credited at a neighbouring year's rate;
 - a credit at a provisional rate is never edited: when the official rate is published,
@@ -30,11 +30,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
-from ledger.errors import BadInput, NoPolicyInForce
-from ledger.money import round_half_up
-from ledger.period import Month
-from ledger.policy import PolicySet
-from ledger.policy.records import InterestMethod, InterestRate
+from ledger.domain.errors import BadInput, NoPolicyInForce
+from ledger.domain.money import round_half_up
+from ledger.domain.period import Month
+from ledger.domain.policy import PolicySet
+from ledger.domain.policy.records import InterestMethod, InterestRate
 
 MONTHS_HELD = "months-held"
 HALF_YEAR_PREFIX = "half-year-"

@@ -302,16 +302,7 @@ class EntryDraft:
         return fingerprint_of(self.canonical())
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 _string = json.encoder.encode_basestring
-
-
-def canonical_content(content: dict[str, object]) -> str:
-    """Canonical JSON of an entry's content: what the fingerprint and the chain hash cover.
-
-    The reference definition; ``canonical_of`` produces the same text faster.
-    """
-    return _encode(content)
 
 
 def _opt(value: str | None) -> str:
@@ -331,10 +322,12 @@ def canonical_of(
     corrects: int | None,
     legs: Iterable[tuple[str, int]],
 ) -> str:
-    """``canonical_content`` of these fields, written out directly (keys in sorted order).
+    """The canonical text of an entry's content: what its fingerprint and chain hash cover.
 
-    Bulk posting hashes millions of entries; building the JSON by hand is several times
-    faster than a generic encoder. A property test holds the two to the same text.
+    The one place it is built (drafts, ``Redraft``'s copies and ``verify`` all call it):
+    JSON with sorted keys, no spaces, UTF-8 (``docs/SCHEMA.md``), written out directly
+    because bulk posting hashes millions of entries and a generic encoder is several times
+    slower. A property test holds it to ``json.dumps(sort_keys=True)`` of the fields.
     """
     postings = ",".join(f"[{_string(account)},{amount}]" for account, amount in legs)
     return (

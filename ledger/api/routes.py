@@ -24,8 +24,8 @@ from sqlalchemy import Connection
 from ledger import views
 from ledger.api.auth import Operator, Reader
 from ledger.api.problems import Problem
+from ledger.domain.accounts import _TYPES as ACCOUNT_KINDS
 from ledger.domain.errors import BadInput
-from ledger.domain.journal import _TYPES as ACCOUNT_KINDS
 from ledger.domain.money import format_yuan
 from ledger.domain.period import parse_date, parse_datetime
 from ledger.domain.policy import default_policy

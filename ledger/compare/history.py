@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from ledger.compare.projection import Person
 from ledger.domain import errors
+from ledger.domain.accounts import personal
 from ledger.domain.errors import UnknownMember
-from ledger.domain.journal import personal
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet
 from ledger.domain.rules.pension import Category, contribution_index

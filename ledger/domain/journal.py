@@ -1,4 +1,4 @@
-"""Entries, postings and the chart of accounts: the invariants of double entry.
+"""Entries and postings, their canonical text and the hash chain: the invariants of double entry.
 
 Invariants (each also enforced by the database, see ``ledger/store/``):
 - an entry has at least two postings and its postings sum to zero (balanced);
@@ -9,22 +9,7 @@ Invariants (each also enforced by the database, see ``ledger/store/``):
 - each entry carries ``hash = sha256(prev_hash + canonical content)``: changing any stored
   entry or posting breaks the chain from that entry on (``flexledger verify`` names it).
 
-Account names are colon-separated paths (ledger-cli and hledger read them as they are):
-
-=========================================  ===========================================
-``collection:<scheme>:<region>``           money collected for the region (bank clearing)
-``personal:<scheme>:<member>``             the member's personal account
-``pooling:<scheme>:<region>``              the region's pooling fund
-``subsidy:<scheme>:<region>``              government subsidies paid in
-``arrears:<scheme>:<member>``              what the member owes (adjustments, gaps)
-``gaps:<scheme>:<region>``                 months never collected (the arrears' contra)
-``agency:<agency>``                        an HR company's clearing with the ledger
-``agency-fees:<agency>``                   an HR company's fee revenue (never a fund)
-``transit:<scheme>``                       transfers between regions in transit
-``interest:<scheme>:<region>``             interest credited to personal accounts
-``refunds:<scheme>:<member>``              money owed back to the member
-``heirs:<scheme>:<member>``                a dead member's personal account, owed to heirs
-=========================================  ===========================================
+Account names and their types are in ``ledger.domain.accounts``.
 """
 
 from __future__ import annotations
@@ -38,11 +23,10 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from ledger.domain.errors import EntryNotBalanced, InvalidAccount
+from ledger.domain.accounts import check_account
+from ledger.domain.errors import EntryNotBalanced
 
 GENESIS_HASH = "0" * 64
-
-_ACCOUNT = re.compile(r"^[a-z][a-z-]*(:[0-9A-Za-z\u4e00-\u9fff._-]+)+$")
 
 
 class EntryKind(StrEnum):
@@ -71,96 +55,6 @@ class EntryKind(StrEnum):
     # At retirement, 12% of the bases paid in a temporary account's place moves to the
     # pooling fund of the region that pays the pension (国办发〔2009〕66号 Art. 4, 5).
     TEMPORARY_COLLECTION = "temporary-collection"
-
-
-class AccountType(StrEnum):
-    ASSET = "asset"
-    LIABILITY = "liability"
-    INCOME = "income"
-    EXPENSE = "expense"
-    EQUITY = "equity"
-
-
-_TYPES = {
-    "collection": AccountType.ASSET,
-    "arrears": AccountType.ASSET,
-    "agency": AccountType.ASSET,
-    "transit": AccountType.ASSET,
-    "personal": AccountType.LIABILITY,
-    "refunds": AccountType.LIABILITY,
-    "heirs": AccountType.LIABILITY,
-    "pooling": AccountType.EQUITY,
-    "gaps": AccountType.EQUITY,
-    "subsidy": AccountType.INCOME,
-    "agency-fees": AccountType.INCOME,
-    "interest": AccountType.EXPENSE,
-}
-
-
-def account_type(name: str) -> AccountType:
-    """The type of an account from the first part of its name."""
-    head = name.split(":", 1)[0]
-    try:
-        return _TYPES[head]
-    except KeyError:
-        raise InvalidAccount(f"{name!r}: no such kind of account {head!r}") from None
-
-
-def check_account(name: str) -> str:
-    if not _ACCOUNT.match(name):
-        raise InvalidAccount(f"{name!r} is not an account name (kind:part[:part…])")
-    account_type(name)
-    return name
-
-
-def collection(scheme: str, region: str) -> str:
-    return f"collection:{scheme}:{region}"
-
-
-def personal(scheme: str, member: str) -> str:
-    return f"personal:{scheme}:{member}"
-
-
-def pooling(scheme: str, region: str) -> str:
-    return f"pooling:{scheme}:{region}"
-
-
-def subsidy(scheme: str, region: str) -> str:
-    return f"subsidy:{scheme}:{region}"
-
-
-def arrears(scheme: str, member: str) -> str:
-    return f"arrears:{scheme}:{member}"
-
-
-def gaps(scheme: str, region: str) -> str:
-    return f"gaps:{scheme}:{region}"
-
-
-def refunds(scheme: str, member: str) -> str:
-    """What the fund owes a member back: money collected for months paid otherwise."""
-    return f"refunds:{scheme}:{member}"
-
-
-def heirs(scheme: str, member: str) -> str:
-    """What the fund owes a dead member's heirs: the personal account left at death."""
-    return f"heirs:{scheme}:{member}"
-
-
-def agency(name: str) -> str:
-    return f"agency:{name}"
-
-
-def agency_fees(name: str) -> str:
-    return f"agency-fees:{name}"
-
-
-def transit(scheme: str) -> str:
-    return f"transit:{scheme}"
-
-
-def interest(scheme: str, region: str) -> str:
-    return f"interest:{scheme}:{region}"
 
 
 @dataclass(frozen=True, slots=True)

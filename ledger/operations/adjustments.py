@@ -20,8 +20,9 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Connection, and_, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import arrears, personal, pooling
 from ledger.domain.errors import BaseOutsideRange
-from ledger.domain.journal import EntryDraft, EntryKind, arrears, personal, pooling
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month

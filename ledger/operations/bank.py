@@ -55,6 +55,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger.config import Settings
 from ledger.domain import keys
+from ledger.domain.accounts import arrears, collection, refunds
+from ledger.domain.accounts import gaps as gaps_account
 from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BadInput,
@@ -63,8 +65,7 @@ from ledger.domain.errors import (
     SettlementRecorded,
     SettlementShort,
 )
-from ledger.domain.journal import EntryDraft, EntryKind, arrears, collection, refunds
-from ledger.domain.journal import gaps as gaps_account
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment, Member
 from ledger.domain.period import Month
 from ledger.domain.policy.records import BackPayment, BankAgreement

@@ -30,6 +30,7 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import agency, agency_fees
 from ledger.domain.errors import (
     BadInput,
     IdempotencyConflict,
@@ -39,7 +40,7 @@ from ledger.domain.errors import (
     UnknownMember,
     WriteRaced,
 )
-from ledger.domain.journal import EntryDraft, EntryKind, agency, agency_fees
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month

@@ -29,9 +29,10 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Connection, extract, func, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import interest as interest_account
+from ledger.domain.accounts import personal
 from ledger.domain.errors import BadInput
-from ledger.domain.journal import EntryDraft, EntryKind, personal
-from ledger.domain.journal import interest as interest_account
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
 from ledger.domain.policy.records import InterestRate

@@ -35,16 +35,9 @@ from fractions import Fraction
 from sqlalchemy import Connection, insert, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import collection, heirs, personal, pooling, refunds
 from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
-from ledger.domain.journal import (
-    EntryDraft,
-    EntryKind,
-    collection,
-    heirs,
-    personal,
-    pooling,
-    refunds,
-)
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Member
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month

@@ -37,8 +37,9 @@ from fractions import Fraction
 from sqlalchemy import Connection, func, insert, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import collection, personal, subsidy
 from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
-from ledger.domain.journal import EntryDraft, EntryKind, collection, personal, subsidy
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.money import format_yuan, round_half_up
 from ledger.domain.period import Month
 from ledger.domain.policy.records import ResidentPensionBenefit

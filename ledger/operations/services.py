@@ -16,6 +16,8 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Engine, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import agency as agency_account
+from ledger.domain.accounts import collection, personal, pooling, subsidy
 from ledger.domain.clock import Clock, SystemClock
 from ledger.domain.errors import (
     BackPaymentWindowClosed,
@@ -30,16 +32,7 @@ from ledger.domain.errors import (
     UnknownMember,
 )
 from ledger.domain.identity import CitizenId, parse_citizen_id
-from ledger.domain.journal import (
-    EntryDraft,
-    EntryKind,
-    Redraft,
-    collection,
-    personal,
-    pooling,
-    subsidy,
-)
-from ledger.domain.journal import agency as agency_account
+from ledger.domain.journal import EntryDraft, EntryKind, Redraft
 from ledger.domain.members import Enrolment, Member, check_terms
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet, default_policy

@@ -27,7 +27,8 @@ from datetime import date
 from sqlalchemy import Connection, insert, select
 
 from ledger.domain import keys
-from ledger.domain.journal import EntryDraft, EntryKind, pooling
+from ledger.domain.accounts import pooling
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month

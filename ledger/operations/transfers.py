@@ -47,6 +47,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, Row, select
 
 from ledger.domain import keys
+from ledger.domain.accounts import personal, pooling, transit
 from ledger.domain.errors import (
     BadInput,
     LedgerError,
@@ -55,7 +56,7 @@ from ledger.domain.errors import (
     UnknownAccount,
 )
 from ledger.domain.identity import parse_citizen_id
-from ledger.domain.journal import EntryDraft, EntryKind, personal, pooling, transit
+from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Row, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from ledger.domain.accounts import account_type
 from ledger.domain.clock import Clock
 from ledger.domain.errors import (
     ClockWentBackwards,
@@ -44,7 +45,6 @@ from ledger.domain.journal import (
     GENESIS_HASH,
     EntryDraft,
     EntryKind,
-    account_type,
     chain_hash,
     fingerprint_of,
     format_recorded_at,

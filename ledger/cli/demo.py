@@ -29,7 +29,7 @@ def demo() -> None:
     from ledger.cli.quote import quote_table
     from ledger.domain.clock import FixedClock
     from ledger.operations.services import Ledger
-    from ledger.report import _busiest_member
+    from ledger.report.figures import busiest_member
     from ledger.simulate import Scenario, Simulation
     from ledger.store.balances import balance, pooling_by_region, trial_balance
     from ledger.store.db import display_url, make_engine, upgrade
@@ -83,7 +83,7 @@ def demo() -> None:
         print_table(
             f"Pooling funds as of {as_of} (credit balances)", ("scheme", "region", "yuan"), funds
         )
-        member = _busiest_member(conn)
+        member = busiest_member(conn)
         account = f"personal:pension:{member}"
         total = sum(amount for _, amount in trial_balance(conn, as_of))
         report = verify(conn)

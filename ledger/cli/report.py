@@ -22,7 +22,8 @@ def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> No
     print contributors per pensioner by region and year and what each base bought."""
     from sqlalchemy import func, select
 
-    from ledger.report import draw, gather, support_rows, value_rows, write_page
+    from ledger.report.figures import gather, support_rows, value_rows
+    from ledger.report.page import draw, write_page
     from ledger.store.tables import entries
 
     ledger = open_ledger()

@@ -14,7 +14,7 @@ from datetime import date
 from fractions import Fraction
 
 from ledger.domain.period import Month
-from ledger.report import (
+from ledger.report.figures import (
     BaseValue,
     SupportRatio,
     cost_effectiveness,

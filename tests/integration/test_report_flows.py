@@ -16,7 +16,7 @@ from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
 from ledger.operations.transfers import accept_transfer, request_transfer
-from ledger.report import FundYear, pooling_flows
+from ledger.report.figures import FundYear, pooling_flows
 
 # Under 40: her transfer moves the money (from 40 a woman moving out of her hukou province
 # opens a temporary account instead, 66号 Art. 5 (2)).

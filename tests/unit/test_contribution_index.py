@@ -17,7 +17,7 @@ from ledger.domain.period import Month
 from ledger.domain.policy import default_policy
 from ledger.domain.policy.records import PensionBase
 from ledger.domain.rules.pension import contribution_index
-from ledger.report import projected_pensions
+from ledger.report.figures import projected_pensions
 
 POLICY = default_policy()
 

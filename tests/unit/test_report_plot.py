@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib
 import pytest
 
-from ledger.report import plot_pooling
+from ledger.report.page import plot_pooling
 
 SERIES = {
     "pension:110000": [(2024, 100_00), (2025, 250_00)],

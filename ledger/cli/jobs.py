@@ -509,10 +509,10 @@ def worker(processes: int, threads: int) -> None:
 
 @cli.command("scheduler")
 def scheduler() -> None:
-    """Enqueue the periodic runs and relay the outbox, for ever (see workers.schedule)."""
+    """Enqueue the periodic runs and relay the outbox, for ever (see workers.scheduler)."""
     from zoneinfo import ZoneInfo
 
-    from workers import schedule
+    from workers import scheduler as periodic
     from workers.broker import BrokerOptions
 
     settings = Settings.from_env()
@@ -522,9 +522,9 @@ def scheduler() -> None:
             "embedded mode run `flexledger jobs run …` from cron instead"
         )
     broker, rt = _open(settings)
-    zone = ZoneInfo(schedule.TIMEZONE)
+    zone = ZoneInfo(periodic.TIMEZONE)
     resend_s = BrokerOptions.from_env().resend_after_ms / 1000
-    found = schedule.scheduler(rt.engine(), broker, lambda: datetime.now(zone).date(), resend_s)
+    found = periodic.scheduler(rt.engine(), broker, lambda: datetime.now(zone).date(), resend_s)
     for job in found.get_jobs():
         click.echo(f"scheduled {job.name}: {job.trigger}")
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
+from ledger.compare.model import Outcome, Person
 from ledger.compare.projected import scheme_region
-from ledger.compare.projection import Outcome, Person
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import BY, Comparison, compare, parse_bases, parse_grades, parse_starts
 from ledger.domain.clock import SystemClock

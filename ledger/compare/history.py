@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from ledger.compare.projection import Person
+from ledger.compare.model import Person
 from ledger.domain import errors
 from ledger.domain.accounts import personal
 from ledger.domain.errors import UnknownMember

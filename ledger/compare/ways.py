@@ -20,16 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ledger.compare.model import Context, Outcome, Person, Way
 from ledger.compare.projected import scheme_region
-from ledger.compare.projection import (
-    Context,
-    Outcome,
-    Person,
-    Way,
-    context,
-    employee,
-    resident,
-)
+from ledger.compare.projection import context, employee, resident
 from ledger.compare.scenario import CompareScenario
 from ledger.domain.errors import BadInput
 from ledger.domain.money import format_yuan

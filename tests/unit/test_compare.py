@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from ledger.compare.measures import irr, payback, present_value, survival
+from ledger.compare.model import Person, Way
 from ledger.compare.projected import projected_policy
-from ledger.compare.projection import Person, Way, context, employee, resident
+from ledger.compare.projection import context, employee, resident
 from ledger.compare.scenario import CompareScenario
 from ledger.compare.ways import compare, parse_bases, parse_grades, parse_starts, ways_open
 from ledger.domain.errors import BadInput

@@ -10,6 +10,7 @@ written: the failed statement's transaction is rolled back.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger.domain.errors import BadInput, LedgerError
+from ledger.store.db import display_url
 
 try:  # SQLAlchemy is a dependency; imported lazily elsewhere, but its errors are needed here
     from sqlalchemy import exc as sa_exc
@@ -61,12 +63,9 @@ def run(group: click.Group, argv: Sequence[str] | None) -> int:
 
 def _database_url() -> str:
     """The configured database URL as it may be printed (password hidden), or as given."""
-    import os
 
     raw = os.environ.get("FLEXLEDGER_DATABASE_URL") or "sqlite:///flexledger.db"
     try:
-        from ledger.store.db import display_url
-
         return f"{display_url(raw)} (FLEXLEDGER_DATABASE_URL)"
     except Exception:  # a URL that does not parse has no password to hide but may hold one
         return "named by FLEXLEDGER_DATABASE_URL (not a URL)"

@@ -6,6 +6,7 @@ ledger, for the member's history; otherwise no database is opened at all.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
+from ledger.cli.context import open_ledger
+from ledger.compare.history import member_person
 from ledger.compare.model import Outcome, Person
 from ledger.compare.projected import scheme_region
 from ledger.compare.scenario import CompareScenario
@@ -20,7 +23,7 @@ from ledger.compare.ways import BY, Comparison, compare, parse_bases, parse_grad
 from ledger.domain.clock import SystemClock
 from ledger.domain.errors import BadInput
 from ledger.domain.identity import is_known_region, parse_citizen_id
-from ledger.domain.money import format_yuan
+from ledger.domain.money import format_yuan, parse_yuan
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet, default_policy
 from ledger.domain.rules.pension import Category, default_category
@@ -101,7 +104,6 @@ def compare_command(
     as_json: bool,
 ) -> None:
     """Compare the ways one person can pay: cost, pension, payback, IRR, expected value."""
-    from ledger.domain.money import parse_yuan
 
     policy = default_policy()
     today = SystemClock().now().date()
@@ -192,10 +194,6 @@ def _member_person(
     hukou: str | None,
 ) -> Person:
     """The member's history as of the end of ``now``, read in autocommit (no write lock)."""
-    from dataclasses import replace
-
-    from ledger.cli.context import open_ledger
-    from ledger.compare.history import member_person
 
     ledger = open_ledger()
     try:

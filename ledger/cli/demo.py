@@ -15,7 +15,17 @@ import click
 
 from ledger.cli.base import cli, print_table
 from ledger.cli.context import settings
+from ledger.cli.quote import quote_table
+from ledger.domain.clock import FixedClock
 from ledger.domain.money import format_yuan
+from ledger.operations.services import Ledger
+from ledger.report.figures import busiest_member
+from ledger.simulate import Scenario, Simulation
+from ledger.store.balances import balance, pooling_by_region, trial_balance
+from ledger.store.db import display_url, make_engine, upgrade
+from ledger.store.tables import entries, postings
+from ledger.store.verify import verify
+from workers.sequence import Sequencer
 
 MEMBERS, YEARS, SEED, START = 300, 5, 7, 2021
 
@@ -25,17 +35,6 @@ def demo() -> None:
     """Simulate a small population (if the ledger is empty), then show what it holds."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from sqlalchemy import func, select
-
-    from ledger.cli.quote import quote_table
-    from ledger.domain.clock import FixedClock
-    from ledger.operations.services import Ledger
-    from ledger.report.figures import busiest_member
-    from ledger.simulate import Scenario, Simulation
-    from ledger.store.balances import balance, pooling_by_region, trial_balance
-    from ledger.store.db import display_url, make_engine, upgrade
-    from ledger.store.tables import entries, postings
-    from ledger.store.verify import verify
-    from workers.sequence import Sequencer
 
     url = settings().database_url
     engine = make_engine(url)

@@ -13,7 +13,11 @@ from ledger.domain.money import format_yuan
 from ledger.domain.period import Month, parse_date
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.adjustments import post_adjustments
+from ledger.operations.imports import import_members
 from ledger.store.recorder import RecordedEntry
+from ledger.store.verify import anchor as store_anchor
+from ledger.store.verify import verify
 
 
 def _entries_table(recorded: list[RecordedEntry], as_json: bool) -> None:
@@ -184,7 +188,6 @@ def import_members_command(file: str, encoding: str, as_json: bool) -> None:
 
     Running it again on the same file writes nothing and says so.
     """
-    from ledger.operations.imports import import_members
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
@@ -222,7 +225,6 @@ def correct(entry_id: int, reason: str, as_json: bool) -> None:
 @json_option
 def adjust(as_json: bool) -> None:
     """Post adjustments for months paid before a late-announced base or rate."""
-    from ledger.operations.adjustments import post_adjustments
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
@@ -236,9 +238,6 @@ def adjust(as_json: bool) -> None:
 def verify_command(anchor: bool, as_json: bool) -> None:
     """Recompute the hash chain, every entry's balance and every stored checkpoint."""
     from rich.progress import Progress
-
-    from ledger.store.verify import anchor as store_anchor
-    from ledger.store.verify import verify
 
     ledger = open_ledger()
     with ledger.engine.connect() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -23,17 +23,19 @@ from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
 from ledger.domain.clock import SystemClock
 from ledger.domain.money import format_yuan
-from ledger.domain.period import parse_date, parse_datetime
+from ledger.domain.period import Month, parse_date, parse_datetime
 from ledger.domain.policy import default_policy
 from ledger.store import queries
-from ledger.store.checkpoints import make_checkpoints
+from ledger.store.balances import known_cutoff
+from ledger.store.checkpoints import make_checkpoints, make_grid
+from ledger.store.db import open_engine
 from ledger.store.export import export_csv, export_ledger
+from ledger.store.tables import entries
 
 KNOWN_AT_HELP = "Only entries recorded by then (ISO date or date-time; a date means its end)."
 
 
 def _engine() -> Engine:
-    from ledger.store.db import open_engine
 
     return open_engine(Settings.from_env())
 
@@ -297,12 +299,6 @@ MAX_GRID_MONTHS = 1200
 def checkpoint_grid_command(first_text: str, last_text: str, min_postings: int) -> None:
     """Checkpoints for both time axes: as of every month's end from --from to --to, through
     the last entry recorded by every month's end and the last entry (``make_grid``)."""
-    from datetime import UTC, timedelta
-
-    from ledger.domain.period import Month
-    from ledger.store.balances import known_cutoff
-    from ledger.store.checkpoints import make_grid
-    from ledger.store.tables import entries
 
     first, last = Month.parse(first_text, "--from"), Month.parse(last_text, "--to")
     if last < first:

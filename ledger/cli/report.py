@@ -10,6 +10,8 @@ from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
 from ledger.domain.errors import BadInput
 from ledger.domain.period import parse_date
+from ledger.report.figures import gather, support_rows, value_rows
+from ledger.store.tables import entries
 
 
 @cli.command("report")
@@ -22,9 +24,7 @@ def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> No
     print contributors per pensioner by region and year and what each base bought."""
     from sqlalchemy import func, select
 
-    from ledger.report.figures import gather, support_rows, value_rows
     from ledger.report.page import draw, write_page
-    from ledger.store.tables import entries
 
     ledger = open_ledger()
     with ledger.engine.connect() as conn:

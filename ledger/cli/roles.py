@@ -15,6 +15,7 @@ import click
 from ledger.cli.base import cli, json_option, print_json
 from ledger.cli.context import settings
 from ledger.domain.errors import BadInput, NotPostgres
+from ledger.store.db import make_engine
 from ledger.store.roles import RoleNames, apply_roles
 
 
@@ -55,7 +56,6 @@ def roles(
     as_json: bool,
 ) -> None:
     """Create or update the owner, writer and auditor roles (PostgreSQL only)."""
-    from ledger.store.db import make_engine
 
     names = RoleNames(owner=owner, writer=writer, auditor=auditor)
     names.check()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
-from ledger.cli.context import settings
+from ledger.cli.context import open_ledger, settings
 from ledger.domain.clock import SystemClock
 from ledger.domain.errors import BadInput
-from ledger.store.access import MAX_DAYS
+from ledger.store.access import MAX_DAYS, issue_token, list_tokens, revoke_token
+from ledger.store.db import display_url, open_engine
+from workers import app
 
 MAX_PORT = 65535
 
@@ -26,13 +28,11 @@ def served_app():  # type: ignore[no-untyped-def]
     ``--workers`` each process builds its own engine, access-log writer, token cache and
     verify-job relay)."""
     from ledger.api.app import create_app
-    from ledger.store.db import open_engine
 
     engine = open_engine(settings())
     jobs = None
     if settings().redis_url:  # the workers run verify jobs; this process only relays them
         from ledger.api.jobs import Relayed
-        from workers import app
 
         broker, _ = app.start(settings(), engine=engine)
         jobs = Relayed(engine, broker)
@@ -70,8 +70,6 @@ def serve(host: str, port: int, workers: int) -> None:
             "verify jobs once; without it serve with 1",
         )
     import uvicorn
-
-    from ledger.store.db import display_url, open_engine
 
     open_engine(settings()).dispose()  # refuses a database not at the head revision, now
     click.echo(f"database {display_url(settings().database_url)}", err=True)
@@ -111,8 +109,6 @@ def token() -> None:
 @json_option
 def token_add(role: str, name: str, days: int, as_json: bool) -> None:
     """Make a token and print it, once: only its hash is stored."""
-    from ledger.cli.context import open_ledger
-    from ledger.store.access import issue_token
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
@@ -128,8 +124,6 @@ def token_add(role: str, name: str, days: int, as_json: bool) -> None:
 @json_option
 def token_list(as_json: bool) -> None:
     """Every token: id, name, role, created, expires, state (never the token itself)."""
-    from ledger.cli.context import open_ledger
-    from ledger.store.access import list_tokens
 
     ledger = open_ledger()
     with ledger.engine.connect() as conn:
@@ -158,8 +152,6 @@ def token_list(as_json: bool) -> None:
 @click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
 def token_revoke(token_id: int) -> None:
     """Revoke a token from now on (a new row; nothing is changed)."""
-    from ledger.cli.context import open_ledger
-    from ledger.store.access import revoke_token
 
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:

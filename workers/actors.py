@@ -349,7 +349,7 @@ def interest_batch(
     assumed_rate: str | None = None,
     at_iso: str | None = None,
 ) -> None:
-    """Credit ``year``'s interest to each personal account (``interest.credit_year``); a
+    """Credit ``year``'s interest to each personal account (``interest.credit``); a
     run after a new rate was published posts only the corrections.
 
     ``assumed_rate``: a projection's provisional rate for the years with no rate
@@ -358,7 +358,7 @@ def interest_batch(
     from decimal import Decimal
 
     from ledger.domain.policy.assumed import with_assumed_interest
-    from ledger.operations.interest import credit_year
+    from ledger.operations.interest import credit
 
     with runtime.exactly_once(message_id, "interest_batch", run_key, at_iso) as batch:
         if batch is None:
@@ -369,21 +369,15 @@ def interest_batch(
         if assumed_rate is not None:
             ledger.policy = with_assumed_interest(policy, Decimal(assumed_rate), year)
         try:
-
-            def fast(names: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-                created = credit_year(ledger, conn, year, chosen, accounts=names)
-                credited = Counter(f"personal:{chosen}:{r.draft.member_id}" for r in created)
-                return {
-                    a: (("credited" if credited[a] else "unchanged"), credited[a]) for a in names
-                }, []
-
-            def handle(account: str) -> tuple[str, int]:
-                created = credit_year(ledger, conn, year, chosen, accounts=[account])
-                return ("credited" if created else "unchanged"), len(created)
-
-            batch.bulk(accounts, fast, handle)
+            done = {
+                d.decision.item: d for d in credit(ledger, conn, year, chosen, accounts=accounts)
+            }
         finally:
             ledger.policy = policy
+        for account in dict.fromkeys(accounts):
+            decision = done[account].decision
+            created = len(done[account].created)
+            batch.tally(account, decision.refused, created, "credited", "unchanged")
 
 
 @job_actor
@@ -395,26 +389,24 @@ def pension_payments_batch(
     today_iso: str,
     at_iso: str | None = None,
 ) -> None:
-    """Pay ``month``'s pension to each member (``ledger.operations.pensions.pay_month``):
+    """Pay ``month``'s pension to each member (``ledger.operations.pension_payments.pay``):
     basic pension from the pooling fund, the personal-account pension from the account
     while it lasts. A month paid already writes nothing (key ``pension:<month>:<member>``)."""
-    from ledger.operations.pensions import pay_month
+    from ledger.operations.pension_payments import pay
 
     with runtime.exactly_once(message_id, "pension_payments_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         period, today = Month.parse(month), date.fromisoformat(today_iso)
-        ledger, conn = batch.ledger, batch.conn
-
-        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            paid = Counter(r.draft.member_id for r in pay_month(ledger, conn, ids, period, today))
-            return {m: (("paid" if paid[m] else "nothing-due"), paid[m]) for m in ids}, []
-
-        def handle(member: str) -> tuple[str, int]:
-            created = pay_month(ledger, conn, [member], period, today)
-            return ("paid" if created else "nothing-due"), len(created)
-
-        batch.bulk(member_ids, fast, handle)
+        refused: dict[str, LedgerError] = {}
+        posted: Counter[str] = Counter()
+        for done in pay(batch.ledger, batch.conn, member_ids, period, today):
+            member = done.decision.item[0]
+            if done.decision.refused is not None:
+                refused.setdefault(member, done.decision.refused)
+            posted[member] += len(done.created)
+        for member in dict.fromkeys(member_ids):
+            batch.tally(member, refused.get(member), posted[member], "paid", "nothing-due")
 
 
 @job_actor

@@ -179,7 +179,7 @@ def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_:
 
 def pensions_run(conn: Connection, month: Month, today: date, size: int) -> Run:
     """Every member whose pension is due for ``month`` (``pension_payments_batch``)."""
-    from ledger.operations.pensions import awarded_members
+    from ledger.operations.pension_payments import awarded_members
 
     if today < month.first_day:
         raise BadInput("today", f"{month}'s pensions cannot be paid before it, on {today}")

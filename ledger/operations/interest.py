@@ -21,7 +21,7 @@ rounds once per year.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,10 +31,11 @@ from sqlalchemy import ColumnElement, Connection, extract, func, select
 from ledger.domain import keys
 from ledger.domain.accounts import interest as interest_account
 from ledger.domain.accounts import personal
-from ledger.domain.errors import BadInput
+from ledger.domain.errors import BadInput, IdempotencyConflict, LedgerError, WriteRaced
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
+from ledger.domain.policy.loader import PolicySet
 from ledger.domain.policy.records import InterestRate
 from ledger.domain.rules.interest import Deposit, InterestCredit, rate_for
 from ledger.domain.rules.interest import credit_year as credit_rule
@@ -65,6 +66,141 @@ def personal_accounts(conn: Connection, scheme: Scheme = Scheme.PENSION) -> list
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What crediting ``year`` needs to know of a batch of personal accounts (``load``)."""
+
+    year: int
+    names: Mapping[int, str]
+    """Each account's id and name: the accounts that exist of those asked for."""
+    opening: Mapping[int, int]
+    deposits: Mapping[int, Sequence[Deposit]]
+    credited: Mapping[str, Sequence[_Credited]]
+    regions: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One account's year: the entry to append (the credit, or the difference to what was
+    credited), the rule that refused it, or neither (nothing is due, or credited already)."""
+
+    item: str
+    drafts: tuple[EntryDraft, ...] = ()
+    refused: LedgerError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    """A decision once appended: ``created`` are the entries written now."""
+
+    decision: Decision
+    created: tuple[RecordedEntry, ...] = ()
+
+
+def load(
+    conn: Connection, year: int, scheme: Scheme, accounts: Sequence[str] | None = None
+) -> Facts:
+    """The facts ``decide`` needs for ``accounts`` (None: every personal account of
+    ``scheme``): three grouped queries per chunk of accounts, and the regions."""
+    prefix = f"personal:{scheme}:"
+    names = _account_ids(conn, prefix, accounts)
+    opening: defaultdict[int, int] = defaultdict(int)
+    deposits: defaultdict[int, list[Deposit]] = defaultdict(list)
+    credited: defaultdict[str, list[_Credited]] = defaultdict(list)
+    for chunk in _chunks(names, accounts is not None):
+        _read(conn, year, prefix, chunk, opening, deposits, credited)
+    members_of = sorted(name.split(":", 2)[2] for name in names.values())
+    return Facts(year, names, opening, deposits, credited, _regions(conn, members_of, scheme, year))
+
+
+def decide(
+    policy: PolicySet,
+    facts: Facts,
+    scheme: Scheme,
+    today: date,
+    known: datetime,
+    accounts: Sequence[str] | None = None,
+) -> list[Decision]:
+    """Each account's decision with no I/O: the accounts found in name order, then those
+    asked for that do not exist (nothing to credit). Refused, in this order: ``year`` has
+    not ended by ``today``; no rate for ``year`` was known at ``known``; the account is
+    not a personal account of ``scheme``."""
+    year = facts.year
+    refusal, record = _year_refusal(policy, year, today, known)
+    prefix = f"personal:{scheme}:"
+    found = sorted(facts.names.items(), key=lambda item: item[1])
+    asked = [(None, a) for a in dict.fromkeys(accounts or ()) if a not in facts.names.values()]
+    decisions = []
+    for ident, name in [*found, *asked]:
+        if refusal is not None:
+            decisions.append(Decision(name, refused=refusal))
+        elif not name.startswith(prefix) or name.count(":") != 2:
+            bad = BadInput("accounts", f"{name!r} is not a personal account of {scheme}")
+            decisions.append(Decision(name, refused=bad))
+        elif ident is None:
+            decisions.append(Decision(name))
+        else:
+            assert record is not None
+            member = name.split(":", 2)[2]
+            credit = credit_rule(
+                year, -facts.opening.get(ident, 0), facts.deposits.get(ident, []), policy, known
+            )
+            draft = _draft(
+                policy,
+                member,
+                scheme,
+                year,
+                facts.regions[member],
+                credit,
+                record,
+                facts.credited.get(member, []),
+            )
+            decisions.append(Decision(name, () if draft is None else (draft,)))
+    return decisions
+
+
+def _year_refusal(
+    policy: PolicySet, year: int, today: date, known: datetime
+) -> tuple[LedgerError | None, InterestRate | None]:
+    """Why no account can be credited ``year`` (or None), and the rate record if one can."""
+    if today <= date(year, 12, 31):
+        return BadInput("year", f"{year} has not ended on {today}: nothing to credit yet"), None
+    try:
+        rate_for(year, policy, known)
+        return None, policy.at(InterestRate, date(year, 1, 1), known_at=known)
+    except LedgerError as error:
+        return error, None
+
+
+def credit(
+    ledger: Ledger,
+    conn: Connection,
+    year: int,
+    scheme: Scheme = Scheme.PENSION,
+    known_at: datetime | None = None,
+    accounts: Sequence[str] | None = None,
+) -> list[Credited]:
+    """Credit ``year``'s interest to every personal account of ``scheme`` (or
+    ``accounts``) at the rate known at ``known_at`` (None: now): load, decide, append once."""
+    now = ledger.clock.now()
+    facts = load(conn, year, scheme, accounts)
+    decisions = decide(ledger.policy, facts, scheme, now.date(), known_at or now, accounts)
+    return _append(ledger, conn, decisions)
+
+
+def _append(ledger: Ledger, conn: Connection, decisions: Sequence[Decision]) -> list[Credited]:
+    drafts = [d for decision in decisions for d in decision.drafts]
+    try:
+        recorded = iter(ledger.recorder.append(conn, drafts))
+    except IdempotencyConflict as error:
+        raise WriteRaced(str(error)) from error
+    done = []
+    for decision in decisions:
+        mine = [next(recorded) for _ in decision.drafts]
+        done.append(Credited(decision, tuple(r for r in mine if r.created)))
+    return done
+
+
 def credit_year(
     ledger: Ledger,
     conn: Connection,
@@ -73,38 +209,20 @@ def credit_year(
     known_at: datetime | None = None,
     accounts: Sequence[str] | None = None,
 ) -> list[RecordedEntry]:
-    """Credit ``year``'s interest to every personal account of ``scheme`` (or ``accounts``).
-
-    The rate is the one known at ``known_at`` (None: now). Returns the entries written.
-    """
+    """``credit``, the entries written now; the first refusal is raised, and then nothing
+    is written."""
     now = ledger.clock.now()
-    if now.date() <= date(year, 12, 31):
-        raise BadInput("year", f"{year} has not ended on {now.date()}: nothing to credit yet")
     known = known_at or now
-    rate_for(year, ledger.policy, known)  # refuses a year without a rate known by then
-    record = ledger.policy.at(InterestRate, date(year, 1, 1), known_at=known)
-    prefix = f"personal:{scheme}:"
-    for name in accounts or ():
-        if not name.startswith(prefix) or name.count(":") != 2:
-            raise BadInput("accounts", f"{name!r} is not a personal account of {scheme}")
-    names = _account_ids(conn, prefix, accounts)
-    opening: defaultdict[int, int] = defaultdict(int)
-    deposits: defaultdict[int, list[Deposit]] = defaultdict(list)
-    credited: defaultdict[str, list[_Credited]] = defaultdict(list)
-    for chunk in _chunks(names, accounts is not None):
-        _read(conn, year, prefix, chunk, opening, deposits, credited)
-    member_of = {ident: name.split(":", 2)[2] for ident, name in names.items()}
-    regions = _regions(conn, sorted(member_of.values()), scheme, year)
-    drafts = []
-    for ident, _name in sorted(names.items(), key=lambda item: item[1]):
-        member = member_of[ident]
-        credit = credit_rule(year, -opening[ident], deposits[ident], ledger.policy, known)
-        draft = _draft(
-            ledger, member, scheme, year, regions[member], credit, record, credited[member]
-        )
-        if draft is not None:
-            drafts.append(draft)
-    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
+    refusal, _ = _year_refusal(ledger.policy, year, now.date(), known)
+    if refusal is not None:
+        raise refusal
+    decisions = decide(
+        ledger.policy, load(conn, year, scheme, accounts), scheme, now.date(), known, accounts
+    )
+    for decision in decisions:
+        if decision.refused is not None:
+            raise decision.refused
+    return [r for item in _append(ledger, conn, decisions) for r in item.created]
 
 
 def _account_ids(conn: Connection, prefix: str, given: Sequence[str] | None) -> dict[int, str]:
@@ -227,7 +345,7 @@ def _regions(conn: Connection, member_ids: list[str], scheme: Scheme, year: int)
 
 
 def _draft(
-    ledger: Ledger,
+    policy: PolicySet,
     member: str,
     scheme: Scheme,
     year: int,
@@ -249,7 +367,7 @@ def _draft(
         amount -= sum(c.amount_fen for c in done)
         first = next((c for c in done if c.key == base_key), done[0])
         corrects = first.entry_id
-        was = ledger.policy.at(InterestRate, date(year, 1, 1), known_at=first.recorded_at)
+        was = policy.at(InterestRate, date(year, 1, 1), known_at=first.recorded_at)
         credited = {c.key for c in done}
         key = keys.interest_rate_change(base_key, record.known_from)
         if was != record and key not in credited:

@@ -3,7 +3,7 @@
 - ``award_pension``: at or after the statutory retirement date (2024 rules), a member with
   at least the minimum months is awarded a pension computed from the ledger's own history
   (``rules.benefit.compute_award``) and recorded in ``pension_awards`` with every input;
-- ``pay_month``: each awarded member's pension for a month as one balanced
+- ``pension_payments.pay_month``: each awarded member's pension for a month as one balanced
   ``pension-payment`` entry: debit the paying region's pooling fund (basic pension,
   increases, and the personal-account pension once the account is spent), debit the
   personal account (the personal-account pension while it lasts), credit the region's
@@ -27,7 +27,6 @@ keyed ``pension:<YYYY-MM>:<member>``, ``inheritance:pension:<member>``,
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -35,7 +34,7 @@ from fractions import Fraction
 from sqlalchemy import Connection, insert, select
 
 from ledger.domain import keys
-from ledger.domain.accounts import collection, heirs, personal, pooling, refunds
+from ledger.domain.accounts import heirs, personal, refunds
 from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Member
@@ -46,12 +45,10 @@ from ledger.domain.rules.benefit import (
     PaidBase,
     age_on,
     compute_award,
-    in_payment,
-    split_payment,
 )
 from ledger.domain.rules.pension import Category, default_category, minimum_months, retirement
 from ledger.domain.schemes import Scheme
-from ledger.operations import recorded_keys
+from ledger.operations.pension_payments import pay_month
 from ledger.operations.services import Ledger
 from ledger.store.balances import balances_of
 from ledger.store.queries import pension_place_of
@@ -282,107 +279,6 @@ def award_pension(
         True,
         sum(1 for r in collected if r.created),
     )
-
-
-# ---------------------------------------------------------------------- monthly payments
-
-
-def awarded_members(conn: Connection, month: Month) -> list[str]:
-    """Members whose pension is due for ``month``: awarded (the employee or the residents'
-    pension), first month by then, alive (or died in ``month`` or later: the month of
-    death is paid)."""
-    awarded = conn.execute(
-        select(pension_awards.c.member_id)
-        .where(pension_awards.c.first_month <= str(month))
-        .distinct()
-    ).scalars()
-    dead = {
-        row.member_id: row.on_date
-        for row in conn.execute(select(benefit_events).where(benefit_events.c.kind == "death"))
-    }
-    return sorted(m for m in awarded if m not in dead or Month.of(dead[m]) >= month)
-
-
-def pension_drafts(
-    ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
-) -> list[EntryDraft]:
-    """The payments of ``month`` on ``paid_on`` for each member still due one (no writes)."""
-    if paid_on < month.first_day:
-        raise BadInput("today", f"{month}'s pension cannot be paid before it, on {paid_on}")
-    if paid_on > ledger.clock.now().date():
-        raise BadInput("today", f"{paid_on} is in the future")
-    pension_keys = {m: keys.pension(month, m) for m in member_ids}
-    done = recorded_keys(conn, pension_keys.values())
-    due = [m for m in sorted(set(member_ids)) if pension_keys[m] not in done]
-    if not due:
-        return []
-    rows = {
-        r.member_id: r
-        for r in conn.execute(
-            select(pension_awards).where(
-                pension_awards.c.scheme == PENSION, pension_awards.c.member_id.in_(due)
-            )
-        )
-    }
-    dead = {
-        r.member_id: r.on_date
-        for r in conn.execute(
-            select(benefit_events).where(
-                benefit_events.c.kind == "death", benefit_events.c.member_id.in_(due)
-            )
-        )
-    }
-    names = [personal(PENSION, m) for m in due]
-    held = balances_of(conn, names, _ALL)
-    drafts = []
-    for member in due:
-        row = rows.get(member)
-        if row is None or Month.parse(row.first_month) > month:
-            continue
-        if member in dead and Month.of(dead[member]) < month:
-            continue
-        pension = in_payment(row.basic_fen, row.personal_fen, row.retired_on, month, ledger.policy)
-        split = split_payment(pension, -held.get(personal(PENSION, member), 0))
-        raised = "".join(
-            f"; +{format_yuan(i.amount_fen)} from {i.effective} ({i.status}, {i.source})"
-            for i in pension.increases
-        )
-        drafts.append(
-            EntryDraft.build(
-                kind=EntryKind.PENSION_PAYMENT,
-                effective_date=paid_on,
-                idempotency_key=pension_keys[member],
-                reason=(
-                    f"pension {month}: {format_yuan(split.total_fen)} = basic "
-                    f"{format_yuan(pension.basic_fen)} + personal account "
-                    f"{format_yuan(pension.personal_fen)}; from the personal account "
-                    f"{format_yuan(split.from_personal_fen)}, from the pooling fund "
-                    f"{format_yuan(split.from_pooling_fen)}{raised}"
-                ),
-                period=str(month),
-                member_id=member,
-                scheme=PENSION,
-                region=row.region,
-                postings=[
-                    (pooling(PENSION, row.region), split.from_pooling_fen),
-                    (personal(PENSION, member), split.from_personal_fen),
-                    (collection(PENSION, row.region), -split.total_fen),
-                ],
-            )
-        )
-    return drafts
-
-
-def pay_month(
-    ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
-) -> list[RecordedEntry]:
-    """Pay ``month``'s pension to each member due one (the employee pension, then the
-    residents' pension, ``operations.resident_pensions``); paid months write nothing."""
-    from ledger.operations.resident_pensions import resident_pension_drafts
-
-    drafts = pension_drafts(ledger, conn, member_ids, month, paid_on)
-    drafts += resident_pension_drafts(ledger, conn, member_ids, month, paid_on)
-    return [r for r in ledger.recorder.append(conn, drafts) if r.created]
 
 
 # ---------------------------------------------------------------------- death and choices

@@ -13,7 +13,7 @@ the employee formula that do not apply (index, calculation base) hold 0. The acc
 includes an employee personal account merged in by ``retire --short resident``
 (人社部发〔2014〕17号).
 
-``resident_pension_drafts`` pays each month as one balanced ``pension-payment`` entry
+``operations.pension_payments`` pays each month as one balanced ``pension-payment`` entry
 keyed ``resident-pension:<YYYY-MM>:<member>``: debit the member's resident personal
 account (the personal part while it lasts), debit the region's ``subsidy:resident-pension``
 account (the basic pension, and the personal part once the account is spent), credit the
@@ -30,22 +30,19 @@ basic minimum of the award year is kept).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
 
 from sqlalchemy import Connection, func, insert, select
 
-from ledger.domain import keys
-from ledger.domain.accounts import collection, personal, subsidy
+from ledger.domain.accounts import personal
 from ledger.domain.errors import AlreadyRecorded, BadInput, NotRetired, ShortOfMinimum
-from ledger.domain.journal import EntryDraft, EntryKind
-from ledger.domain.money import format_yuan, round_half_up
+from ledger.domain.journal import EntryKind
+from ledger.domain.money import round_half_up
 from ledger.domain.period import Month
 from ledger.domain.policy.records import ResidentPensionBenefit
-from ledger.domain.rules.benefit import InPayment, age_on, split_payment
+from ledger.domain.rules.benefit import age_on
 from ledger.domain.schemes import Scheme
-from ledger.operations import recorded_keys
 from ledger.operations.services import Ledger
 from ledger.store.balances import balances_of
 from ledger.store.tables import benefit_events, entries, pension_awards
@@ -150,65 +147,4 @@ def award_resident_pension(ledger: Ledger, conn: Connection, member_id: str, on:
     ).one()
 
 
-def resident_pension_drafts(
-    ledger: Ledger, conn: Connection, member_ids: Sequence[str], month: Month, paid_on: date
-) -> list[EntryDraft]:
-    """The residents' pensions of ``month`` for each member awarded one and due (no writes)."""
-    pension_keys = {m: keys.resident_pension(month, m) for m in member_ids}
-    done = recorded_keys(conn, pension_keys.values())
-    due = [m for m in sorted(set(member_ids)) if pension_keys[m] not in done]
-    if not due:
-        return []
-    rows = list(
-        conn.execute(
-            select(pension_awards).where(
-                pension_awards.c.scheme == RESIDENT,
-                pension_awards.c.member_id.in_(due),
-                pension_awards.c.first_month <= str(month),
-            )
-        )
-    )
-    dead = {
-        r.member_id: r.on_date
-        for r in conn.execute(
-            select(benefit_events).where(
-                benefit_events.c.kind == "death", benefit_events.c.member_id.in_(due)
-            )
-        )
-    }
-    held = balances_of(conn, [personal(RESIDENT, r.member_id) for r in rows], _ALL)
-    drafts = []
-    for row in rows:
-        member = row.member_id
-        if member in dead and Month.of(dead[member]) < month:
-            continue
-        split = split_payment(
-            InPayment(row.basic_fen, row.personal_fen, ()), -held.get(personal(RESIDENT, member), 0)
-        )
-        drafts.append(
-            EntryDraft.build(
-                kind=EntryKind.PENSION_PAYMENT,
-                effective_date=paid_on,
-                idempotency_key=pension_keys[member],
-                period=str(month),
-                member_id=member,
-                scheme=RESIDENT,
-                region=row.region,
-                reason=(
-                    f"residents' pension {month}: {format_yuan(split.total_fen)} = basic "
-                    f"{format_yuan(row.basic_fen)} + personal account "
-                    f"{format_yuan(row.personal_fen)}; from the personal account "
-                    f"{format_yuan(split.from_personal_fen)}, from the government's subsidy "
-                    f"{format_yuan(split.from_pooling_fen)}"
-                ),
-                postings=[
-                    (subsidy(RESIDENT, row.region), split.from_pooling_fen),
-                    (personal(RESIDENT, member), split.from_personal_fen),
-                    (collection(RESIDENT, row.region), -split.total_fen),
-                ],
-            )
-        )
-    return drafts
-
-
-__all__ = ["RESIDENT", "award_resident_pension", "resident_pension_drafts"]
+__all__ = ["RESIDENT", "award_resident_pension"]

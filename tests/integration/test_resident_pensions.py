@@ -21,7 +21,7 @@ from ledger.domain.identity import check_character
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
-from ledger.operations.pensions import awarded_members, pay_month
+from ledger.operations.pension_payments import awarded_members, pay_month
 from ledger.operations.resident_pensions import award_resident_pension
 from ledger.operations.services import Ledger
 from ledger.store.queries import balance

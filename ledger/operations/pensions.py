@@ -191,6 +191,7 @@ def plan_award(
         personal_balance_fen=_personal_balance(conn, member.id, on),
         policy=ledger.policy,
         retirement_source=reached.rule_source,
+        reached_year=reached.date.year,
     )
 
 
@@ -217,10 +218,12 @@ def award_pension(
         )
     award = plan_award(ledger, conn, member, on, category)
     if not award.meets_minimum:
+        reached = _statutory(ledger, member, on, category).date.year
         raise ShortOfMinimum(
             "member",
             f"{member.id} has {award.months_counted} months, {award.minimum_months} needed "
-            f"to retire in {on.year} (Social Insurance Law Art. 16): choose with --short "
+            f"by those reaching retirement age in {reached} "
+            f"(Social Insurance Law Art. 16; NPC decision 2024-09-13): choose with --short "
             f"{'|'.join(CHOICES)}",
         )
     inputs = {

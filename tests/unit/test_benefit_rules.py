@@ -54,3 +54,30 @@ def test_the_split_takes_the_personal_pension_from_the_account_while_it_lasts(he
     split = split_payment(InPayment(179102, 82878, ()), held)
     assert (split.from_pooling_fen, split.from_personal_fen) == (pooling, own)
     assert split.from_pooling_fen + split.from_personal_fen == split.total_fen == 261980
+
+
+def test_the_minimum_months_are_those_of_the_year_the_retirement_age_was_reached():
+    """DOMAIN.md §2: 180 months for those retiring to 2029, +6 a year from 2030, so 192 in
+    2031 (NPC decision 2024-09-13). A member who reached the age in 2029 short of 180
+    months and paid on (延长缴费) into 2031 has 183 months (2016-07..2031-09) on
+    2031-10-10: enough by 2029's minimum, which is his; 9 short of 2031's, which is not."""
+    from ledger.domain.rules.benefit import PaidBase, compute_award
+
+    paid = [PaidBase(Month(2016, 7) + i, "110000", 800000) for i in range(183)]
+    assert paid[-1].month == Month(2031, 9)
+    common = dict(
+        region="110000",
+        retired_on=date(2031, 10, 10),
+        age_years=61,
+        age_extra_months=0,
+        personal_balance_fen=0,
+        policy=POLICY,
+    )
+    paid_on = compute_award(paid, reached_year=2029, **common)
+    assert (paid_on.minimum_months, paid_on.meets_minimum) == (180, True)
+    assert any("minimum months (2029" in s for s in paid_on.sources)
+    retiring_in_2031 = compute_award(paid, **common)
+    assert (retiring_in_2031.minimum_months, retiring_in_2031.meets_minimum) == (192, False)
+    with pytest.raises(BadInput) as refused:
+        compute_award(paid, reached_year=2032, **common)
+    assert refused.value.field == "reached_year"

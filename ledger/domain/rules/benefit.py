@@ -109,8 +109,15 @@ def compute_award(
     personal_balance_fen: int,
     policy: PolicySet,
     retirement_source: str = "",
+    reached_year: int | None = None,
 ) -> Award:
     """The award of a member retiring on ``retired_on`` in ``region`` (DOMAIN.md §6).
+
+    ``reached_year``: the year the member reached the statutory retirement age (default:
+    the year of ``retired_on``). The minimum months are that year's (DOMAIN.md §2: the
+    NPC decision of 2024-09-13 raises them by the year one reaches the age, and one short
+    of them pays on, 延长缴费, until that minimum), not those of the later year a member
+    who paid on retires in.
 
     ``paid``: every pension month counted, each once. The calculation base is the paying
     region's in force on ``retired_on``; the divisor the one for ``age_years`` (the default
@@ -119,6 +126,9 @@ def compute_award(
     """
     if not paid:
         raise BadInput("member", "has no pension month paid: nothing to award")
+    minimum_year = retired_on.year if reached_year is None else reached_year
+    if minimum_year > retired_on.year:
+        raise BadInput("reached_year", f"{minimum_year} is after the retirement date {retired_on}")
     months = [p.month for p in paid]
     if len(set(months)) != len(months):
         raise BadInput("paid", "a month is counted twice")
@@ -173,7 +183,8 @@ def compute_award(
         "divisor (国发〔2005〕38号; DOMAIN.md §6)",
         f"C: {policy.at(PensionCalculationBase, retired_on, region=region).source}",
         f"divisor: {policy.at(Divisor, date(retired_on.year, 1, 1)).source}",
-        f"minimum months: {policy.at(MinimumMonths, date(retired_on.year, 1, 1)).source}",
+        f"minimum months ({minimum_year}, the year the retirement age was reached): "
+        f"{policy.at(MinimumMonths, date(minimum_year, 1, 1)).source}",
         *([f"retirement age: {retirement_source}"] if retirement_source else []),
     )
     return Award(
@@ -183,7 +194,7 @@ def compute_award(
         age_years=age_years,
         age_extra_months=age_extra_months,
         months_counted=estimate.contribution_months,
-        minimum_months=minimum_months(retired_on.year, policy),
+        minimum_months=minimum_months(minimum_year, policy),
         index_sum=sum(indices, Fraction(0)),
         average_index=estimate.average_index,
         calculation_base_fen=base_fen,

@@ -16,7 +16,10 @@
   ``resident`` (the personal account moves into the residents' pension, 人社部发〔2014〕17号),
   ``refund`` (the insurance ends, the personal account is refunded to the member). With
   ``resident`` and ``refund`` the employee pension enrolment ends with the month before the
-  choice: no later month is accepted in the employee scheme (``NotEnrolled``).
+  choice: no later month is accepted in the employee scheme (``NotEnrolled``). Only the
+  pension ends: medical insurance has its own rules (DOMAIN.md §3) and goes on.
+- the minimum months are those of the year the member reached the statutory age, also
+  for one who pays on and retires later (NPC decision 2024-09-13).
 
 Idempotency: an award or event is one row per member (primary key), the same command again
 returns it and writes nothing, a different one is refused naming the field; entries are
@@ -432,19 +435,22 @@ def record_short_choice(
     if choice not in CHOICES:
         raise BadInput("short", f"{choice!r} is not one of {', '.join(CHOICES)}")
     member = ledger.member(conn, member_id)
-    _statutory(ledger, member, on, category)
+    reached = _statutory(ledger, member, on, category).date.year
     if find_award(conn, member.id) is not None:
         raise AlreadyRecorded("short", f"{member.id} is awarded a pension already")
     if find_event(conn, member.id, "death") is not None:
         raise BadInput("member", f"{member.id} is recorded dead")
     months = len(paid_bases(conn, member.id))
-    needed = minimum_months(on.year, ledger.policy)
+    needed = minimum_months(reached, ledger.policy)
     existing = find_event(conn, member.id, "short-of-minimum")
     if months >= needed and existing is None:
         raise BadInput(
             "short", f"{member.id} has {months} months (≥ {needed}): retire without --short"
         )
-    detail = f"{months} months paid, {needed} needed to retire in {on.year}: chose {choice}"
+    detail = (
+        f"{months} months paid, {needed} needed by those reaching retirement age in "
+        f"{reached}: chose {choice}"
+    )
     _event(ledger, conn, member, "short-of-minimum", on, choice, detail)
     if choice in ("refund", "resident"):
         _end_employee_pension(ledger, conn, member, Month.of(on) - 1)

@@ -297,6 +297,20 @@ def test_refunding_ends_the_employee_enrolment_so_no_later_month_is_accepted(sho
         assert len(short.enrolments(conn, SHORT, PENSION)) == 2
 
 
+def test_refunding_the_pension_leaves_the_medical_insurance_in_force(short):
+    """The refund ends the employee *pension* insurance (Social Insurance Law Art. 16 is a
+    pension rule; DOMAIN.md §3 gives medical its own rules, none ending it with the
+    pension): the member's medical enrolment goes on, and July's medical is accepted."""
+    with short.unit_of_work() as conn:
+        short.enroll(conn, SHORT, Scheme.MEDICAL, BEIJING, BaseChoice.of(), Month(2025, 1))
+        record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund")
+        assert short.enrolments(conn, SHORT, Scheme.MEDICAL)[-1].to_month is None
+        paid = short.contribute(
+            conn, SHORT, Scheme.MEDICAL, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+        )
+    assert [r.draft.period for r in paid] == ["2025-07"]
+
+
 def test_moving_to_the_residents_scheme_ends_the_employee_enrolment(short):
     with short.unit_of_work() as conn:
         record_short_choice(short, conn, SHORT, date(2025, 7, 20), "resident")

@@ -21,9 +21,10 @@ from ledger.domain.money import format_yuan
 from ledger.operations.services import Ledger
 from ledger.report.figures import busiest_member
 from ledger.simulate import Scenario, Simulation
-from ledger.store.balances import balance, pooling_by_region, trial_balance
+from ledger.store.balances import balance
 from ledger.store.db import display_url, make_engine, upgrade
 from ledger.store.tables import entries, postings
+from ledger.store.totals import pooling_by_region, trial_balance
 from ledger.store.verify import verify
 from workers.sequence import Sequencer
 

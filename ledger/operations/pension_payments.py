@@ -34,9 +34,9 @@ from ledger.domain.rules.benefit import InPayment, in_payment, split_payment
 from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK, recorded_keys
 from ledger.operations.services import Ledger
-from ledger.store.balances import balances_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import benefit_events, pension_awards
+from ledger.store.totals import balances_of
 
 PENSION = Scheme.PENSION.value
 RESIDENT = Scheme.RESIDENT_PENSION.value

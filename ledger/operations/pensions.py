@@ -53,10 +53,10 @@ from ledger.domain.rules.pension import Category, default_category, minimum_mont
 from ledger.domain.schemes import Scheme
 from ledger.operations.pension_payments import pay_month
 from ledger.operations.services import Ledger
-from ledger.store.balances import balances_of
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import benefit_events, entries, pension_awards
+from ledger.store.totals import balances_of
 
 PENSION = Scheme.PENSION.value
 CHOICES = ("pay-on", "resident", "refund")

@@ -44,8 +44,8 @@ from ledger.domain.policy.records import ResidentPensionBenefit
 from ledger.domain.rules.benefit import age_on
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
-from ledger.store.balances import balances_of
 from ledger.store.tables import benefit_events, entries, pension_awards
+from ledger.store.totals import balances_of
 
 RESIDENT = Scheme.RESIDENT_PENSION.value
 _ALL = date(9999, 12, 31)

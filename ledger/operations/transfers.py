@@ -65,8 +65,9 @@ from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK, recorded_keys, registered, temporary
 from ledger.operations.bulk import enrolments_of
 from ledger.operations.services import Ledger
-from ledger.store.balances import balance, balances_of
+from ledger.store.balances import balance
 from ledger.store.tables import accounts, entries, postings
+from ledger.store.totals import balances_of
 
 PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
 POSTINGS_CHUNK = 2000

@@ -20,8 +20,8 @@ from ledger.domain.policy import PolicySet
 from ledger.domain.rules.contribution import BaseChoice, assess
 from ledger.domain.rules.pension import calculation_base, contribution_index, estimate_pension
 from ledger.domain.schemes import Scheme
-from ledger.store.balances import pooling_by_region, trial_balance
 from ledger.store.tables import accounts, enrolments, entries, pension_awards, postings
+from ledger.store.totals import pooling_by_region, trial_balance
 
 PERCENTS = ("60", "100", "150", "200", "300")
 YEARS = (15, 20, 25, 30, 35)

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, func, select
 
 from ledger.domain.money import format_yuan
 from ledger.simulate.engine import SimulationResult
-from ledger.store.balances import pooling_by_region, trial_balance
 from ledger.store.tables import accounts, entries, postings
+from ledger.store.totals import pooling_by_region, trial_balance
 
 
 @dataclass(frozen=True)

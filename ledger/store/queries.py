@@ -1,7 +1,7 @@
 """The auditor's queries, as SQLAlchemy Core (rows and small records, no ORM objects).
 
 One place to import them from. Balances on two time axes (``balance``, ``trial_balance``,
-``pooling_by_region``) live in ``ledger.store.balances`` and a member's statement in
+``pooling_by_region``) live in ``ledger.store.totals`` and a member's statement in
 ``ledger.store.statements``, re-exported here; this module adds the contribution months
 that count toward the minimum years and the 10-year rule, where a member's pension
 relationship is and their departures, the affiliated (agency) arrangements auditors must
@@ -24,14 +24,7 @@ from ledger.domain.journal import EntryKind
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet
 from ledger.domain.rules.transfer import PensionPlace, Stint, pension_place
-from ledger.store.balances import (
-    account_balances,
-    balance,
-    known_cutoff,
-    pooling_by_region,
-    trial_balance,
-    utc,
-)
+from ledger.store.balances import balance, known_cutoff, utc
 from ledger.store.statements import (
     Holding,
     PaymentBought,
@@ -51,6 +44,7 @@ from ledger.store.tables import (
     postings,
     temporary_accounts,
 )
+from ledger.store.totals import account_balances, pooling_by_region, trial_balance
 
 __all__ = [
     "AffiliatedArrangement",

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, update
 
 from ledger.domain.clock import FixedClock
-from ledger.store.balances import account_balances, balance, known_cutoff
+from ledger.store.balances import balance, known_cutoff
 from ledger.store.checkpoints import make_checkpoints, make_grid
 from ledger.store.tables import accounts, checkpoints, entries, postings
+from ledger.store.totals import account_balances
 from ledger.store.verify import VerifyReport, _check_checkpoints
 from tests.commands import two_paid_months
 

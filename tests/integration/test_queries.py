@@ -18,7 +18,6 @@ from sqlalchemy import Connection, insert
 from ledger.domain.clock import FixedClock
 from ledger.domain.errors import CheckpointBeyondHead, UnknownAccount, UnknownMember
 from ledger.domain.journal import EntryDraft, EntryKind
-from ledger.store.balances import balances_of
 from ledger.store.checkpoints import make_checkpoints
 from ledger.store.queries import (
     affiliated_arrangements,
@@ -30,6 +29,7 @@ from ledger.store.queries import (
 )
 from ledger.store.recorder import Recorder
 from ledger.store.tables import enrolments, members
+from ledger.store.totals import balances_of
 
 MEMBER = "11010519491231002X"
 OTHER = "110105196501150119"
@@ -382,7 +382,7 @@ def test_auto_uses_checkpoints_on_both_backends_once_one_is_usable(engine, clock
     per-account pick joined LATERAL and no JIT, PostgreSQL's per-account statement took
     0.17 s against 1.0 s for its GROUP BY pass; SQLite's 0.4 s against 6.6 s. Before any
     checkpoint exists, both group."""
-    from ledger.store.balances import chosen_strategy
+    from ledger.store.totals import chosen_strategy
 
     with engine.begin() as conn:
         record(conn, recorder, clock, at(2025, 1, 20), contribution(1, date(2025, 1, 15)))

@@ -23,10 +23,11 @@ from sqlalchemy.engine import make_url
 
 from ledger.cli import main
 from ledger.cli.context import settings as cli_settings
-from ledger.store.balances import balance, trial_balance
+from ledger.store.balances import balance
 from ledger.store.db import make_engine, upgrade
 from ledger.store.roles import RoleNames, _verifier_matches, scram_verifier
 from ledger.store.tables import entries, postings
+from ledger.store.totals import trial_balance
 from ledger.store.worker_tables import job_messages, outbox, processed_messages
 from tests.commands import two_paid_months
 

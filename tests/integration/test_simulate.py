@@ -21,9 +21,10 @@ from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.simulate.scenario import Moves
-from ledger.store.balances import balance, trial_balance
+from ledger.store.balances import balance
 from ledger.store.db import make_engine, upgrade
 from ledger.store.export import export_ledger
+from ledger.store.totals import trial_balance
 from ledger.store.verify import verify
 from tests.rows import row_counts
 

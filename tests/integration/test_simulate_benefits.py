@@ -19,7 +19,6 @@ from ledger.domain.clock import FixedClock
 from ledger.operations.services import Ledger
 from ledger.simulate import Scenario, Simulation
 from ledger.simulate.scenario import Population
-from ledger.store.balances import trial_balance
 from ledger.store.tables import (
     accounts,
     benefit_events,
@@ -29,6 +28,7 @@ from ledger.store.tables import (
     pension_awards,
     postings,
 )
+from ledger.store.totals import trial_balance
 from ledger.store.verify import verify
 from ledger.store.worker_tables import processed_messages
 

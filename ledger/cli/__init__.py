@@ -18,6 +18,7 @@ from ledger.cli import (  # noqa: F401
     identity,
     jobs,
     journal,
+    processes,
     queries,
     quote,
     report,

@@ -1,4 +1,4 @@
-"""``flexledger jobs …``, ``flexledger worker`` and ``flexledger scheduler``: the workers' CLI.
+"""``flexledger jobs …`` and ``flexledger transfer``: runs of the workers, and their state.
 
 Without ``FLEXLEDGER_REDIS_URL`` (the embedded default) ``jobs run`` writes the run's
 messages to the outbox, relays them to the in-process broker and runs an in-process
@@ -11,8 +11,6 @@ Nothing of ``workers`` is imported before a command runs: the broker is configur
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -22,14 +20,14 @@ import click
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
 from ledger.domain import keys
-from ledger.domain.errors import BadInput, NeedsRedis, RunFailed
+from ledger.domain.errors import BadInput, RunFailed
 from ledger.domain.period import Month, parse_date
 from ledger.domain.schemes import Scheme
 
 EMBEDDED_THREADS = 4
 
 
-def _open(settings: Settings):
+def open_runtime(settings: Settings):
     """The broker (configured first, then the actors) and this process's runtime."""
     from workers.app import start
 
@@ -110,7 +108,7 @@ def _execute(
     from workers.broker import BrokerOptions, is_embedded
 
     settings = Settings.from_env()
-    broker, rt = _open(settings)
+    broker, rt = open_runtime(settings)
     engine = rt.engine()
     try:
         if check is not None:
@@ -461,7 +459,7 @@ def retry(run_key: str | None, threads: int, as_json: bool) -> None:
     from workers import outbox, runtime
     from workers.broker import is_embedded
 
-    broker, rt = _open(Settings.from_env())
+    broker, rt = open_runtime(Settings.from_env())
     engine = rt.engine()
     try:
         with engine.begin() as conn:
@@ -475,61 +473,3 @@ def retry(run_key: str | None, threads: int, as_json: bool) -> None:
         print_json({"requeued": ids})
     else:
         click.echo(f"re-queued {len(ids)} failed message(s)")
-
-
-@cli.command("worker")
-@click.option(
-    "--processes", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 256)
-)
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-def worker(processes: int, threads: int) -> None:
-    """Run worker processes on Redis (dramatiq's command line, started by workers.app)."""
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        raise NeedsRedis(
-            "flexledger worker needs FLEXLEDGER_REDIS_URL: in the embedded mode "
-            "`flexledger jobs run` runs its worker inside itself"
-        )
-    from ledger.store.db import open_engine
-
-    open_engine(settings).dispose()  # refuse a database not at the head revision, now
-    argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "workers.app:from_env",
-        "--processes",
-        str(processes),
-        "--threads",
-        str(threads),
-    ]
-    sys.stdout.flush()
-    os.execvp(sys.executable, argv)
-
-
-@cli.command("scheduler")
-def scheduler() -> None:
-    """Enqueue the periodic runs and relay the outbox, for ever (see workers.scheduler)."""
-    from zoneinfo import ZoneInfo
-
-    from workers import scheduler as periodic
-    from workers.broker import BrokerOptions
-
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        raise NeedsRedis(
-            "flexledger scheduler feeds Redis workers and needs FLEXLEDGER_REDIS_URL: in the "
-            "embedded mode run `flexledger jobs run …` from cron instead"
-        )
-    broker, rt = _open(settings)
-    zone = ZoneInfo(periodic.TIMEZONE)
-    resend_s = BrokerOptions.from_env().resend_after_ms / 1000
-    found = periodic.scheduler(rt.engine(), broker, lambda: datetime.now(zone).date(), resend_s)
-    for job in found.get_jobs():
-        click.echo(f"scheduled {job.name}: {job.trigger}")
-    try:
-        found.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        rt.dispose()

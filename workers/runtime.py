@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import dramatiq
@@ -48,10 +49,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.config import Settings
 from ledger.domain.clock import Clock, SystemClock, as_utc
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import BadInput, LedgerError
+from ledger.operations.bank import SimulatedBank
 from ledger.operations.services import Ledger
 from ledger.store.db import open_engine
 from ledger.store.recorder import WritesSpoiled, optimistic
+from ledger.store.tables import simulations
 from ledger.store.worker_tables import processed_messages
 from workers import outbox
 from workers.faults import is_transient
@@ -116,9 +119,6 @@ class Runtime:
         ``failure_rate``: the bank a simulation's scenario describes (no timeouts: in a
         story a timeout only delays); None: the one this process's settings describe.
         """
-        from decimal import Decimal
-
-        from ledger.operations.bank import SimulatedBank
 
         self.engine()  # resets the banks after a fork
         with self._lock:
@@ -310,8 +310,6 @@ class Batch:
 
 def _story_time_allowed(conn: Connection) -> None:
     """Only a simulation's ledger takes a message that carries its own time."""
-    from ledger.domain.errors import BadInput
-    from ledger.store.tables import simulations
 
     if conn.execute(select(simulations.c.id).limit(1)).first() is None:
         raise BadInput(

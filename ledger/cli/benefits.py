@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import click
+from sqlalchemy import select
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
@@ -26,6 +27,7 @@ from ledger.operations.pensions import (
     record_death,
     record_short_choice,
 )
+from ledger.operations.resident_pensions import award_resident_pension
 from ledger.store.tables import pension_awards
 
 
@@ -67,7 +69,6 @@ def retire(
     as_json: bool,
 ) -> None:
     """Award a member's pension at retirement, computed from the ledger's own months."""
-    from sqlalchemy import select
 
     on = parse_date(on_text, "on")
     ledger = open_ledger()
@@ -158,7 +159,6 @@ def retire(
 
 
 def _retire_resident(ledger, member: str, on, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    from ledger.operations.resident_pensions import award_resident_pension
 
     with ledger.unit_of_work() as conn:
         row = award_resident_pension(ledger, conn, member, on)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from ledger.config import Settings
 from ledger.operations.services import Ledger
+from ledger.store.db import open_engine
 
 
 @lru_cache(maxsize=1)
@@ -15,6 +16,5 @@ def settings() -> Settings:
 
 def open_ledger() -> Ledger:
     """The ledger on the configured database; refuses one that is not at the head revision."""
-    from ledger.store.db import open_engine
 
     return Ledger(open_engine(settings()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy import func, select
 
 from ledger.cli.base import cli, print_table
 from ledger.cli.context import settings
@@ -35,7 +36,6 @@ MEMBERS, YEARS, SEED, START = 300, 5, 7, 2021
 def demo() -> None:
     """Simulate a small population (if the ledger is empty), then show what it holds."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    from sqlalchemy import func, select
 
     url = settings().database_url
     engine = make_engine(url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -16,6 +17,9 @@ from ledger.cli.base import cli
 from ledger.cli.jobs import open_runtime
 from ledger.config import Settings
 from ledger.domain.errors import NeedsRedis
+from ledger.store.db import open_engine
+from workers import scheduler as periodic
+from workers.broker import BrokerOptions
 
 
 @cli.command("worker")
@@ -31,7 +35,6 @@ def worker(processes: int, threads: int) -> None:
             "flexledger worker needs FLEXLEDGER_REDIS_URL: in the embedded mode "
             "`flexledger jobs run` runs its worker inside itself"
         )
-    from ledger.store.db import open_engine
 
     open_engine(settings).dispose()  # refuse a database not at the head revision, now
     argv = [
@@ -51,10 +54,6 @@ def worker(processes: int, threads: int) -> None:
 @cli.command("scheduler")
 def scheduler() -> None:
     """Enqueue the periodic runs and relay the outbox, for ever (see workers.scheduler)."""
-    from zoneinfo import ZoneInfo
-
-    from workers import scheduler as periodic
-    from workers.broker import BrokerOptions
 
     settings = Settings.from_env()
     if not settings.redis_url:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import open_ledger
 from ledger.domain.errors import BadInput
 from ledger.domain.period import parse_date
 from ledger.report.figures import gather, support_rows, value_rows
+from ledger.report.page import draw, write_page
 from ledger.store.tables import entries
 
 
@@ -22,9 +24,6 @@ from ledger.store.tables import entries
 def report(out: str, as_of: str | None, member: str | None, as_json: bool) -> None:
     """Write member_account.png, pooling_by_region.png, pensions_by_base.png and index.html;
     print contributors per pensioner by region and year and what each base bought."""
-    from sqlalchemy import func, select
-
-    from ledger.report.page import draw, write_page
 
     ledger = open_ledger()
     with ledger.engine.connect() as conn:

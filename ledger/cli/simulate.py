@@ -9,7 +9,13 @@ import click
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.cli.context import settings
+from ledger.domain.clock import FixedClock
 from ledger.domain.errors import BadInput
+from ledger.operations.services import Ledger
+from ledger.simulate import Scenario, Simulation
+from ledger.simulate.summary import summarise
+from ledger.store.db import make_engine, upgrade
+from workers.sequence import Sequencer
 
 
 @cli.command("simulate")
@@ -44,19 +50,12 @@ def simulate(
     """Simulate members paying over the years, then summarise the ledger it wrote."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ledger.domain.clock import FixedClock
-    from ledger.operations.services import Ledger
-    from ledger.simulate import Scenario, Simulation
-    from ledger.simulate.summary import summarise
-    from ledger.store.db import make_engine, upgrade
-
     if members <= 0:
         raise BadInput("members", "must be at least 1")
     if not 1 <= years <= 60:
         raise BadInput("years", "must be 1 to 60")
     scenario = Scenario.load(scenario_path)
     region_list = [r.strip() for r in regions.split(",")] if regions else None
-    from workers.sequence import Sequencer
 
     engine = make_engine(settings().database_url)
     upgrade(engine)

@@ -53,6 +53,7 @@ from ledger.domain.rules.pension import Category, default_category, minimum_mont
 from ledger.domain.schemes import Scheme
 from ledger.operations.pension_payments import pay_month
 from ledger.operations.services import Ledger
+from ledger.operations.temporary import collect_at_award
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import benefit_events, entries, pension_awards
@@ -269,7 +270,6 @@ def award_pension(
             recorded_at=ledger.clock.now(),
         )
     )
-    from ledger.operations.temporary import collect_at_award
 
     collected = collect_at_award(ledger, conn, member.id, award.region, on)
     return AwardRow(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -173,7 +174,6 @@ def record_verify_run(
     finished_at: datetime,
     result: dict[str, object],
 ) -> int:
-    import json
 
     run_id = conn.execute(
         insert(verify_runs)
@@ -195,7 +195,6 @@ def record_verify_run(
 
 
 def _run_view(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    import json
 
     return {
         "run": row.id,

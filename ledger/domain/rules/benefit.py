@@ -28,7 +28,13 @@ from ledger.domain.errors import BadInput
 from ledger.domain.money import round_half_up
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet
-from ledger.domain.policy.records import PensionBase, PensionIncrease
+from ledger.domain.policy.records import (
+    Divisor,
+    MinimumMonths,
+    PensionBase,
+    PensionCalculationBase,
+    PensionIncrease,
+)
 from ledger.domain.rules.pension import (
     MONTHS_PER_YEAR,
     calculation_base,
@@ -176,7 +182,6 @@ def compute_award(
         retirement_year=retired_on.year,
         policy=policy,
     )
-    from ledger.domain.policy.records import Divisor, MinimumMonths, PensionCalculationBase
 
     sources = (
         "basic = C × (1 + average index) / 2 × months / 12 × 1%; personal = balance ÷ "

@@ -13,6 +13,7 @@ from ledger.domain.money import format_yuan
 from ledger.domain.period import Month, parse_date
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations import payments
 from ledger.operations.adjustments import post_adjustments
 from ledger.operations.imports import import_members
 from ledger.store.recorder import RecordedEntry
@@ -157,7 +158,8 @@ def contribute(
     """Post each month's contribution as one balanced entry."""
     ledger = open_ledger()
     with ledger.unit_of_work() as conn:
-        recorded = ledger.contribute(
+        recorded = payments.contribute(
+            ledger,
             conn,
             member,
             Scheme.parse(scheme),

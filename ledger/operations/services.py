@@ -25,7 +25,6 @@ from ledger.domain.errors import (
     IdempotencyConflict,
     LedgerError,
     MemberConflict,
-    MonthAlreadyPaid,
     MonthMovedWithTransfer,
     NotEnrolled,
     PaidOutsideItsMonth,
@@ -40,7 +39,7 @@ from ledger.domain.policy.records import BackPayment, Frequencies
 from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
 from ledger.domain.schemes import Scheme
 from ledger.store import registry
-from ledger.store.queries import Departure, departures_of
+from ledger.store.queries import Departure
 from ledger.store.recorder import RecordedEntry, Recorder
 from ledger.store.rows import enrolment_from_row
 from ledger.store.tables import enrolments, entries, members
@@ -335,28 +334,6 @@ class Ledger:
             raise BackPaymentWindowClosed(
                 "paid_on", f"{region} accepts no back-payment: {month} paid on {paid_on}"
             )
-
-    def contribute(
-        self,
-        conn: Connection,
-        member_id: str,
-        scheme: Scheme,
-        first: Month,
-        last: Month | None,
-        paid_on: date,
-    ) -> list[RecordedEntry]:
-        """Post one ``contribution`` entry per month (per year for residents' schemes)."""
-        member = self.member(conn, member_id)
-        found = self.enrolments(conn, member.id, scheme)
-        departed = departures_of(conn, [member.id], scheme.value).get(member.id)
-        drafts = self.contribution_drafts(
-            member, found, scheme, first, last or first, paid_on, departed=departed
-        )
-        try:
-            return self.recorder.append(conn, drafts)
-        except IdempotencyConflict as exc:
-            draft = next(d for d in drafts if exc.rule.startswith(repr(d.idempotency_key)))
-            raise MonthAlreadyPaid(member.id, scheme.value, draft.period or "") from None
 
     # ------------------------------------------------------------------ corrections
 

@@ -19,6 +19,7 @@ from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
 from ledger.operations.fees import agency_members, charge_month
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.store.queries import affiliated_arrangements, trial_balance
 from ledger.store.tables import accounts, entries, postings
@@ -115,7 +116,7 @@ def test_charging_a_month_twice_writes_nothing_the_second_time(ledger, engine):
 
 def test_a_month_already_paid_is_not_paid_again_but_the_fee_is_charged(ledger, engine):
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, JULY, None, date(2025, 11, 1))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, JULY, None, date(2025, 11, 1))
     [fee] = charge(ledger)
     assert fee.draft.kind is EntryKind.FEE
 
@@ -152,7 +153,7 @@ def test_a_month_paid_meanwhile_rolls_the_charge_back_and_the_retry_finds_it_don
 
     def load_then_race(conn, items, month):
         found = loaded(conn, items, month)
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
         return found
 
     before = counts(engine)
@@ -163,6 +164,6 @@ def test_a_month_paid_meanwhile_rolls_the_charge_back_and_the_retry_finds_it_don
     assert counts(engine) == before
     monkeypatch.setattr(fees, "load", loaded)
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, JULY, JULY, date(2025, 11, 30))
     [fee] = charge(ledger)
     assert fee.draft.kind is EntryKind.FEE

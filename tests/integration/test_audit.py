@@ -16,6 +16,7 @@ from ledger.domain.rules.contribution import BaseChoice, assess
 from ledger.domain.schemes import Scheme
 from ledger.operations.adjustments import post_adjustments
 from ledger.operations.imports import import_members
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from ledger.store.verify import anchor, verify
@@ -56,8 +57,8 @@ def test_a_late_base_is_adjusted_by_new_entries_and_the_old_view_stays(engine):
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.enroll(conn, MEMBER, Scheme.PENSION, BEIJING, choice, Month(2025, 7))
-        paid = ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 8), date(2025, 8, 20)
+        paid = contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 8), date(2025, 8, 20)
         )
     assert [r.draft.base_fen for r in paid] == [old.base_fen, old.base_fen]
 
@@ -135,8 +136,14 @@ def post_some(engine) -> Ledger:
         ledger.enroll(
             conn, MEMBER, Scheme.PENSION, BEIJING, BaseChoice.of(percent="100"), Month(2025, 7)
         )
-        ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12), date(2025, 12, 30)
+        contribute(
+            ledger,
+            conn,
+            MEMBER,
+            Scheme.PENSION,
+            Month(2025, 7),
+            Month(2025, 12),
+            date(2025, 12, 30),
         )
     return ledger
 

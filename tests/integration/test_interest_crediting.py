@@ -27,6 +27,7 @@ from ledger.domain.rules.interest import Deposit, credit_years
 from ledger.domain.rules.interest import credit_year as credit_rule
 from ledger.domain.schemes import Scheme
 from ledger.operations.interest import credit_year, personal_accounts
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import accounts, entries, postings
@@ -54,7 +55,9 @@ def make_ledger(engine, clock: FixedClock, policy=None) -> Ledger:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1))
         for month in Month(2024, 1).until(Month(2025, 12)):
-            ledger.contribute(conn, MEMBER, PENSION, month, None, date(month.year, month.month, 15))
+            contribute(
+                ledger, conn, MEMBER, PENSION, month, None, date(month.year, month.month, 15)
+            )
     return ledger
 
 
@@ -130,7 +133,7 @@ def test_only_the_accounts_given_are_credited(ledger, engine):
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, OTHER, SHANGHAI)
         ledger.enroll(conn, OTHER, PENSION, SHANGHAI, BaseChoice.of(percent="60"), Month(2024, 1))
-        ledger.contribute(conn, OTHER, PENSION, Month(2024, 3), None, date(2024, 3, 15))
+        contribute(ledger, conn, OTHER, PENSION, Month(2024, 3), None, date(2024, 3, 15))
         assert personal_accounts(conn, PENSION) == [ACCOUNT, f"personal:pension:{OTHER}"]
     [entry] = credit(ledger, 2024, accounts=[f"personal:pension:{OTHER}"])
     assert entry.draft.member_id == OTHER

@@ -25,6 +25,7 @@ from ledger.domain.period import Month
 from ledger.domain.rules.benefit import recompute_basic_fen
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.pension_payments import awarded_members, pay_month
 from ledger.operations.pensions import award_pension, record_death, record_short_choice
 from ledger.operations.services import Ledger
@@ -60,8 +61,8 @@ def pay_years(ledger: Ledger, conn, member: str, first: Month, last: Month) -> N
     for year in range(first.year, last.year + 1):
         start = first if year == first.year else Month(year, 1)
         end = last if year == last.year else Month(year, 12)
-        ledger.contribute(
-            conn, member, PENSION, start, end, min(date(year, 12, 20), date(2025, 7, 20))
+        contribute(
+            ledger, conn, member, PENSION, start, end, min(date(year, 12, 20), date(2025, 7, 20))
         )
 
 
@@ -287,14 +288,32 @@ def test_refunding_ends_the_employee_enrolment_so_no_later_month_is_accepted(sho
     before = row_counts(short.engine, entries, postings)
     with pytest.raises(NotEnrolled) as refused:
         with short.unit_of_work() as conn:
-            short.contribute(
-                conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+            contribute(
+                short, conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
             )
     assert refused.value.field == "from"
     assert row_counts(short.engine, entries, postings) == before
     with short.unit_of_work() as conn:  # the same choice again ends nothing more
         assert record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund") == []
         assert len(short.enrolments(conn, SHORT, PENSION)) == 2
+
+
+def test_refunding_refuses_back_pay_of_a_month_still_open_before_it(ledger):
+    """A month before the refund is inside the ended enrolment and its calendar-year
+    window (DOMAIN.md §2), but the insurance has ended (Social Insurance Law Art. 16: the
+    personal account was paid out): June, paid in August, is refused, nothing written."""
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, SHORT, BEIJING)
+        ledger.enroll(conn, SHORT, PENSION, BEIJING, BaseChoice.of(amount="8000"), Month(2016, 7))
+        pay_years(ledger, conn, SHORT, Month(2016, 7), Month(2025, 5))
+        record_short_choice(ledger, conn, SHORT, date(2025, 7, 20), "refund")
+    before = row_counts(ledger.engine, entries, postings)
+    with pytest.raises(BadInput) as refused:
+        with ledger.unit_of_work() as conn:
+            contribute(ledger, conn, SHORT, PENSION, Month(2025, 6), None, date(2025, 8, 1))
+    assert refused.value.field == "paid_on"
+    assert "ended on 2025-07-20" in refused.value.rule
+    assert row_counts(ledger.engine, entries, postings) == before
 
 
 def test_refunding_the_pension_leaves_the_medical_insurance_in_force(short):
@@ -305,8 +324,8 @@ def test_refunding_the_pension_leaves_the_medical_insurance_in_force(short):
         short.enroll(conn, SHORT, Scheme.MEDICAL, BEIJING, BaseChoice.of(), Month(2025, 1))
         record_short_choice(short, conn, SHORT, date(2025, 7, 20), "refund")
         assert short.enrolments(conn, SHORT, Scheme.MEDICAL)[-1].to_month is None
-        paid = short.contribute(
-            conn, SHORT, Scheme.MEDICAL, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+        paid = contribute(
+            short, conn, SHORT, Scheme.MEDICAL, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
         )
     assert [r.draft.period for r in paid] == ["2025-07"]
 
@@ -316,8 +335,8 @@ def test_moving_to_the_residents_scheme_ends_the_employee_enrolment(short):
         record_short_choice(short, conn, SHORT, date(2025, 7, 20), "resident")
         assert short.enrolments(conn, SHORT, PENSION)[-1].to_month == Month(2025, 6)
         with pytest.raises(NotEnrolled):
-            short.contribute(
-                conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
+            contribute(
+                short, conn, SHORT, PENSION, Month(2025, 7), Month(2025, 7), date(2025, 7, 20)
             )
 
 
@@ -339,8 +358,8 @@ def test_paying_on_to_the_minimum_then_retiring_awards_the_pension(ledger):
         assert ledger.enrolments(conn, PAY_ON, PENSION)[-1].to_month is None
     ledger.clock.advance_to(datetime(2025, 12, 31, 9, tzinfo=UTC))
     with ledger.unit_of_work() as conn:
-        ledger.contribute(
-            conn, PAY_ON, PENSION, Month(2025, 5), Month(2025, 12), date(2025, 12, 20)
+        contribute(
+            ledger, conn, PAY_ON, PENSION, Month(2025, 5), Month(2025, 12), date(2025, 12, 20)
         )
     award = retire(ledger, PAY_ON, date(2025, 12, 31))
     assert award.created and award.months_counted == 180

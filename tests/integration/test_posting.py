@@ -24,6 +24,7 @@ from ledger.domain.journal import EntryKind
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.store.tables import accounts, enrolments, entries, members, postings
 from tests.rows import row_counts
@@ -72,8 +73,8 @@ def test_a_month_paid_is_one_balanced_entry_crediting_personal_and_pooling(ledge
 
     Source: DOMAIN.md §2 and §8 (京人社发〔2025〕11号)."""
     with ledger.unit_of_work() as conn:
-        [entry] = ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 10)
+        [entry] = contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 10)
         )
     assert legs(engine, entry.id) == {
         "collection:pension:110000": 143240,
@@ -88,8 +89,14 @@ def test_a_month_paid_is_one_balanced_entry_crediting_personal_and_pooling(ledge
 
 def test_a_range_posts_one_entry_per_month(ledger):
     with ledger.unit_of_work() as conn:
-        recorded = ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 12), date(2025, 12, 20)
+        recorded = contribute(
+            ledger,
+            conn,
+            MEMBER,
+            Scheme.PENSION,
+            Month(2025, 7),
+            Month(2025, 12),
+            date(2025, 12, 20),
         )
     assert [r.draft.period for r in recorded] == [
         str(m) for m in Month(2025, 7).until(Month(2025, 12))
@@ -100,10 +107,10 @@ def test_a_range_posts_one_entry_per_month(ledger):
 def test_a_replayed_command_writes_nothing_and_returns_the_originals(ledger, engine):
     args = (MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 9), date(2025, 12, 1))
     with ledger.unit_of_work() as conn:
-        first = ledger.contribute(conn, *args)
+        first = contribute(ledger, conn, *args)
     before = counts(engine)
     with ledger.unit_of_work() as conn:
-        again = ledger.contribute(conn, *args)
+        again = contribute(ledger, conn, *args)
     assert counts(engine) == before
     assert [r.id for r in again] == [r.id for r in first]
     assert not any(r.created for r in again)
@@ -111,11 +118,11 @@ def test_a_replayed_command_writes_nothing_and_returns_the_originals(ledger, eng
 
 def test_a_month_already_paid_differently_is_refused_and_nothing_written(ledger, engine):
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 8), None, date(2025, 12, 1))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 8), None, date(2025, 12, 1))
     before = counts(engine)
     with pytest.raises(MonthAlreadyPaid) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 9), date(2025, 12, 2)
+        contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), Month(2025, 9), date(2025, 12, 2)
         )
     assert "2025-08 is already paid" in caught.value.rule
     assert counts(engine) == before
@@ -124,8 +131,8 @@ def test_a_month_already_paid_differently_is_refused_and_nothing_written(ledger,
 def test_a_month_before_enrolment_is_refused_and_the_whole_range_not_written(ledger, engine):
     before = counts(engine)
     with pytest.raises(NotEnrolled) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 6), Month(2025, 8), date(2025, 12, 1)
+        contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 6), Month(2025, 8), date(2025, 12, 1)
         )
     assert "2025-06" in caught.value.rule
     assert counts(engine) == before
@@ -135,14 +142,14 @@ def test_a_missed_month_cannot_be_paid_after_its_calendar_year(ledger, engine):
     """Missed months are payable within the calendar year, not after (DOMAIN.md §2)."""
     before = counts(engine)
     with pytest.raises(BackPaymentWindowClosed) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2026, 1, 5))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2026, 1, 5))
     assert caught.value.field == "paid_on" and "gap" in caught.value.rule
     assert counts(engine) == before
 
 
 def test_a_payment_dated_in_the_future_is_refused(ledger):
     with pytest.raises(BadInput) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2026, 3), None, date(2026, 3, 2))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, Month(2026, 3), None, date(2026, 3, 2))
     assert caught.value.field == "paid_on"
 
 
@@ -151,7 +158,7 @@ def test_bad_ids_and_unknown_members_are_refused_naming_the_field(ledger, engine
     with pytest.raises(InvalidCitizenId), ledger.unit_of_work() as conn:
         ledger.add_member(conn, "110105194912310021", BEIJING)
     with pytest.raises(UnknownMember), ledger.unit_of_work() as conn:
-        ledger.contribute(conn, OTHER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
+        contribute(ledger, conn, OTHER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
     assert counts(engine) == before
 
 
@@ -167,8 +174,8 @@ def test_an_enrolment_outside_the_base_range_is_refused_naming_floor_and_ceiling
 
 def test_a_correction_is_a_new_entry_pointing_at_the_original(ledger, engine):
     with ledger.unit_of_work() as conn:
-        [entry] = ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
+        [entry] = contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
         )
         fix = ledger.correct(conn, entry.id, "paid into the wrong scheme")
     assert fix.draft.kind is EntryKind.CORRECTION and fix.draft.corrects == entry.id
@@ -191,8 +198,8 @@ def test_an_agency_member_is_paid_for_by_the_hr_company(engine, clock):
             method="agency",
             agency="acme-hr",
         )
-        [entry] = ledger.contribute(
-            conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
+        [entry] = contribute(
+            ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1)
         )
     assert legs(engine, entry.id)["agency:acme-hr"] == 143240
 
@@ -202,7 +209,7 @@ def test_bulk_and_orm_paths_store_recorded_times_in_one_format(ledger, engine):
     from sqlalchemy import text
 
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 12, 1))
     with engine.connect() as conn:
         entry_time = conn.execute(text("SELECT CAST(recorded_at AS TEXT) FROM entries")).scalar()
         account_time = conn.execute(

@@ -14,6 +14,7 @@ from ledger.domain.identity import check_character
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.operations.transfers import accept_transfer, request_transfer
 from ledger.report.figures import FundYear, pooling_flows
@@ -32,7 +33,7 @@ def test_money_in_and_out_of_each_pooling_fund_by_year(engine):
         ledger.enroll(
             conn, MEMBER, Scheme.PENSION, "110000", BaseChoice.of(percent="60"), Month(2025, 7)
         )
-        ledger.contribute(conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 7, 15))
+        contribute(ledger, conn, MEMBER, Scheme.PENSION, Month(2025, 7), None, date(2025, 7, 15))
         moved = request_transfer(ledger, conn, MEMBER, Scheme.PENSION, "440100", date(2025, 8, 10))
         accept_transfer(ledger, conn, moved, date(2025, 8, 20))
     with engine.connect() as conn:

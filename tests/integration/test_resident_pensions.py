@@ -21,6 +21,7 @@ from ledger.domain.identity import check_character
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.pension_payments import awarded_members, pay_month
 from ledger.operations.resident_pensions import award_resident_pension
 from ledger.operations.services import Ledger
@@ -44,7 +45,7 @@ def ledger(engine) -> Ledger:
 def pay_years(ledger: Ledger, first: int, last: int) -> None:
     with ledger.unit_of_work() as conn:
         for year in range(first, last + 1):
-            ledger.contribute(conn, MEMBER, RESIDENT, Month(year, 1), None, date(year, 3, 1))
+            contribute(ledger, conn, MEMBER, RESIDENT, Month(year, 1), None, date(year, 3, 1))
 
 
 def bal(ledger: Ledger, account: str) -> int:

@@ -11,6 +11,7 @@ from datetime import date
 from ledger.cli import main
 from ledger.domain.clock import FixedClock
 from ledger.domain.period import Month
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 
 from .test_payment_rules import BEIJING, MEMBER, PENSION, SIXTY, at
@@ -26,8 +27,8 @@ def test_the_statement_shows_what_the_member_owns_and_what_each_payment_bought(e
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.enroll(conn, MEMBER, PENSION, BEIJING, SIXTY, Month(2025, 7))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), None, date(2025, 8, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 8), None, date(2025, 8, 15))
     assert main(["statement", "--member", MEMBER, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["accounts"] == [

@@ -24,6 +24,7 @@ from ledger.domain.identity import check_character
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.operations.temporary import collect_at_award
 from ledger.operations.transfers import (
@@ -58,11 +59,11 @@ def ledger(engine) -> Ledger:
             ledger.enroll(
                 conn, member, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1)
             )
-            ledger.contribute(
-                conn, member, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
+            contribute(
+                ledger, conn, member, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
             )
-            ledger.contribute(
-                conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+            contribute(
+                ledger, conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
             )
     return ledger
 
@@ -133,7 +134,7 @@ def test_months_paid_into_the_temporary_account_leave_the_relationship_in_beijin
     with ledger.unit_of_work() as conn:
         for n in range(5):
             month = Month(2025, 8) + n
-            ledger.contribute(conn, MAN_55, PENSION, month, month, month.first_day.replace(day=20))
+            contribute(ledger, conn, MAN_55, PENSION, month, month, month.first_day.replace(day=20))
     assert bal(ledger, "pooling:pension:310000") == -447600
     with ledger.engine.connect() as conn:
         place = pension_place_of(conn, MAN_55, ledger.policy)

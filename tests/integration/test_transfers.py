@@ -21,6 +21,7 @@ from ledger.domain.money import round_half_up
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.operations.transfers import (
     TransferStatus,
@@ -56,10 +57,10 @@ def ledger(engine) -> Ledger:
         ledger.add_member(conn, MEMBER, BEIJING)
         ledger.add_member(conn, OTHER, BEIJING)
         ledger.enroll(conn, MEMBER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2024, 1))
-        ledger.contribute(
-            conn, MEMBER, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
+        contribute(
+            ledger, conn, MEMBER, PENSION, Month(2024, 1), Month(2024, 12), date(2024, 12, 20)
         )
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     return ledger
 
 
@@ -217,7 +218,7 @@ def test_contribution_months_follow_the_member_through_an_accepted_transfer_only
     moved = request(ledger, on=date(2025, 7, 21))
     with ledger.unit_of_work() as conn:
         accept_transfer(ledger, conn, moved, date(2025, 7, 25))
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8), date(2025, 8, 1))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 8), Month(2025, 8), date(2025, 8, 1))
     assert months() == [(BEIJING, 18, SHANGHAI), (SHANGHAI, 1, SHANGHAI)]
 
 
@@ -231,8 +232,8 @@ def _moved_twice(ledger: Ledger, conn, member: str) -> None:
     months before the first move left with it (``moved_before``)."""
     ledger.add_member(conn, member, BEIJING)
     ledger.enroll(conn, member, PENSION, BEIJING, BaseChoice.of(percent="80"), Month(2023, 1))
-    ledger.contribute(conn, member, PENSION, Month(2023, 1), Month(2023, 12), date(2023, 12, 20))
-    ledger.contribute(conn, member, PENSION, Month(2024, 1), Month(2024, 2), date(2024, 2, 20))
+    contribute(ledger, conn, member, PENSION, Month(2023, 1), Month(2023, 12), date(2023, 12, 20))
+    contribute(ledger, conn, member, PENSION, Month(2024, 1), Month(2024, 2), date(2024, 2, 20))
     for to, left, back, first, last in (
         (SHANGHAI, date(2024, 3, 5), date(2024, 3, 10), Month(2024, 4), Month(2024, 8)),
         (BEIJING, date(2024, 9, 5), date(2024, 9, 10), Month(2024, 10), Month(2024, 12)),
@@ -240,10 +241,10 @@ def _moved_twice(ledger: Ledger, conn, member: str) -> None:
         moved = request_transfer(ledger, conn, member, PENSION, to, left)
         accept_transfer(ledger, conn, moved, back)
         for month in first.until(last):  # each in its month: Shanghai takes no other way
-            ledger.contribute(
-                conn, member, PENSION, month, month, date(month.year, month.month, 20)
+            contribute(
+                ledger, conn, member, PENSION, month, month, date(month.year, month.month, 20)
             )
-    ledger.contribute(conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+    contribute(ledger, conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
 
 
 def _written(ledger: Ledger, conn, since: int) -> list[tuple]:
@@ -327,13 +328,13 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
     with ledger.unit_of_work() as conn:
         _moved_twice(ledger, conn, moved)
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
-        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+        contribute(ledger, conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
         ledger.add_member(conn, in_transit, BEIJING)
         ledger.enroll(
             conn, in_transit, PENSION, BEIJING, BaseChoice.of(percent="100"), Month(2025, 1)
         )
-        ledger.contribute(
-            conn, in_transit, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+        contribute(
+            ledger, conn, in_transit, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
         )
         request_transfer(ledger, conn, in_transit, PENSION, "120000", date(2025, 7, 1))
         ledger.enroll(conn, OTHER, PENSION, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
@@ -412,8 +413,8 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
             # 7,200 yuan: inside Beijing's 2025 range, below Shanghai's floor (DOMAIN.md §8)
             ledger.add_member(conn, member, BEIJING)
             ledger.enroll(conn, member, PENSION, BEIJING, choice, Month(2025, 1))
-            ledger.contribute(
-                conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
+            contribute(
+                ledger, conn, member, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20)
             )
         ids = [
             request_transfer(ledger, conn, m, PENSION, SHANGHAI, LEFT)
@@ -465,7 +466,7 @@ def test_an_empty_medical_account_still_transfers_its_months_one_by_one_and_in_a
     medical = Scheme.MEDICAL
     with ledger.unit_of_work() as conn:
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
-        ledger.contribute(conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+        contribute(ledger, conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     tid = keys.transfer_id(MEMBER, medical, SHANGHAI, LEFT)
     written = []
     with engine.connect() as conn:

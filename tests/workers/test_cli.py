@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from ledger.cli import main
 from ledger.domain.money import parse_yuan
+from ledger.operations.payments import contribute
 from ledger.store.balances import balance
 from ledger.store.tables import entries
 from ledger.store.worker_tables import outbox as outbox_table
@@ -133,10 +134,10 @@ def test_jobs_retry_requeues_the_dead_letters_and_the_embedded_worker_runs_them(
 def test_a_run_with_a_failed_message_exits_1_and_names_it(env, engine, capsys):
     enrol(engine, 2)
 
-    def broken(self, members, handle, answers=None):
+    def broken(self, *args, **kwargs):
         raise ValueError("a bug in the batch")
 
-    env.setattr("workers.runtime.Batch.each", broken)
+    env.setattr("workers.runtime.Batch.tally", broken)
     code, summary = run_json(capsys, [*RUN, "--json"])
     assert (code, summary["failed"], summary["done"]) == (1, 1, 0)
     assert summary["failures"][0]["last_error"] == "ValueError: a bug in the batch"
@@ -345,8 +346,8 @@ def test_flexledger_transfer_scheme_medical_moves_the_months_of_an_empty_account
         ledger.enroll(
             conn, member, Scheme.MEDICAL, "110000", BaseChoice.of(percent="60"), Month(2025, 7)
         )
-        ledger.contribute(
-            conn, member, Scheme.MEDICAL, Month(2025, 7), Month(2025, 9), date(2025, 10, 10)
+        contribute(
+            ledger, conn, member, Scheme.MEDICAL, Month(2025, 7), Month(2025, 9), date(2025, 10, 10)
         )
     code, shown = run_json(capsys, [*_transfer(member, "--scheme", "medical"), "--json"])
     assert code == 0

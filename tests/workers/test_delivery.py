@@ -16,6 +16,7 @@ from ledger.domain.errors import Transient
 from ledger.domain.journal import EntryKind
 from ledger.domain.period import Month
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.store.tables import entries
 from ledger.store.worker_tables import job_messages, outbox, processed_messages
 from workers import runtime, schedule
@@ -96,8 +97,8 @@ def _post_one(message_id: str, run_key: str) -> None:
                 lambda m: (
                     "posted",
                     len(
-                        batch.ledger.contribute(
-                            batch.conn, m, Scheme.PENSION, MONTHS[0], None, PAID_ON
+                        contribute(
+                            batch.ledger, batch.conn, m, Scheme.PENSION, MONTHS[0], None, PAID_ON
                         )
                     ),
                 ),

@@ -98,7 +98,7 @@ def bank_deduction_run(
     """Every bank member's deduction of ``year`` to date; with ``regions``, only the members
     enrolled in one of them in ``today``'s month (a month-by-month region's own run: its
     months can be collected only in the month itself)."""
-    from ledger.operations.bank import bank_members, bank_members_in
+    from ledger.operations.rosters import bank_members, bank_members_in
 
     key = keys.again(keys.bank_deduction_run(year, scheme, today, regions), round_)
     if regions is None:
@@ -125,7 +125,7 @@ def bank_deduction_run(
 def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, size: int) -> Run:
     """Every member enrolled in ``scheme`` during ``year``: their unpaid months whose window
     has closed become gaps, whatever the method."""
-    from ledger.operations.bank import enrolled_members
+    from ledger.operations.rosters import enrolled_members
 
     if today <= date(year, 12, 31):
         raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")

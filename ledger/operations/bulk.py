@@ -55,9 +55,15 @@ def enrolments_of(
 
 
 def paid_of(
-    conn: Connection, ids: Sequence[str], scheme: Scheme, first: str, last: str
+    conn: Connection,
+    ids: Sequence[str],
+    scheme: Scheme,
+    first: str,
+    last: str,
+    kind: EntryKind = EntryKind.CONTRIBUTION,
 ) -> dict[str, set[str]]:
-    """Each member's periods ``first``..``last`` with a ``contribution`` entry.
+    """Each member's periods ``first``..``last`` with a ``kind`` entry (a ``contribution``:
+    paid; an ``arrears``: recorded as a gap).
 
     One row per member (the periods joined in SQL): a year's batch has a dozen paid
     months per member, and fetching a row costs more than splitting a string.
@@ -67,7 +73,7 @@ def paid_of(
         rows = conn.execute(
             select(entries.c.member_id, func.aggregate_strings(entries.c.period, ","))
             .where(
-                entries.c.kind == EntryKind.CONTRIBUTION.value,
+                entries.c.kind == kind.value,
                 entries.c.member_id.in_(chunk),
                 entries.c.scheme == scheme.value,
                 entries.c.period >= first,

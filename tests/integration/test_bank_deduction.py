@@ -19,25 +19,21 @@ from ledger.domain.clock import FixedClock
 from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BankUnavailable,
-    SettlementRecorded,
     SettlementShort,
+    WriteRaced,
 )
 from ledger.domain.identity import check_character
 from ledger.domain.journal import EntryKind
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice, assess
 from ledger.domain.schemes import Scheme
-from ledger.operations.bank import (
-    BankOutcome,
-    BankResult,
-    SimulatedBank,
-    bank_members,
-    close_year,
-    deduct_batch,
-    deduct_member_year,
-    reference_for,
-)
+from ledger.operations import withholding
+from ledger.operations.bank import BankOutcome, BankResult, SimulatedBank, reference_for
+from ledger.operations.payments import contribute
+from ledger.operations.rosters import bank_members
 from ledger.operations.services import Ledger
+from ledger.operations.withholding import deduct_member_year
+from ledger.operations.yearplan import close_year
 from ledger.store.queries import balance
 from ledger.store.tables import entries, postings
 from tests.rows import row_counts
@@ -229,7 +225,7 @@ def test_a_later_payment_for_a_gap_month_is_refused_naming_the_reason(ledger, en
         close_year(ledger, conn, PENSION, 2025, date(2026, 1, 10))
     before = counts(engine)
     with pytest.raises(BackPaymentWindowClosed) as caught, ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 5), None, date(2026, 1, 10))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 5), None, date(2026, 1, 10))
     assert "gap" in caught.value.rule and "closed at the end of 2025" in caught.value.rule
     assert counts(engine) == before
 
@@ -326,7 +322,7 @@ def charge_then_lose_the_commit(ledger: Ledger, bank: ScriptedBank, engine) -> N
 def pay_otherwise(ledger: Ledger, *months: Month) -> None:
     with ledger.unit_of_work() as conn:
         for month in months:
-            ledger.contribute(conn, MEMBER, PENSION, month, month, TODAY)
+            contribute(ledger, conn, MEMBER, PENSION, month, month, TODAY)
 
 
 def entries_of_kind(engine, kind: str) -> list:
@@ -414,34 +410,46 @@ def test_a_bank_that_settled_for_less_than_the_months_due_is_refused_and_nothing
     assert paid_months(engine) == []
 
 
-def test_the_batch_path_records_a_lost_commit_as_the_member_path_does(ledger, engine):
+def test_a_batch_retried_after_a_lost_commit_records_what_the_bank_took_once(ledger, engine):
     bank = ScriptedBank()
     charge_then_lose_the_commit(ledger, bank, engine)
     pay_otherwise(ledger, Month(2025, 4))
     with ledger.unit_of_work() as conn:
-        outcomes, left = deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
-    assert left == [] and outcomes == {MEMBER: ("ok", 3)}  # May, June, the overpayment
+        [result] = withholding.deduct(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert result.refused is None and result.outcome is BankOutcome.OK
+    assert result.created == 3  # May, June, the overpayment
     assert len(bank.calls) == 2 and bank.calls[0][0] == bank.calls[1][0]
     assert paid_months(engine) == ["2025-04", "2025-05", "2025-06"]
     assert owed_back(engine) == owed(ledger, [Month(2025, 4)])
     with ledger.unit_of_work() as conn:
-        assert deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY) == (
-            {MEMBER: ("nothing-due", 0)},
-            [],
-        )
+        [again] = withholding.deduct(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert again.outcome is None and again.created == 0 and again.refused is None
     assert len(bank.calls) == 2
 
 
-def test_the_batch_path_leaves_a_short_settlement_to_the_member_path(ledger, engine):
+def test_a_batch_refuses_a_short_settlement_for_that_member_alone(ledger, engine):
+    other = member_id(1)
+    with ledger.unit_of_work() as conn:
+        ledger.add_member(conn, other, BEIJING)
+        ledger.enroll(
+            conn,
+            other,
+            PENSION,
+            BEIJING,
+            BaseChoice.of(percent="60"),
+            Month(2025, 1),
+            method="bank",
+        )
     bank = ScriptedBank()
     bank.settled[reference_for(MEMBER, PENSION, 2025, TODAY)] = BankResult(
         BankOutcome.OK, "REF-EARLIER", 100
     )
-    before = counts(engine)
     with ledger.unit_of_work() as conn:
-        outcomes, left = deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
-    assert outcomes == {} and left == [MEMBER]
-    assert counts(engine) == before
+        short, paid = withholding.deduct(ledger, conn, [MEMBER, other], PENSION, 2025, bank, TODAY)
+    assert isinstance(short.refused, SettlementShort) and short.created == 0
+    assert paid_months(engine) == []
+    assert paid.refused is None and paid.outcome is BankOutcome.OK
+    assert paid_months(engine, other) == [str(Month(2025, m)) for m in range(1, 7)]
 
 
 def test_the_simulated_bank_answers_a_settled_reference_with_its_first_amount():
@@ -453,19 +461,34 @@ def test_the_simulated_bank_answers_a_settled_reference_with_its_first_amount():
     assert first.amount_fen == 300
 
 
-def test_a_settlement_another_run_recorded_meanwhile_is_a_refusal_not_a_database_fault(
+def test_a_settlement_another_run_recorded_meanwhile_is_a_race_that_writes_nothing(
     ledger, engine, monkeypatch
 ):
     """Two runs the same day: the second checked its references before the first
-    committed, so it reaches the settlement rows after them. It is refused as a rule
-    refuses (the worker then goes member by member), and it writes nothing."""
-    from ledger.operations import bank as bank_operations
-
+    committed, so it reaches the settlement rows after them. Its append is refused as a
+    race (``WriteRaced``: the message is rolled back and done again), writing nothing,
+    and done again it finds the reference recorded and asks the bank no more."""
     bank = ScriptedBank()
     deduct(ledger, bank, TODAY)
     before = counts(engine)
-    monkeypatch.setattr(bank_operations, "recorded_settlements", lambda _conn, _refs: set())
-    with pytest.raises(SettlementRecorded), ledger.unit_of_work() as conn:
-        deduct_batch(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    with monkeypatch.context() as patch:
+        patch.setattr(withholding, "recorded_settlements", lambda _conn, _refs: set())
+        patch.setattr(withholding, "load", _as_if_nothing_was_paid(withholding.load))
+        with pytest.raises(WriteRaced), ledger.unit_of_work() as conn:
+            withholding.deduct(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
     assert counts(engine) == before
+    calls = len(bank.calls)
+    with ledger.unit_of_work() as conn:
+        [again] = withholding.deduct(ledger, conn, [MEMBER], PENSION, 2025, bank, TODAY)
+    assert again.outcome is None and again.created == 0 and len(bank.calls) == calls
     assert len(bank.settled) == 1  # asked again under the same reference: charged once
+
+
+def _as_if_nothing_was_paid(load):
+    """``load`` as a run that read its facts before the first run committed saw them."""
+    from dataclasses import replace
+
+    def stale(*args, **kwargs):
+        return replace(load(*args, **kwargs), paid={})
+
+    return stale

@@ -20,9 +20,9 @@ from ledger.domain.identity import check_character
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
-from ledger.operations.bank import enrolled_members
 from ledger.operations.bulk import enrolments_of
 from ledger.operations.fees import agency_members
+from ledger.operations.rosters import enrolled_members
 from ledger.operations.services import Ledger
 from ledger.store import enrolment_index
 from ledger.store.tables import enrolments

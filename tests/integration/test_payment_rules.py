@@ -35,10 +35,11 @@ from ledger.domain.money import round_half_up
 from ledger.domain.period import Month
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
-from ledger.operations.bank import deduct_member_year
 from ledger.operations.fees import charge_month
+from ledger.operations.payments import contribute
 from ledger.operations.services import Ledger
 from ledger.operations.transfers import accept_transfer, request_transfer, return_transfer
+from ledger.operations.withholding import deduct_member_year
 from ledger.store.queries import balance, contribution_months
 from ledger.store.tables import enrolments, entries, postings
 from ledger.store.worker_tables import processed_messages
@@ -95,7 +96,7 @@ def test_a_shanghai_month_paid_in_its_own_month_is_accepted(engine):
     """沪人社规〔2023〕5号 item 6: Shanghai collects flexible employees' months monthly."""
     ledger = shanghai_ledger(engine, at(2025, 3, 20, 9))
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 3), None, date(2025, 3, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 3), None, date(2025, 3, 15))
     assert periods(engine) == ["2025-03"]
 
 
@@ -106,7 +107,7 @@ def test_a_shanghai_month_paid_late_is_refused_naming_the_rule_and_nothing_is_wr
     ledger = shanghai_ledger(engine, at(2025, 3, 20, 9))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(PaidOutsideItsMonth) as refused:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), None, date(2025, 3, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 1), None, date(2025, 3, 15))
     assert refused.value.field == "paid_on"
     assert "2025-01 paid late on 2025-03-15" in refused.value.rule
     assert "沪人社规〔2023〕5号" in refused.value.rule
@@ -115,7 +116,7 @@ def test_a_shanghai_month_paid_late_is_refused_naming_the_rule_and_nothing_is_wr
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, other, BEIJING)
         ledger.enroll(conn, other, PENSION, BEIJING, SIXTY, Month(2025, 1))
-        ledger.contribute(conn, other, PENSION, Month(2025, 1), None, date(2025, 3, 15))
+        contribute(ledger, conn, other, PENSION, Month(2025, 1), None, date(2025, 3, 15))
     assert periods(engine, region=BEIJING) == ["2025-01"]
 
 
@@ -125,7 +126,7 @@ def test_several_shanghai_months_paid_together_are_refused_whole(engine):
     ledger = shanghai_ledger(engine, at(2025, 3, 20, 9))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(PaidOutsideItsMonth):
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 3), date(2025, 3, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 1), Month(2025, 3), date(2025, 3, 15))
     assert counts(engine) == before
 
 
@@ -133,7 +134,7 @@ def test_a_shanghai_month_paid_ahead_is_refused(engine):
     """沪人社规〔2023〕5号 item 6: April cannot be paid in March either."""
     ledger = shanghai_ledger(engine, at(2025, 3, 20, 9))
     with ledger.unit_of_work() as conn, pytest.raises(PaidOutsideItsMonth) as refused:
-        ledger.contribute(conn, MEMBER, PENSION, Month(2025, 4), None, date(2025, 3, 15))
+        contribute(ledger, conn, MEMBER, PENSION, Month(2025, 4), None, date(2025, 3, 15))
     assert "paid ahead" in refused.value.rule
 
 
@@ -247,7 +248,7 @@ def moved_to_guangzhou(engine, accepted: date | None = date(2025, 7, 20)) -> tup
     with ledger.unit_of_work() as conn:
         ledger.add_member(conn, MOVER, BEIJING)
         ledger.enroll(conn, MOVER, PENSION, BEIJING, SIXTY, Month(2025, 1))
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+        contribute(ledger, conn, MOVER, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
         transfer_id = request_transfer(ledger, conn, MOVER, PENSION, GUANGZHOU, date(2025, 7, 10))
         if accepted is not None:
             accept_transfer(ledger, conn, transfer_id, accepted)
@@ -261,7 +262,7 @@ def test_a_month_paid_at_the_source_after_an_accepted_transfer_is_refused(engine
     ledger, transfer_id = moved_to_guangzhou(engine, accepted=date(2025, 8, 20))
     before = counts(engine)
     with ledger.unit_of_work() as conn, pytest.raises(MonthMovedWithTransfer) as refused:
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 25))
+        contribute(ledger, conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 25))
     assert refused.value.field == "from"
     assert transfer_id in refused.value.rule and "440100" in refused.value.rule
     assert "国办发〔2009〕66号" in refused.value.rule
@@ -273,10 +274,10 @@ def test_a_month_paid_at_the_source_while_the_transfer_is_in_transit_is_refused(
     yet or not; returned, the relationship is back and the month can be paid there."""
     ledger, transfer_id = moved_to_guangzhou(engine, accepted=None)
     with ledger.unit_of_work() as conn, pytest.raises(MonthMovedWithTransfer):
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
+        contribute(ledger, conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 15))
     with ledger.unit_of_work() as conn:
         return_transfer(ledger, conn, transfer_id, date(2025, 8, 1), "rejected: no documents")
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 5))
+        contribute(ledger, conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 8, 5))
     assert periods(engine, region=BEIJING)[-1] == "2025-07"
 
 
@@ -288,7 +289,7 @@ def test_the_month_of_acceptance_is_paid_at_the_destination_whose_fund_holds_12_
     bases of every month ``months`` says it holds, to the fen of each rounding."""
     ledger, _ = moved_to_guangzhou(engine)
     with ledger.unit_of_work() as conn:
-        ledger.contribute(conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 25))
+        contribute(ledger, conn, MOVER, PENSION, Month(2025, 7), None, date(2025, 7, 25))
     with engine.connect() as conn:
         bases = dict(
             conn.execute(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -32,9 +32,10 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from ledger.domain import keys
-from ledger.domain.errors import LedgerError, MonthAlreadyPaid
+from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid
 from ledger.domain.period import Month
 from ledger.domain.schemes import Scheme
+from ledger.operations import payments, withholding, yearplan
 from workers import runtime
 from workers.outbox import QUEUE
 
@@ -46,8 +47,8 @@ declared: dict[str, dramatiq.Actor] = {}
 
 def job_actor(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register ``fn(message_id, **kwargs)`` to be declared as the actor ``fn.__name__``
-    (done again carefully if its batch's optimistic fast path is refused)."""
-    body = runtime.redone_carefully(fn)
+    (done again at once if its append raced another worker's)."""
+    body = runtime.retried_on_race(fn)
     ACTORS[fn.__name__] = body
     return body
 
@@ -138,88 +139,36 @@ def _pay(
 ) -> None:
     """Pay for each key: ``member/scheme``, or a member when ``scheme`` is given (the
     key is what a refusal is reported under)."""
-    from ledger.operations.bulk import enrolments_of
-    from ledger.store.queries import departures_of
-
     with runtime.exactly_once(message_id, actor, run_key, at_iso) as batch:
         if batch is None:
             return
-        start, end = Month.parse(first), Month.parse(last)
-        paid_on = date.fromisoformat(paid_on_iso)
-        ledger, conn = batch.ledger, batch.conn
-
-        def split(key: str) -> tuple[str, str]:
-            if scheme is not None:
-                return key, scheme
-            member, _, named = key.partition("/")
-            return member, named
-
-        def fast(keys: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            by_scheme: dict[str, list[str]] = {}
-            for key in keys:
-                member, named = split(key)
-                by_scheme.setdefault(named, []).append(member)
-            found = {}  # a member without an enrolment goes to handle, which says why
-            departed = {}
-            for named, ids in by_scheme.items():
-                if named in Scheme._value2member_map_:
-                    for member, rows in enrolments_of(conn, ids, Scheme(named)).items():
-                        found[(member, named)] = rows
-                    for member, regions in departures_of(conn, ids, named).items():
-                        departed[(member, named)] = regions
-            cache: dict = {}
-            drafts, owners, left = [], [], []
-            for key in keys:
-                member, named = split(key)
-                try:
-                    if (member, named) not in found:
-                        raise LookupError(key)
-                    drafted = ledger.contribution_drafts(
-                        member,
-                        found[(member, named)],
-                        Scheme(named),
-                        start,
-                        end,
-                        paid_on,
-                        cache=cache,
-                        departed=departed.get((member, named)),
-                    )
-                except (LedgerError, LookupError):
-                    left.append(key)
-                    continue
-                drafts.extend(drafted)
-                owners.extend([key] * len(drafted))
-            return _outcomes(ledger, conn, drafts, owners, "posted", "replayed"), left
-
-        def handle(key: str) -> tuple[str, int]:
-            member, named = split(key)
-            recorded = ledger.contribute(conn, member, Scheme.parse(named), start, end, paid_on)
-            created = sum(1 for r in recorded if r.created)
-            return ("posted" if created else "replayed"), created
-
-        batch.bulk(keys, fast, handle, {MonthAlreadyPaid: "already-paid"})
-
-
-def _outcomes(
-    ledger: Any,
-    conn: Any,
-    drafts: list,
-    owners: list[str],
-    done: str,
-    again: str,
-    nothing: str | None = None,
-    members: Sequence[str] = (),
-) -> dict[str, tuple[str, int]]:
-    """Append ``drafts`` at once; each owner's outcome: ``done`` with the entries it
-    created, ``again`` if all were recorded before; ``nothing`` for ``members`` with no
-    draft at all."""
-    recorded = ledger.recorder.append(conn, drafts)
-    created: Counter[str] = Counter(o for o, r in zip(owners, recorded, strict=True) if r.created)
-    outcomes = {o: ((done if created[o] else again), created[o]) for o in owners}
-    for member in members:
-        if member not in outcomes and nothing is not None:
-            outcomes[member] = (nothing, 0)
-    return outcomes
+        items: list[tuple[str, Scheme]] = []
+        owners: list[str] = []
+        for key in keys:
+            member, _, named = (key, "", scheme) if scheme is not None else key.partition("/")
+            try:
+                items.append((member, Scheme.parse(named or "")))
+            except LedgerError as refusal:
+                batch.tally(key, refusal, 0, "posted", "replayed")
+            else:
+                owners.append(key)
+        paid = payments.pay(
+            batch.ledger,
+            batch.conn,
+            items,
+            Month.parse(first),
+            Month.parse(last),
+            date.fromisoformat(paid_on_iso),
+        )
+        for key, one in zip(owners, paid, strict=True):
+            batch.tally(
+                key,
+                one.decision.refused,
+                len(one.created),
+                "posted",
+                "replayed",
+                {MonthAlreadyPaid: "already-paid"},
+            )
 
 
 @job_actor
@@ -238,38 +187,25 @@ def bank_deduction_batch(
 
     ``seed`` and ``failure_rate`` choose the simulated bank (``Runtime.bank``).
     """
-    from ledger.domain.errors import BankUnavailable
-    from ledger.operations.bank import deduct_batch, deduct_member_year
-
     with runtime.exactly_once(message_id, "bank_deduction_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         chosen, today = Scheme.parse(scheme), date.fromisoformat(today_iso)
         bank = runtime.current().bank(seed, failure_rate)
-        ledger, conn = batch.ledger, batch.conn
 
         def patiently(call: Callable[[], Any]) -> Any:
-            for attempt in range(1, BANK_ATTEMPTS + 1):
+            for _ in range(1, BANK_ATTEMPTS):
                 try:
                     return call()
                 except BankUnavailable:
-                    if attempt == BANK_ATTEMPTS:
-                        raise
-                    batch.forget_accounts()
+                    pass
+            return call()  # the last attempt's timeout aborts the message
 
-        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            return deduct_batch(ledger, conn, ids, chosen, year, bank, today, patiently)
-
-        def handle(member: str) -> tuple[str, int]:
-            def once() -> Any:
-                with conn.begin_nested():
-                    return deduct_member_year(ledger, conn, member, chosen, year, bank, today)
-
-            result = patiently(once)
-            outcome = result.outcome.value if result.outcome is not None else "nothing-due"
-            return outcome, len(result.posted) + len(result.gaps)
-
-        batch.bulk(member_ids, fast, handle, {MonthAlreadyPaid: "already-paid"})
+        for one in withholding.deduct(
+            batch.ledger, batch.conn, member_ids, chosen, year, bank, today, patiently
+        ):
+            outcome = one.outcome.value if one.outcome is not None else "nothing-due"
+            batch.tally(one.member_id, one.refused, one.created, outcome, outcome)
 
 
 @job_actor
@@ -283,29 +219,12 @@ def close_year_batch(
     at_iso: str | None = None,
 ) -> None:
     """Record as gaps the months of ``year`` each member can no longer pay (arrears)."""
-    from ledger.operations.bank import plan_batch, record_gaps
-
     with runtime.exactly_once(message_id, "close_year_batch", run_key, at_iso) as batch:
         if batch is None:
             return
         chosen, today = Scheme.parse(scheme), date.fromisoformat(today_iso)
-        ledger, conn = batch.ledger, batch.conn
-
-        def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-            plans, left = plan_batch(ledger, conn, ids, chosen, year, today)
-            drafts = [g for m in ids if m in plans for g in plans[m].gaps]
-            owners = [m for m in ids if m in plans for _ in plans[m].gaps]
-            members = [m for m in ids if m in plans]
-            return _outcomes(
-                ledger, conn, drafts, owners, "gaps", "nothing-due", "nothing-due", members
-            ), left
-
-        def handle(member: str) -> tuple[str, int]:
-            recorded = record_gaps(ledger, conn, member, chosen, year, today)
-            created = sum(1 for r in recorded if r.created)
-            return ("gaps" if created else "nothing-due"), created
-
-        batch.bulk(member_ids, fast, handle)
+        for one in yearplan.close(batch.ledger, batch.conn, member_ids, chosen, year, today):
+            batch.tally(one.member_id, one.refused, len(one.gaps), "gaps", "nothing-due")
 
 
 @job_actor
@@ -599,20 +518,7 @@ def _transfers(
                 transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
             return step, 1
 
-        in_one_pass = {"request": transfers.request_batch, "accept": transfers.accept_batch}
-        if step in in_one_pass:
-
-            def fast(ids: Sequence[str]) -> tuple[dict[str, tuple[str, int]], list[str]]:
-                done, left = in_one_pass[step](batch.ledger, batch.conn, ids, on)
-                if step == "request":
-                    requested.extend(done)  # only once appended: a refused batch adds none
-                return {tid: (step, 1) for tid in done}, left
-
-            batch.bulk(transfer_ids, fast, handle)
-            order = {tid: i for i, tid in enumerate(transfer_ids)}
-            requested.sort(key=order.__getitem__)  # as if one by one
-        else:
-            batch.each(transfer_ids, handle)
+        batch.each(transfer_ids, handle)
         if requested:
             batch.enqueue(
                 actor,

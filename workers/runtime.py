@@ -11,17 +11,15 @@ Invariants:
   (INSERT … ON CONFLICT DO NOTHING): a concurrent duplicate waits on the primary key until
   the first commits and then finds the message done; a redelivered one finds it at once.
   Either way it writes nothing; the entries' idempotency keys are the second guard;
-- a batch's fast path (``Batch.bulk``) writes optimistically, without SAVEPOINTs (see
-  ``ledger.store.recorder.optimistic``). If it is refused after it wrote, the message's
-  transaction is rolled back whole and the message is done again at once, carefully
-  (``redone_carefully``): fast paths in a SAVEPOINT, falling back to member by member.
-  Both attempts are one delivery; the first leaves nothing behind;
-- per-member isolation (``Batch.each``): every member of a batch runs in a SAVEPOINT. A
-  member refused by a rule (any ``LedgerError`` that is not transient) is rolled back
-  alone and reported in the message's outcome and ``job_messages.last_error``, while the
-  batch completes: the refusal is an answer, not a fault, and retrying would not change
-  it. A transient fault (database, bank timeout) aborts the whole message, which is
-  retried with backoff: nothing of it was committed.
+- a batch is decided before it is written: each item's refusal is an answer
+  (``Batch.tally``), reported in the message's outcome and ``job_messages.last_error``
+  while the rest commit; retrying would not change it. A write refused by the database
+  (another worker wrote a key meanwhile: ``WriteRaced``) rolls the message back whole, and
+  it is done again at once on fresh facts (``retried_on_race``). A transient fault
+  (database, bank timeout) aborts the whole message, retried with backoff: nothing of it
+  was committed;
+- ``Batch.each`` runs the operations that are not batch-first yet (retirements, deaths,
+  late adjustments) member by member, each in a SAVEPOINT.
 
 ``drain`` runs an embedded (in-process) worker until the queue is empty; ``wait`` follows
 a run done by Redis workers, relaying (and re-sending lost messages) while it waits.
@@ -35,9 +33,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -49,11 +46,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.config import Settings
 from ledger.domain.clock import Clock, SystemClock, as_utc
-from ledger.domain.errors import BadInput, LedgerError
+from ledger.domain.errors import BadInput, LedgerError, WriteRaced
 from ledger.operations.bank import SimulatedBank
 from ledger.operations.services import Ledger
 from ledger.store.db import open_engine
-from ledger.store.recorder import WritesSpoiled, optimistic
 from ledger.store.tables import simulations
 from ledger.store.worker_tables import processed_messages
 from workers import outbox
@@ -164,28 +160,25 @@ def current() -> Runtime:
 # --- one message, one transaction -------------------------------------------------------
 
 
-_CAREFUL: ContextVar[bool] = ContextVar("flexledger_careful", default=False)
+RACE_ATTEMPTS = 3
 
 
-class RedoCarefully(Exception):
-    """A batch's optimistic fast path was refused after writing: roll back, do it again."""
-
-
-def redone_carefully(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` (an actor body), done a second time in careful mode if it raises
-    ``RedoCarefully``: by then its transaction was rolled back, so nothing of the first
-    attempt remains but what outlives a rollback anyway (a bank's answer to a reference)."""
+def retried_on_race(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (an actor body), done again at once if its append raced another worker's
+    (``WriteRaced``: a key or a month written meanwhile). By then its transaction was
+    rolled back whole, so the next attempt loads fresh facts, and its decider finds the
+    work done or refuses it with the reason. After ``RACE_ATTEMPTS`` the race is raised
+    (transient: the broker retries the message with backoff)."""
 
     @functools.wraps(fn)
     def attempt(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RedoCarefully:
-            token = _CAREFUL.set(True)
+        for attempt_number in range(1, RACE_ATTEMPTS + 1):
             try:
                 return fn(*args, **kwargs)
-            finally:
-                _CAREFUL.reset(token)
+            except WriteRaced:
+                if attempt_number == RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     return attempt
 
@@ -230,56 +223,27 @@ class Batch:
                 self.posted += posted
 
     def tally(
-        self, item: str, refused: LedgerError | None, posted: int, done: str, again: str
+        self,
+        item: str,
+        refused: LedgerError | None,
+        posted: int,
+        done: str,
+        again: str,
+        answers: Mapping[type[LedgerError], str] | None = None,
     ) -> None:
         """Count one item a decider answered: refused (reported under its reason), ``done``
-        with the entries it posted, or ``again`` when everything was recorded before."""
+        with the entries it posted, or ``again`` when everything was recorded before.
+
+        ``answers`` names refusals that are normal outcomes (``MonthAlreadyPaid`` →
+        ``already-paid``): counted under that name, not reported as problems."""
         if refused is not None:
-            self.counts["refused"] += 1
-            self.problems[item] = f"{type(refused).__name__}: {refused}"
+            answer = next((a for t, a in (answers or {}).items() if isinstance(refused, t)), None)
+            self.counts[answer or "refused"] += 1
+            if answer is None:
+                self.problems[item] = f"{type(refused).__name__}: {refused}"
         else:
             self.counts[done if posted else again] += 1
             self.posted += posted
-
-    def bulk(
-        self,
-        members: Sequence[str],
-        fast: Callable[[Sequence[str]], tuple[dict[str, tuple[str, int]], list[str]]],
-        handle: Callable[[str], tuple[str, int]],
-        answers: Mapping[type[LedgerError], str] | None = None,
-    ) -> None:
-        """The batch in one pass if it can be, else member by member (``each``).
-
-        ``fast(members)`` reads and drafts for the whole batch and appends once, returning
-        ``{member: (outcome, entries posted)}`` and the members it left to ``handle`` (one
-        its planning refused, say). It writes optimistically, without SAVEPOINTs: if it is
-        refused (a month paid meanwhile under another key, a rule), ``RedoCarefully``
-        rolls the message back and ``redone_carefully`` does it again, where ``fast`` runs
-        in a SAVEPOINT and, refused again, is rolled back and every member goes through
-        ``handle`` in its own SAVEPOINT, so one member's refusal is reported for that
-        member alone, exactly as if there were no fast path.
-        """
-        if not _CAREFUL.get():
-            try:
-                with optimistic():
-                    done, left = fast(members)
-            except (LedgerError, WritesSpoiled) as error:
-                if is_transient(error):
-                    raise
-                raise RedoCarefully(f"{type(error).__name__}: {error}") from error
-        else:
-            try:
-                with self.conn.begin_nested():
-                    done, left = fast(members)
-            except LedgerError as error:
-                if is_transient(error):
-                    raise
-                self.forget_accounts()
-                done, left = {}, list(members)
-        for outcome, posted in done.values():
-            self.counts[outcome] += 1
-            self.posted += posted
-        self.each(left, handle, answers)
 
     def forget_accounts(self) -> None:
         """After a savepoint rolled back: accounts opened inside it are gone, so their

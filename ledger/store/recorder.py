@@ -14,20 +14,17 @@ What it guarantees, inside the caller's transaction:
   chain has one head;
 - recorded times never go backwards, so "as known at T" is a prefix of the chain.
 
-Optimistic writes (``optimistic()``): a batch that expects to succeed (a worker's fast
-path) may write without the SAVEPOINTs that let a refused write be undone alone. On
-SQLite a SAVEPOINT makes every existing page a statement first touches be copied into a
-statement journal, ≈ 4% of a simulation. The price: a refused write inside the block
-leaves the transaction half written, so the recorder then raises ``WritesSpoiled`` and the
-caller must roll the whole transaction back (``workers.runtime.Batch.bulk`` redoes its
-message the careful way).
+Two ways to append: ``append`` takes any drafts and sorts replays from new entries at
+the database (a SAVEPOINT undoes a refused insert); ``append_new`` takes drafts the caller
+found unrecorded (``recorded``) and inserts them with no SAVEPOINT (on SQLite one makes
+every page a statement first touches be copied to a statement journal, ≈ 4% of a
+simulation): a refusal then means another writer got there first (``WriteRaced``), and
+the caller's transaction, part-written, must be rolled back whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,6 +37,7 @@ from ledger.domain.errors import (
     ClockWentBackwards,
     IdempotencyConflict,
     MonthAlreadyPaid,
+    WriteRaced,
 )
 from ledger.domain.journal import (
     GENESIS_HASH,
@@ -74,33 +72,6 @@ ENTRY_COLUMNS = (
     "hash",
 )
 POSTING_COLUMNS = ("entry_id", "account_id", "amount_fen", "effective_date")
-
-
-_OPTIMISTIC: ContextVar[bool] = ContextVar("flexledger_optimistic_writes", default=False)
-
-
-class WritesSpoiled(Exception):
-    """An optimistic write was refused part-way: the transaction must be rolled back whole.
-
-    Not a ``LedgerError``: it is no answer about the input, only a sign that this attempt
-    cannot go on; the same work done carefully gives the answer.
-    """
-
-
-@contextmanager
-def optimistic() -> Iterator[None]:
-    """Writes in this block (this thread's) skip their SAVEPOINTs; see the module's notes."""
-    token = _OPTIMISTIC.set(True)
-    try:
-        yield
-    finally:
-        _OPTIMISTIC.reset(token)
-
-
-def savepoint(conn: Connection) -> AbstractContextManager[object]:
-    """``conn.begin_nested()``; nothing inside ``optimistic()``, where a failed write spoils
-    the transaction instead of rolling back to here."""
-    return nullcontext() if _OPTIMISTIC.get() else conn.begin_nested()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +144,42 @@ class Recorder:
 
     # ------------------------------------------------------------------ entries
 
+    def recorded(
+        self, conn: Connection, drafts: Sequence[EntryDraft]
+    ) -> dict[str, tuple[str, RecordedEntry]]:
+        """Those of ``drafts`` whose key is recorded already: the recorded fingerprint (a
+        different one is the caller's to refuse) and the entry (``created`` False)."""
+        by_key = {d.idempotency_key: d for d in drafts}
+        found: dict[str, tuple[str, RecordedEntry]] = {}
+        for chunk in _chunks(list(by_key), KEY_CHUNK):
+            for row in conn.execute(
+                select(
+                    entries.c.id,
+                    entries.c.idempotency_key,
+                    entries.c.fingerprint,
+                    entries.c.recorded_at,
+                    entries.c.hash,
+                ).where(entries.c.idempotency_key.in_(chunk))
+            ):
+                draft = by_key[row.idempotency_key]
+                entry = RecordedEntry(row.id, _aware(row.recorded_at), row.hash, draft, False)
+                found[row.idempotency_key] = (row.fingerprint, entry)
+        return found
+
+    def append_new(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
+        """Record ``drafts``, which the caller found unrecorded (``recorded``) in this
+        transaction: inserted with no SAVEPOINT (on SQLite one costs a copy of every page
+        the insert first touches). A key or month recorded meanwhile by another writer
+        raises ``WriteRaced``, and the transaction, part-written, must be rolled back."""
+        if not drafts:
+            return []
+        head, now, ids = self._prepare(conn, drafts)
+        try:
+            recorded = self._insert(conn, drafts, head, now, ids)
+        except IntegrityError as error:
+            raise WriteRaced(f"appending {len(drafts)} entries: {error.orig}") from error
+        return [recorded[d.idempotency_key] for d in drafts]
+
     def append(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
         """Record ``drafts`` in order; returns one ``RecordedEntry`` per draft.
 
@@ -183,6 +190,33 @@ class Recorder:
         """
         if not drafts:
             return []
+        head, now, ids = self._prepare(conn, drafts)
+        keys = [d.idempotency_key for d in drafts]
+        try:
+            with conn.begin_nested():
+                recorded = self._insert(conn, drafts, head, now, ids)
+            return [recorded[k] for k in keys]
+        except IntegrityError:
+            pass  # a replayed key or a month already paid: look the keys up
+        existing = self._existing(conn, drafts)
+        fresh = [d for d in drafts if d.idempotency_key not in existing]
+        recorded = {}
+        if fresh:
+            try:
+                with conn.begin_nested():
+                    recorded = self._insert(conn, fresh, head, now, ids)
+            except IntegrityError:
+                self._refuse_paid_months(conn, fresh)
+                raise
+        recorded.update(existing)
+        return [recorded[k] for k in keys]
+
+    def _prepare(
+        self, conn: Connection, drafts: Sequence[EntryDraft]
+    ) -> tuple[Row | None, datetime, dict[str, int]]:
+        """Take the append lock; the chain's head, the time to record at and the
+        accounts' ids (opened if new). Refuses a key twice in ``drafts`` and a clock
+        that went back before the head."""
         self._lock(conn)
         keys = [d.idempotency_key for d in drafts]
         if len(set(keys)) != len(keys):
@@ -204,26 +238,7 @@ class Recorder:
                 f"{_aware(head.recorded_at).isoformat()}"
             )
         ids = self.account_ids(conn, {p.account for d in drafts for p in d.postings})
-        try:
-            with savepoint(conn):
-                recorded = self._insert(conn, drafts, head, now, ids)
-            return [recorded[k] for k in keys]
-        except IntegrityError as error:
-            if _OPTIMISTIC.get():  # some rows are in, with no savepoint to take them out
-                raise WritesSpoiled(f"appending {len(drafts)} entries: {error.orig}") from error
-            # a replayed key or a month already paid: look the keys up
-        existing = self._existing(conn, drafts)
-        fresh = [d for d in drafts if d.idempotency_key not in existing]
-        recorded = {}
-        if fresh:
-            try:
-                with conn.begin_nested():
-                    recorded = self._insert(conn, fresh, head, now, ids)
-            except IntegrityError:
-                self._refuse_paid_months(conn, fresh)
-                raise
-        recorded.update(existing)
-        return [recorded[k] for k in keys]
+        return head, now, ids
 
     def _insert(
         self,

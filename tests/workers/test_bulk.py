@@ -3,14 +3,13 @@
 Given a batch of members, when an actor runs it, then it reads and appends with a number
 of SQL statements that does not grow with the batch (a few ``IN`` queries and one insert;
 only the chunking of long ``IN`` lists and inserts adds one per 500 rows or so), where a
-query per member would add hundreds; a message that carries the story's time records its entries at
-that time; members paying in several schemes are paid in one message; closing a year
-records every enrolled month left unpaid, whatever the method; many transfers go in one
-message and the accepts follow in one more; a batch that meets no refusal writes
-without a SAVEPOINT, and one refused after it wrote is rolled back whole and done again
-member by member, ending as if it had been done that way from the start. Refusals
-inside a batch are covered in ``test_delivery`` (one member refused, the rest commit),
-which goes through the same fast path and its per-member fallback.
+query per member would add hundreds; a message that carries the story's time records its
+entries at that time; members paying in several schemes are paid in one message; closing
+a year records every enrolled month left unpaid, whatever the method; many transfers go
+in one message and the accepts follow in one more; a payments batch whose entries are
+new appends them without a SAVEPOINT, and one with a month recorded before refuses that
+member alone, in the same transaction. Refusals inside a batch are covered in
+``test_delivery`` (one member refused, the rest commit).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from ledger.domain import keys
 from ledger.domain.clock import SystemClock
 from ledger.domain.period import Month
 from ledger.domain.schemes import Scheme
+from ledger.operations.payments import contribute
 from ledger.store.tables import enrolments, entries
 from ledger.store.verify import verify
 from ledger.store.worker_tables import processed_messages
@@ -151,7 +151,8 @@ def _savepoints(seen: list[str]) -> list[str]:
 
 def test_a_batch_that_meets_no_refusal_writes_without_a_savepoint(engine, rt):
     """On SQLite a SAVEPOINT has every page a write first touches copied to a journal;
-    a fast path that succeeds needs none (``ledger.store.recorder.optimistic``)."""
+    a batch whose facts show its entries new appends them with none
+    (``Recorder.append_new``)."""
     members = enrol(engine, 5)
     with statements(engine) as seen:
         _pay(members, "test:clean")
@@ -159,7 +160,10 @@ def test_a_batch_that_meets_no_refusal_writes_without_a_savepoint(engine, rt):
     assert _savepoints(seen) == []
 
 
-def test_a_batch_refused_after_it_wrote_is_rolled_back_and_done_again_member_by_member(engine, rt):
+def test_a_batch_with_a_month_recorded_before_refuses_that_member_and_pays_the_rest(engine, rt):
+    """The batch's recorded keys are read once its drafts show them, and the batch is
+    decided with them: the member paid before is refused under its reason, the others
+    are paid in the same transaction, nothing is rolled back or redone."""
     members = enrol(engine, 3)
     # The middle member's September was paid on another day: same key, other content.
     actors.post_payments_batch(
@@ -177,12 +181,10 @@ def test_a_batch_refused_after_it_wrote_is_rolled_back_and_done_again_member_by_
 
     event.listen(engine, "rollback", rolled_back)
     try:
-        with statements(engine) as seen:
-            _pay(members, "test:mixed")  # July to September, the first member's rows first
+        _pay(members, "test:mixed")  # July to September, the first member's rows first
     finally:
         event.remove(engine, "rollback", rolled_back)
-    assert len(rollbacks) == 1  # the optimistic attempt, whole
-    assert _savepoints(seen)  # the careful one: fast path, then each member, in SAVEPOINTs
+    assert rollbacks == []  # the message was not redone
     with engine.connect() as conn:
         outcomes = [
             json.loads(o)
@@ -267,11 +269,11 @@ def test_closing_a_year_records_the_unpaid_months_of_members_paying_monthly_too(
     members = enrol(engine, 2, from_month="2025-01")
     ledger = ledger_for(engine)
     with ledger.unit_of_work() as conn:
-        ledger.contribute(
-            conn, members[0], PENSION, Month(2025, 1), Month(2025, 12), date(2025, 12, 20)
+        contribute(
+            ledger, conn, members[0], PENSION, Month(2025, 1), Month(2025, 12), date(2025, 12, 20)
         )
-        ledger.contribute(
-            conn, members[1], PENSION, Month(2025, 1), Month(2025, 9), date(2025, 12, 20)
+        contribute(
+            ledger, conn, members[1], PENSION, Month(2025, 1), Month(2025, 9), date(2025, 12, 20)
         )
     actors.close_year_batch(message_id("close", 0), "close", "pension", 2025, members, "2026-01-02")
     with engine.connect() as conn:
@@ -292,7 +294,7 @@ def test_a_days_transfers_go_in_one_message_and_their_accepts_in_one_more(engine
     ledger = ledger_for(engine)
     with ledger.unit_of_work() as conn:
         for m in members[:2]:  # the third has paid nothing: nothing to move
-            ledger.contribute(conn, m, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
+            contribute(ledger, conn, m, PENSION, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     on = date(2025, 7, 1)
     ids = [keys.transfer_id(m, PENSION, "310000", on) for m in members]
     actors.transfers_batch(message_id("moves", 0), "moves", "request", ids, on.isoformat())
@@ -350,6 +352,7 @@ def test_a_bank_batch_retried_after_a_lost_commit_charges_once_and_owes_back_a_m
     from sqlalchemy.exc import OperationalError
 
     from ledger.operations import bank as bank_operations
+    from ledger.operations import withholding
     from ledger.store.queries import balance
 
     members = enrol(engine, 3, method="bank", from_month="2025-01")
@@ -359,7 +362,7 @@ def test_a_bank_batch_retried_after_a_lost_commit_charges_once_and_owes_back_a_m
     def commit_lost(*_args: object) -> None:
         raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
 
-    monkeypatch.setattr(bank_operations, "record_settlements", commit_lost)
+    monkeypatch.setattr(withholding, "record_settlements", commit_lost)
     with pytest.raises(OperationalError):
         actors.bank_deduction_batch(*arguments)
     monkeypatch.undo()
@@ -368,7 +371,7 @@ def test_a_bank_batch_retried_after_a_lost_commit_charges_once_and_owes_back_a_m
 
     ledger = ledger_for(engine)
     with ledger.unit_of_work() as conn:
-        [january] = ledger.contribute(conn, members[0], PENSION, Month(2025, 1), None, today)
+        [january] = contribute(ledger, conn, members[0], PENSION, Month(2025, 1), None, today)
     actors.bank_deduction_batch(*arguments)
 
     bank = rt.bank(7, "0")

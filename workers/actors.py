@@ -26,17 +26,23 @@ import functools
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from ledger.domain import keys
-from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid
+from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid, ShortOfMinimum
 from ledger.domain.period import Month
+from ledger.domain.policy.assumed import with_assumed_interest
 from ledger.domain.schemes import Scheme
-from ledger.operations import payments, withholding, yearplan
-from workers import runtime
+from ledger.operations import fees, payments, withholding, yearplan
+from ledger.operations.adjustments import post_adjustments
+from ledger.operations.interest import credit
+from ledger.operations.pension_payments import pay
+from ledger.operations.pensions import award_pension, record_death, record_short_choice
+from workers import runtime, verify_jobs
 from workers.outbox import QUEUE
 
 BANK_ATTEMPTS = 3
@@ -238,8 +244,6 @@ def affiliate_fees_batch(
 ) -> None:
     """Charge ``month`` for each ``[member, scheme]`` paying through an HR company: the
     contribution the company pays and its fee (``ledger.operations.fees.charge``)."""
-    from ledger.operations import fees
-
     with runtime.exactly_once(message_id, "affiliate_fees_batch", run_key, at_iso) as batch:
         if batch is None:
             return
@@ -274,10 +278,6 @@ def interest_batch(
     ``assumed_rate``: a projection's provisional rate for the years with no rate
     published yet (a simulation's scenario), recorded as such in the entries' reasons.
     """
-    from decimal import Decimal
-
-    from ledger.domain.policy.assumed import with_assumed_interest
-    from ledger.operations.interest import credit
 
     with runtime.exactly_once(message_id, "interest_batch", run_key, at_iso) as batch:
         if batch is None:
@@ -311,8 +311,6 @@ def pension_payments_batch(
     """Pay ``month``'s pension to each member (``ledger.operations.pension_payments.pay``):
     basic pension from the pooling fund, the personal-account pension from the account
     while it lasts. A month paid already writes nothing (key ``pension:<month>:<member>``)."""
-    from ledger.operations.pension_payments import pay
-
     with runtime.exactly_once(message_id, "pension_payments_batch", run_key, at_iso) as batch:
         if batch is None:
             return
@@ -340,9 +338,6 @@ def retirements_batch(
     pension awarded (``award_pension``, in the retirement category given, default by sex),
     or, for a member short of the minimum months, ``short_choice`` recorded
     (``record_short_choice``: ``refund`` or ``resident``)."""
-    from ledger.domain.errors import ShortOfMinimum
-    from ledger.operations.pensions import award_pension, record_short_choice
-
     with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
         if batch is None:
             return
@@ -369,8 +364,6 @@ def deaths_batch(
 ) -> None:
     """Each ``[member, day of death]`` (``record_death``): the month of death paid if it
     was not, the personal account left owed to the heirs, no pension after."""
-    from ledger.operations.pensions import record_death
-
     with runtime.exactly_once(message_id, "deaths_batch", run_key, at_iso) as batch:
         if batch is None:
             return
@@ -391,8 +384,6 @@ def late_adjustments(
 ) -> None:
     """Adjust the months paid before a late announcement to the figures announced
     (``ledger.operations.adjustments.post_adjustments``: only windows published on ``today``)."""
-    from ledger.operations.adjustments import post_adjustments
-
     with runtime.exactly_once(message_id, "late_adjustments", run_key, at_iso) as batch:
         if batch is None:
             return
@@ -534,7 +525,5 @@ def _transfers(
 def verify_ledger(message_id: str, run_key: str, token_id: int) -> None:
     """Verify the whole chain and record the run (started over the API: see
     ``workers.verify_jobs``); a message done before writes nothing."""
-    from workers import verify_jobs
-
     rt = runtime.current()
     verify_jobs.run(rt.engine(), rt.clock, message_id, run_key, token_id)

@@ -25,6 +25,11 @@ from ledger.domain import keys
 from ledger.domain.errors import BadInput
 from ledger.domain.period import Month
 from ledger.domain.schemes import Scheme
+from ledger.operations.fees import agency_members
+from ledger.operations.interest import personal_accounts
+from ledger.operations.pension_payments import awarded_members
+from ledger.operations.rosters import bank_members, bank_members_in, enrolled_members
+from ledger.operations.transfers import in_transit
 from ledger.store.tables import enrolments
 from workers import outbox
 
@@ -98,8 +103,6 @@ def bank_deduction_run(
     """Every bank member's deduction of ``year`` to date; with ``regions``, only the members
     enrolled in one of them in ``today``'s month (a month-by-month region's own run: its
     months can be collected only in the month itself)."""
-    from ledger.operations.rosters import bank_members, bank_members_in
-
     key = keys.again(keys.bank_deduction_run(year, scheme, today, regions), round_)
     if regions is None:
         members = sorted(bank_members(conn, scheme, year))
@@ -125,8 +128,6 @@ def bank_deduction_run(
 def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, size: int) -> Run:
     """Every member enrolled in ``scheme`` during ``year``: their unpaid months whose window
     has closed become gaps, whatever the method."""
-    from ledger.operations.rosters import enrolled_members
-
     if today <= date(year, 12, 31):
         raise BadInput("year", f"{year} has not ended on {today}: its months may still be paid")
     key = keys.close_year_run(year, scheme)
@@ -148,7 +149,6 @@ def close_year_run(conn: Connection, year: int, scheme: Scheme, today: date, siz
 
 
 def affiliate_fees_run(conn: Connection, month: Month, today: date, size: int) -> Run:
-    from ledger.operations.fees import agency_members
 
     key = keys.affiliate_fees_run(month)
     pairs = sorted([member, scheme.value] for member, scheme in agency_members(conn, month))
@@ -163,7 +163,6 @@ def affiliate_fees_run(conn: Connection, month: Month, today: date, size: int) -
 
 
 def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_: int = 1) -> Run:
-    from ledger.operations.interest import personal_accounts
 
     key = keys.again(keys.interest_run(year, scheme), round_)
     accounts = sorted(personal_accounts(conn, scheme))
@@ -179,8 +178,6 @@ def interest_run(conn: Connection, year: int, scheme: Scheme, size: int, round_:
 
 def pensions_run(conn: Connection, month: Month, today: date, size: int) -> Run:
     """Every member whose pension is due for ``month`` (``pension_payments_batch``)."""
-    from ledger.operations.pension_payments import awarded_members
-
     if today < month.first_day:
         raise BadInput("today", f"{month}'s pensions cannot be paid before it, on {today}")
     key = keys.pensions_run(month)
@@ -228,8 +225,6 @@ def transfer_timeouts_run(conn: Connection, today: date, after_days: int) -> Run
     Each return message has the id ``message_id("transfer:<id>", "return")``: whichever
     sweep sends it, a transfer is returned once.
     """
-    from ledger.operations.transfers import in_transit
-
     if after_days < 0:
         raise BadInput("after_days", f"{after_days} is not a number of days (0 or more)")
     key = keys.transfer_timeouts_run(today)

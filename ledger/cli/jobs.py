@@ -5,8 +5,6 @@ messages to the outbox, relays them to the in-process broker and runs an in-proc
 worker until they are all done or failed. With it, ``jobs run`` only enqueues (the
 ``flexledger worker`` processes do the work) unless ``--wait``. Exit code 1 when a message
 of the run failed (``jobs status`` lists it, ``jobs retry`` re-queues it).
-
-Nothing of ``workers`` is imported before a command runs: the broker is configured first.
 """
 
 from __future__ import annotations
@@ -16,26 +14,44 @@ from datetime import date, datetime
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ledger.cli.base import cli, json_option, print_json, print_table
 from ledger.config import Settings
 from ledger.domain import keys
 from ledger.domain.errors import BadInput, RunFailed
+from ledger.domain.identity import parse_citizen_id
+from ledger.domain.money import format_yuan
 from ledger.domain.period import Month, parse_date
 from ledger.domain.schemes import Scheme
+from ledger.operations import transfers
+from ledger.operations.temporary import temporary_account
+from ledger.store.db import open_engine
+from workers import outbox, runtime, schedule
+from workers.app import start
+from workers.broker import BrokerOptions, is_embedded
+from workers.schedule import (
+    TRANSFER_TIMEOUT_DAYS,
+    affiliate_fees_run,
+    bank_deduction_run,
+    close_year_run,
+    contributions_run,
+    interest_run,
+    pensions_run,
+    transfer_run,
+    transfer_timeouts_run,
+)
 
 EMBEDDED_THREADS = 4
 
 
 def open_runtime(settings: Settings):
     """The broker (configured first, then the actors) and this process's runtime."""
-    from workers.app import start
-
     return start(settings)
 
 
 def _report(run_key: str, total: int, written: int, engine: Any, as_json: bool) -> None:
-    from workers import outbox
 
     state = outbox.progress(engine, run_key)
     with engine.connect() as conn:
@@ -101,12 +117,6 @@ def _execute(
     message is written (a message, once written, is done once and never again).
     ``after(engine)`` prints what the run did, instead of the run's own report.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from workers import outbox, runtime, schedule
-    from workers.broker import BrokerOptions, is_embedded
-
     settings = Settings.from_env()
     broker, rt = open_runtime(settings)
     engine = rt.engine()
@@ -215,8 +225,6 @@ def run_bank(
     year: int, scheme: str, today: str | None, seed: int | None, round_: int, **opts: Any
 ) -> None:
     """Deduct every withholding member's unpaid months of YEAR, one bank call each."""
-    from workers.schedule import bank_deduction_run
-
     chosen, day = Scheme.parse(scheme), _today(today)
     _execute(
         lambda c: bank_deduction_run(
@@ -232,8 +240,6 @@ def run_bank(
 @_run_options
 def run_fees(month: str, today: str | None, **opts: Any) -> None:
     """Post the contributions HR companies pay for MONTH and their fees."""
-    from workers.schedule import affiliate_fees_run
-
     period, day = Month.parse(month), _today(today)
     _execute(lambda c: affiliate_fees_run(c, period, day, opts["batch_size"]), opts)
 
@@ -245,8 +251,6 @@ def run_fees(month: str, today: str | None, **opts: Any) -> None:
 @_run_options
 def run_interest(year: int, scheme: str, round_: int, **opts: Any) -> None:
     """Credit YEAR's interest to every personal account."""
-    from workers.schedule import interest_run
-
     chosen = Scheme.parse(scheme)
     _execute(lambda c: interest_run(c, year, chosen, opts["batch_size"], round_), opts)
 
@@ -258,8 +262,6 @@ def run_interest(year: int, scheme: str, round_: int, **opts: Any) -> None:
 @_run_options
 def run_close_year(year: int, scheme: str, today: str | None, **opts: Any) -> None:
     """Record the months of YEAR no withholding member can pay any more as gaps."""
-    from workers.schedule import close_year_run
-
     chosen, day = Scheme.parse(scheme), _today(today)
     _execute(lambda c: close_year_run(c, year, chosen, day, opts["batch_size"]), opts)
 
@@ -270,8 +272,6 @@ def run_close_year(year: int, scheme: str, today: str | None, **opts: Any) -> No
 @_run_options
 def run_pensions(month: str, today: str | None, **opts: Any) -> None:
     """Pay MONTH's pension to every member awarded one (`flexledger retire`)."""
-    from workers.schedule import pensions_run
-
     period, day = Month.parse(month), _today(today)
     if day > datetime.now().date():
         raise BadInput("today", f"{day} is in the future")
@@ -286,8 +286,6 @@ def run_pensions(month: str, today: str | None, **opts: Any) -> None:
 @_run_options
 def run_contributions(scheme: str, first: str, last: str, paid_on: str, **opts: Any) -> None:
     """Every enrolled member pays FROM..TO on PAID-ON (for tests and back-fills)."""
-    from workers.schedule import contributions_run
-
     chosen, start, end = Scheme.parse(scheme), Month.parse(first), Month.parse(last)
     day = parse_date(paid_on, "paid_on")
     _execute(lambda c: contributions_run(c, chosen, start, end, day, opts["batch_size"]), opts)
@@ -304,8 +302,6 @@ def run_contributions(scheme: str, first: str, last: str, paid_on: str, **opts: 
 @_run_options
 def run_transfer_timeouts(today: str | None, after_days: int | None, **opts: Any) -> None:
     """Return to their source the transfers the destination has not accepted in time."""
-    from workers.schedule import TRANSFER_TIMEOUT_DAYS, transfer_timeouts_run
-
     day = _today(today)
     days = TRANSFER_TIMEOUT_DAYS if after_days is None else after_days
     _execute(lambda c: transfer_timeouts_run(c, day, days), opts)
@@ -344,10 +340,6 @@ def transfer(
     and the settled transfer is printed; with Redis the request is queued (``--wait``
     follows it). The same request again changes nothing.
     """
-    from ledger.domain.identity import parse_citizen_id
-    from ledger.operations import transfers
-    from workers.schedule import transfer_run
-
     chosen, on = Scheme.parse(scheme), parse_date(on_text, "on")
     number = parse_citizen_id(member, field="member").number
     transfer_id = keys.transfer_id(number, chosen, to_region, on)
@@ -357,8 +349,6 @@ def transfer(
             transfers.request_transfer(ledger, conn, number, chosen, to_region, on)
 
     def show(engine: Any) -> None:
-        from ledger.domain.money import format_yuan
-        from workers import outbox
 
         with engine.connect() as conn:
             found = transfers.find_transfer(conn, transfer_id)
@@ -372,8 +362,6 @@ def transfer(
             problems.insert(0, found.returned_because)
         status = found.status.value if found else "requested"
         if found is None and chosen is Scheme.PENSION:
-            from ledger.operations.temporary import temporary_account
-
             with engine.connect() as conn:
                 opened = temporary_account(conn, number, to_region)
             if opened is not None:
@@ -416,9 +404,6 @@ def transfer(
 @json_option
 def status(run_key: str | None, as_json: bool) -> None:
     """Messages by run and status (queued, running, done, failed), and the failed ones."""
-    from ledger.store.db import open_engine
-    from workers import outbox
-
     engine = open_engine(Settings.from_env())
     try:
         with engine.connect() as conn:
@@ -456,9 +441,6 @@ def status(run_key: str | None, as_json: bool) -> None:
 @json_option
 def retry(run_key: str | None, threads: int, as_json: bool) -> None:
     """Re-queue failed messages under their own ids (they still take effect once)."""
-    from workers import outbox, runtime
-    from workers.broker import is_embedded
-
     broker, rt = open_runtime(Settings.from_env())
     engine = rt.engine()
     try:

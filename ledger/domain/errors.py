@@ -226,10 +226,6 @@ class SettlementShort(LedgerError):
     """Raised when the bank settled a reference for less than the months due now cost."""
 
 
-class SettlementRecorded(LedgerError):
-    """Raised when another run recorded a deduction under the same reference meanwhile."""
-
-
 # Benefits
 
 

@@ -29,17 +29,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from ledger.config import Settings
 from ledger.domain import keys
 from ledger.domain.clock import FixedClock
-from ledger.domain.errors import BackPaymentWindowClosed
+from ledger.domain.errors import BackPaymentWindowClosed, NoPolicyInForce
 from ledger.domain.members import Enrolment
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet
 from ledger.domain.policy.assumed import with_assumed_interest
+from ledger.domain.policy.records import LifeTable
+from ledger.domain.rules.benefit import age_on
 from ledger.domain.rules.contribution import BaseChoice
+from ledger.domain.rules.interest import rate_for
+from ledger.domain.rules.pension import retirement
 from ledger.domain.schemes import Scheme
 from ledger.operations.adjustments import LATE_PATHS
 from ledger.operations.services import Ledger
@@ -47,6 +51,8 @@ from ledger.simulate.population import Member, chance, draw_members, pick
 from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
 from ledger.simulate.scenario import Scenario
 from ledger.store.db import deferred_sync, refresh_statistics
+from ledger.store.tables import entries, pension_awards
+from ledger.store.worker_tables import processed_messages
 from workers.schedule import (
     Run,
     affiliate_fees_run,
@@ -282,8 +288,6 @@ class Simulation:
     def _award(self) -> None:
         """The month's retirements: a pension awarded from the ledger's months, or the
         scenario's choice for a member short of the minimum (``retirements_batch``)."""
-        from ledger.domain.rules.pension import retirement
-
         retiring, self._retiring = self._retiring, []
         rows = [
             [
@@ -315,9 +319,6 @@ class Simulation:
         """Members dying this month by the policy's life table (``Benefits.mortality``):
         the pension stops, the personal account goes to the heirs (``deaths_batch``); they
         pay no more."""
-        from ledger.domain.policy.records import LifeTable
-        from ledger.domain.rules.benefit import age_on
-
         mortality, today = self.scenario.benefits, self._today()
         table = self.ledger.policy.at(LifeTable, month.first_day)
         dying = []
@@ -422,8 +423,6 @@ class Simulation:
             self._send(lambda conn, s=scheme: close_year_run(conn, year, s, today, BATCH))
 
     def _interest(self, year: int) -> None:
-        from ledger.domain.errors import NoPolicyInForce
-        from ledger.domain.rules.interest import rate_for
 
         try:
             rate_for(year, self.ledger.policy, self.clock.now())
@@ -473,7 +472,6 @@ class Simulation:
         """Members moving region ask for a transfer (the workers request and accept it);
         where there is nothing to move, or the destination refuses, they simply enrol
         where they now live: their months still add up."""
-
         regions = [r for r in self.scenario.population.regions if r in self.ledger.policy.regions]
         today = self._today()
         moving: list[tuple[Member, str]] = []
@@ -517,10 +515,6 @@ def _with(run: Run, **extra: str) -> Run:
 
 def tally(sim: Simulation) -> None:
     """The result's counts, read from the ledger the workers wrote."""
-    from sqlalchemy import func, select
-
-    from ledger.store.tables import entries
-    from ledger.store.worker_tables import processed_messages
 
     result = sim.result
     with sim.ledger.engine.connect() as conn:
@@ -548,8 +542,6 @@ def tally(sim: Simulation) -> None:
     result.bank_failures = failures
     result.pensions_paid = kinds.get("pension-payment", 0)
     with sim.ledger.engine.connect() as conn:
-        from ledger.store.tables import pension_awards
-
         result.awards = conn.execute(select(func.count()).select_from(pension_awards)).scalar_one()
 
 

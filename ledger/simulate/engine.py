@@ -23,13 +23,12 @@ which the worker drafts and appends in one pass.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from ledger.config import Settings
 from ledger.domain import keys
@@ -39,20 +38,27 @@ from ledger.domain.members import Enrolment
 from ledger.domain.period import Month
 from ledger.domain.policy import PolicySet
 from ledger.domain.policy.assumed import with_assumed_interest
-from ledger.domain.policy.records import LifeTable
-from ledger.domain.rules.benefit import age_on
-from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.rules.interest import rate_for
-from ledger.domain.rules.pension import retirement
 from ledger.domain.schemes import Scheme
 from ledger.operations.adjustments import LATE_PATHS
 from ledger.operations.services import Ledger
+from ledger.simulate.benefits import BenefitEvents
+from ledger.simulate.calendar import (
+    AGENCY_DAY,
+    AWARD_DAY,
+    BACK_PAY_DAY,
+    BANK_DAY,
+    BATCH,
+    DEATH_DAY,
+    PAY_DAY,
+    PENSION_DAY,
+    RESIDENT_DAY,
+)
 from ledger.simulate.population import Member, chance, draw_members, pick
-from ledger.simulate.registry import end_enrolments, load_enrolments, reenrol, register
+from ledger.simulate.registry import load_enrolments, reenrol, register
+from ledger.simulate.result import Paid, SimulationResult, tally
 from ledger.simulate.scenario import Scenario
 from ledger.store.db import deferred_sync, refresh_statistics
-from ledger.store.tables import entries, pension_awards
-from ledger.store.worker_tables import processed_messages
 from workers.schedule import (
     Run,
     affiliate_fees_run,
@@ -60,55 +66,12 @@ from workers.schedule import (
     batches,
     close_year_run,
     interest_run,
-    pensions_run,
     transfers_run,
 )
 from workers.sequence import Sequencer
 
-# Members per message: the worker drafts and appends a batch in one pass.
-BATCH = 10_000
-PAY_DAY, AGENCY_DAY, BANK_DAY, BACK_PAY_DAY, RESIDENT_DAY = 15, 20, 25, 28, 15
-# Pensions are paid on the 10th; the month's retirements are awarded, and its deaths
-# recorded, on the 28th (after the month's payments).
-PENSION_DAY, AWARD_DAY, DEATH_DAY = 10, 28, 28
 
-
-@dataclass(frozen=True, slots=True)
-class Paid:
-    """One period the simulation paid for a member: enough to recompute it by the rules."""
-
-    member_id: str
-    scheme: Scheme
-    period: Month
-    region: str
-    choice: BaseChoice
-    paid_on: date
-
-
-@dataclass
-class SimulationResult:
-    seed: int
-    members: int
-    first: Month
-    last: Month
-    contributions: int = 0
-    fees: int = 0
-    gaps: int = 0
-    gap_members: set[str] = field(default_factory=set)
-    transfers: int = 0
-    adjustments: int = 0
-    interest_entries: int = 0
-    bank_failures: int = 0
-    retirees: list[tuple[str, Month]] = field(default_factory=list)
-    deaths: list[tuple[str, date]] = field(default_factory=list)
-    awards: int = 0
-    pensions_paid: int = 0
-    messages: int = 0
-    workers: str = ""
-    trace: list[Paid] | None = None
-
-
-class Simulation:
+class Simulation(BenefitEvents):
     """One run: a population over ``years`` from ``start``, into ``ledger``'s database."""
 
     def __init__(
@@ -166,7 +129,7 @@ class Simulation:
                     sequencer.close()
         self.result.messages = sequencer.messages
         self.result.workers = "embedded" if sequencer.embedded else "redis"
-        tally(self)
+        tally(self.result, self.ledger.engine)
         return self.result
 
     def _story(self) -> None:
@@ -270,85 +233,6 @@ class Simulation:
         ]
 
     # ------------------------------------------------------------------ events
-
-    def _retire(self, month: Month) -> None:
-        """Members reaching the legal age stop paying: their enrolments end the month before."""
-        retiring: list[tuple[Member, Scheme]] = []
-        for member in self.population:
-            if not member.retired and month >= member.retire_month:
-                member.retired = True
-                self.result.retirees.append((member.id, member.retire_month))
-                retiring.extend((member, s) for s in self.schemes_of(member))
-                if not member.resident:
-                    self._retiring.append(member)
-        if retiring:
-            with self.ledger.unit_of_work() as conn:
-                end_enrolments(self, conn, retiring, month - 1)
-
-    def _award(self) -> None:
-        """The month's retirements: a pension awarded from the ledger's months, or the
-        scenario's choice for a member short of the minimum (``retirements_batch``)."""
-        retiring, self._retiring = self._retiring, []
-        rows = [
-            [
-                m.id,
-                retirement(m.birth_date, m.category, self.ledger.policy).date.isoformat(),
-                m.category.value,
-            ]
-            for m in retiring
-        ]
-        key, choice = f"simulation:retirements:{self._today()}", self.scenario.benefits.short_choice
-        self._send(
-            lambda _: Run(
-                key,
-                "retirements_batch",
-                tuple(
-                    {"run_key": key, "retirements": b, "short_choice": choice}
-                    for b in batches(rows, BATCH)
-                ),
-            )
-        )
-        self._paying_pensions = True
-
-    def _pensions(self, month: Month) -> None:
-        """Every awarded member's pension for ``month`` (``pension_payments_batch``)."""
-        today = self._today()
-        self._send(lambda conn: pensions_run(conn, month, today, BATCH))
-
-    def _deaths(self, month: Month) -> None:
-        """Members dying this month by the policy's life table (``Benefits.mortality``):
-        the pension stops, the personal account goes to the heirs (``deaths_batch``); they
-        pay no more."""
-        mortality, today = self.scenario.benefits, self._today()
-        table = self.ledger.policy.at(LifeTable, month.first_day)
-        dying = []
-        for member in self.population:
-            if member.id in self.dead:
-                continue
-            age, _ = age_on(member.birth_date, month.first_day)
-            if chance(self._mortality[member.id], mortality.monthly_death(age, member.sex, table)):
-                dying.append(member)
-        if not dying:
-            return
-        active = [m for m in dying if not m.retired]
-        for member in dying:
-            self.dead.add(member.id)
-            member.retired = True
-            self.result.deaths.append((member.id, today))
-        if active:
-            with self.ledger.unit_of_work() as conn:
-                end_enrolments(
-                    self, conn, [(m, s) for m in active for s in self.schemes_of(m)], month
-                )
-        rows = [[m.id, today.isoformat()] for m in dying]
-        key = keys.simulation_deaths(today)
-        self._send(
-            lambda _: Run(
-                key,
-                "deaths_batch",
-                tuple({"run_key": key, "deaths": b} for b in batches(rows, BATCH)),
-            )
-        )
 
     def _monthly(self, month: Month) -> None:
         miss = self.scenario.payment.miss_month
@@ -511,38 +395,6 @@ class Simulation:
 def _with(run: Run, **extra: str) -> Run:
     """``run`` with ``extra`` in every message (a simulation's scenario for the worker)."""
     return replace(run, messages=tuple({**m, **extra} for m in run.messages))
-
-
-def tally(sim: Simulation) -> None:
-    """The result's counts, read from the ledger the workers wrote."""
-
-    result = sim.result
-    with sim.ledger.engine.connect() as conn:
-        kinds: dict[str, int] = dict(
-            conn.execute(select(entries.c.kind, func.count()).group_by(entries.c.kind)).all()
-        )
-        # No DISTINCT: SQLite would walk ix_entries_member_period for the order and look
-        # up every entry's row for its kind (1.6 s at 2,000 × 30) instead of one scan (0.5 s).
-        result.gap_members = set(
-            conn.execute(select(entries.c.member_id).where(entries.c.kind == "arrears")).scalars()
-        )
-        failures = 0
-        for (outcome,) in conn.execute(
-            select(processed_messages.c.outcome).where(
-                processed_messages.c.actor_name == "bank_deduction_batch"
-            )
-        ):
-            counts = json.loads(outcome or "{}").get("counts", {})
-            failures += counts.get("insufficient-funds", 0) + counts.get("account-closed", 0)
-    result.contributions = kinds.get("contribution", 0)
-    result.fees = kinds.get("fee", 0)
-    result.gaps = kinds.get("arrears", 0)
-    result.adjustments = kinds.get("adjustment", 0)
-    result.interest_entries = kinds.get("interest", 0)
-    result.bank_failures = failures
-    result.pensions_paid = kinds.get("pension-payment", 0)
-    with sim.ledger.engine.connect() as conn:
-        result.awards = conn.execute(select(func.count()).select_from(pension_awards)).scalar_one()
 
 
 def _publications(policy: PolicySet) -> set[date]:

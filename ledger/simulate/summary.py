@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from ledger.domain.money import format_yuan
-from ledger.simulate.engine import SimulationResult
+from ledger.simulate.result import SimulationResult
 from ledger.store.tables import accounts, entries, postings
 from ledger.store.totals import pooling_by_region, trial_balance
 

@@ -39,9 +39,10 @@ from ledger.domain.policy.assumed import with_assumed_interest
 from ledger.domain.schemes import Scheme
 from ledger.operations import fees, payments, withholding, yearplan
 from ledger.operations.adjustments import post_adjustments
+from ledger.operations.benefit_events import record_death, record_short_choice
 from ledger.operations.interest import credit
 from ledger.operations.pension_payments import pay
-from ledger.operations.pensions import award_pension, record_death, record_short_choice
+from ledger.operations.pensions import award_pension
 from workers import runtime, verify_jobs
 from workers.outbox import QUEUE
 

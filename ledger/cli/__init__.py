@@ -16,6 +16,7 @@ from ledger.cli import (  # noqa: F401
     compare,
     demo,
     identity,
+    job_state,
     jobs,
     journal,
     processes,

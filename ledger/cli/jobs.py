@@ -27,7 +27,6 @@ from ledger.domain.period import Month, parse_date
 from ledger.domain.schemes import Scheme
 from ledger.operations import transfers
 from ledger.operations.temporary import temporary_account
-from ledger.store.db import open_engine
 from workers import outbox, runtime, schedule
 from workers.app import start
 from workers.broker import BrokerOptions, is_embedded
@@ -83,8 +82,8 @@ def _report(run_key: str, total: int, written: int, engine: Any, as_json: bool) 
                 )
             ],
         )
-        _errors_table("failed messages", failed)
-        _errors_table("members refused (the rest of their batch committed)", refused)
+        errors_table("failed messages", failed)
+        errors_table("members refused (the rest of their batch committed)", refused)
     if state["failed"]:
         raise RunFailed(
             f"{state['failed']} message(s) of run {run_key} failed: `flexledger jobs retry "
@@ -92,7 +91,7 @@ def _report(run_key: str, total: int, written: int, engine: Any, as_json: bool) 
         )
 
 
-def _errors_table(title: str, rows: list[dict[str, Any]]) -> None:
+def errors_table(title: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         print_table(
             title,
@@ -397,61 +396,3 @@ def transfer(
 
     opts = {"threads": threads, "wait": wait, "timeout": timeout, "as_json": as_json}
     _execute(lambda _conn: transfer_run(transfer_id, on), opts, check, show)
-
-
-@jobs_group.command("status")
-@click.option("--run", "run_key", help="One run (default: all).")
-@json_option
-def status(run_key: str | None, as_json: bool) -> None:
-    """Messages by run and status (queued, running, done, failed), and the failed ones."""
-    engine = open_engine(Settings.from_env())
-    try:
-        with engine.connect() as conn:
-            runs = outbox.run_summary(conn, run_key)
-            failed = outbox.messages_with_errors(conn, run_key, "failed")
-            waiting = outbox.unsent(conn)
-    finally:
-        engine.dispose()
-    if as_json:
-        print_json({"runs": runs, "failed": failed, "unsent": waiting})
-        return
-    print_table(
-        None,
-        ("run", "queued", "running", "done", "failed", "entries posted"),
-        [
-            (
-                r["run"],
-                str(r["queued"]),
-                str(r["running"]),
-                str(r["done"]),
-                str(r["failed"]),
-                str(r["posted"]),
-            )
-            for r in runs
-        ],
-    )
-    _errors_table("failed messages (dead letters)", failed)
-    if waiting:
-        click.echo(f"{waiting} message(s) in the outbox not yet handed to the broker")
-
-
-@jobs_group.command("retry")
-@click.option("--run", "run_key", help="Only this run's failed messages.")
-@click.option("--threads", default=EMBEDDED_THREADS, show_default=True)
-@json_option
-def retry(run_key: str | None, threads: int, as_json: bool) -> None:
-    """Re-queue failed messages under their own ids (they still take effect once)."""
-    broker, rt = open_runtime(Settings.from_env())
-    engine = rt.engine()
-    try:
-        with engine.begin() as conn:
-            ids = outbox.retry(conn, run_key)
-        outbox.relay_all(engine, broker)
-        if ids and is_embedded(broker):
-            runtime.drain(engine, broker, threads)
-    finally:
-        rt.dispose()
-    if as_json:
-        print_json({"requeued": ids})
-    else:
-        click.echo(f"re-queued {len(ids)} failed message(s)")

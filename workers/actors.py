@@ -510,7 +510,20 @@ def _transfers(
                 transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
             return step, 1
 
-        batch.each(transfer_ids, handle)
+        in_one_pass = {"request": transfers.request_batch, "accept": transfers.accept_batch}
+        left = transfer_ids
+        if step in in_one_pass:
+            # What the pass cannot simply write (a refusal, a step taken already) it
+            # leaves to ``handle``, which says why, each in its own SAVEPOINT.
+            done, left = in_one_pass[step](batch.ledger, batch.conn, transfer_ids, on)
+            for tid in done:
+                batch.tally(tid, None, 1, step, step)
+            if step == "request":
+                requested.extend(done)
+        batch.each(left, handle)
+        if step == "request":
+            order = {tid: i for i, tid in enumerate(transfer_ids)}
+            requested.sort(key=order.__getitem__)  # as if one by one
         if requested:
             batch.enqueue(
                 actor,

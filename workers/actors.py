@@ -22,69 +22,26 @@ twice), then raised, so that the whole message is retried later with backoff.
 
 from __future__ import annotations
 
-import functools
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import dramatiq
-from dramatiq.middleware import CurrentMessage
-
 from ledger.domain import keys
-from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid, ShortOfMinimum
+from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid
 from ledger.domain.period import Month
 from ledger.domain.policy.assumed import with_assumed_interest
 from ledger.domain.schemes import Scheme
 from ledger.operations import fees, payments, withholding, yearplan
-from ledger.operations.adjustments import post_adjustments
-from ledger.operations.benefit_events import record_death, record_short_choice
 from ledger.operations.interest import credit
-from ledger.operations.pension_payments import pay
-from ledger.operations.pensions import award_pension
-from workers import runtime, verify_jobs
-from workers.outbox import QUEUE
+from workers import benefit_actors, runtime, verify_jobs
+from workers.registry import ACTORS, bind, declare, declared, job_actor
+
+# Importing this module registers every actor (the benefit phase's too); the registry's
+# names are this module's public face for start-up and tests.
+__all__ = ["ACTORS", "BANK_ATTEMPTS", "benefit_actors", "bind", "declare", "declared"]
 
 BANK_ATTEMPTS = 3
-
-ACTORS: dict[str, Callable[..., Any]] = {}
-declared: dict[str, dramatiq.Actor] = {}
-
-
-def job_actor(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``fn(message_id, **kwargs)`` to be declared as the actor ``fn.__name__``
-    (done again at once if its append raced another worker's)."""
-    body = runtime.retried_on_race(fn)
-    ACTORS[fn.__name__] = body
-    return body
-
-
-def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` as an actor body: the message id comes from the message being processed."""
-
-    @functools.wraps(fn)
-    def body(*args: Any, **kwargs: Any) -> None:
-        message = CurrentMessage.get_current_message()
-        if message is None:
-            raise RuntimeError(f"{fn.__name__} runs in a worker; call it with a message id")
-        fn(message.message_id, *args, **kwargs)
-
-    return body
-
-
-def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor]:
-    """Declare every registered actor on ``broker`` (again, if a test changed brokers)."""
-    declared.clear()
-    for name, fn in ACTORS.items():
-        if name in broker.actors:  # declared on this broker before
-            declared[name] = broker.actors[name]
-        else:
-            declared[name] = dramatiq.actor(
-                bind(fn), actor_name=name, queue_name=QUEUE, broker=broker
-            )
-    return declared
-
 
 # --- the actors -------------------------------------------------------------------------
 
@@ -298,104 +255,6 @@ def interest_batch(
             decision = done[account].decision
             created = len(done[account].created)
             batch.tally(account, decision.refused, created, "credited", "unchanged")
-
-
-@job_actor
-def pension_payments_batch(
-    message_id: str,
-    run_key: str,
-    month: str,
-    member_ids: list[str],
-    today_iso: str,
-    at_iso: str | None = None,
-) -> None:
-    """Pay ``month``'s pension to each member (``ledger.operations.pension_payments.pay``):
-    basic pension from the pooling fund, the personal-account pension from the account
-    while it lasts. A month paid already writes nothing (key ``pension:<month>:<member>``)."""
-    with runtime.exactly_once(message_id, "pension_payments_batch", run_key, at_iso) as batch:
-        if batch is None:
-            return
-        period, today = Month.parse(month), date.fromisoformat(today_iso)
-        refused: dict[str, LedgerError] = {}
-        posted: Counter[str] = Counter()
-        for done in pay(batch.ledger, batch.conn, member_ids, period, today):
-            member = done.decision.item[0]
-            if done.decision.refused is not None:
-                refused.setdefault(member, done.decision.refused)
-            posted[member] += len(done.created)
-        for member in dict.fromkeys(member_ids):
-            batch.tally(member, refused.get(member), posted[member], "paid", "nothing-due")
-
-
-@job_actor
-def retirements_batch(
-    message_id: str,
-    run_key: str,
-    retirements: list[list[str]],
-    short_choice: str,
-    at_iso: str | None = None,
-) -> None:
-    """Each ``[member, retirement day]`` or ``[member, retirement day, category]``: the
-    pension awarded (``award_pension``, in the retirement category given, default by sex),
-    or, for a member short of the minimum months, ``short_choice`` recorded
-    (``record_short_choice``: ``refund`` or ``resident``)."""
-    with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
-        if batch is None:
-            return
-        ledger, conn = batch.ledger, batch.conn
-
-        def handle(key: str) -> tuple[str, int]:
-            member, on_iso, *rest = key.split("/")
-            on, category = date.fromisoformat(on_iso), (rest[0] if rest else None)
-            try:
-                with conn.begin_nested():
-                    award = award_pension(ledger, conn, member, on, category)
-            except ShortOfMinimum:
-                batch.forget_accounts()
-                moved = record_short_choice(ledger, conn, member, on, short_choice, category)
-                return f"short-{short_choice}", sum(1 for r in moved if r.created)
-            return ("awarded" if award.created else "replayed"), award.entries_posted
-
-        batch.each(["/".join(row) for row in retirements], handle)
-
-
-@job_actor
-def deaths_batch(
-    message_id: str, run_key: str, deaths: list[list[str]], at_iso: str | None = None
-) -> None:
-    """Each ``[member, day of death]`` (``record_death``): the month of death paid if it
-    was not, the personal account left owed to the heirs, no pension after."""
-    with runtime.exactly_once(message_id, "deaths_batch", run_key, at_iso) as batch:
-        if batch is None:
-            return
-        ledger, conn = batch.ledger, batch.conn
-
-        def handle(key: str) -> tuple[str, int]:
-            member, _, on_iso = key.partition("/")
-            recorded = record_death(ledger, conn, member, date.fromisoformat(on_iso))
-            created = sum(1 for r in recorded if r.created)
-            return ("died" if created else "recorded"), created
-
-        batch.each([f"{member}/{on}" for member, on in deaths], handle)
-
-
-@job_actor
-def late_adjustments(
-    message_id: str, run_key: str, today_iso: str, at_iso: str | None = None
-) -> None:
-    """Adjust the months paid before a late announcement to the figures announced
-    (``ledger.operations.adjustments.post_adjustments``: only windows published on ``today``)."""
-    with runtime.exactly_once(message_id, "late_adjustments", run_key, at_iso) as batch:
-        if batch is None:
-            return
-        today = date.fromisoformat(today_iso)
-
-        def handle(_: str) -> tuple[str, int]:
-            recorded = post_adjustments(batch.ledger, batch.conn, today)
-            created = sum(1 for r in recorded if r.created)
-            return ("adjusted" if created else "unchanged"), created
-
-        batch.each([today_iso], handle)
 
 
 TRANSFER_STEPS = ("request", "accept", "return")

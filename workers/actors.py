@@ -29,12 +29,14 @@ from typing import Any
 
 from ledger.domain import keys
 from ledger.domain.errors import BankUnavailable, LedgerError, MonthAlreadyPaid
+from ledger.domain.journal import EntryKind
 from ledger.domain.period import Month
 from ledger.domain.policy.assumed import with_assumed_interest
 from ledger.domain.schemes import Scheme
-from ledger.operations import fees, payments, withholding, yearplan
+from ledger.operations import fees, payments, transfers, withholding, yearplan
 from ledger.operations.interest import credit
 from workers import benefit_actors, runtime, verify_jobs
+from workers.outbox import message_id as message_id_for
 from workers.registry import ACTORS, bind, declare, declared, job_actor
 
 # Importing this module registers every actor (the benefit phase's too); the registry's
@@ -306,9 +308,8 @@ def transfers_batch(
     at_iso: str | None = None,
 ) -> None:
     """``transfer_step`` for many transfers of one day (members moving together, a
-    simulation's July): requests and accepts in one pass (``request_batch``,
-    ``accept_batch``), the transfers those leave and returns each in its own SAVEPOINT,
-    and one ``accept`` message chained for all the requests that went out."""
+    simulation's July): each step in one pass (``ledger.operations.transfers``), and one
+    ``accept`` message chained for all the requests that went out."""
     _transfers(
         "transfers_batch",
         message_id,
@@ -333,56 +334,44 @@ def _transfers(
     at_iso: str | None,
     naming: Callable[[list[str]], dict],
 ) -> None:
-    from ledger.operations import transfers
-    from workers.faults import is_transient
-    from workers.outbox import message_id as message_id_for
-
     if step not in TRANSFER_STEPS:
         raise ValueError(f"transfer step {step!r} is not one of {', '.join(TRANSFER_STEPS)}")
     with runtime.exactly_once(message_id, actor, run_key, at_iso) as batch:
         if batch is None:
             return
         on = date.fromisoformat(on_iso)
-        requested: list[str] = []
-
-        def handle(tid: str) -> tuple[str, int]:
-            ledger, conn = batch.ledger, batch.conn
-            if step == "request":
-                member, scheme, to, _ = keys.transfer_parts(tid)
-                transfers.request_transfer(ledger, conn, member, Scheme.parse(scheme), to, on)
-                if transfers.find_transfer(conn, tid) is None:  # 66号 Art. 5 (2)
-                    return "temporary-account", 0
-                requested.append(tid)
-            elif step == "accept":
-                try:
-                    with conn.begin_nested():
-                        transfers.accept_transfer(ledger, conn, tid, on)
-                except LedgerError as refused:
-                    if is_transient(refused):
-                        raise
-                    batch.forget_accounts()
-                    transfers.return_transfer(
-                        ledger, conn, tid, on, f"rejected by the destination: {refused}"
-                    )
-                    return "rejected", 1
-            else:
-                transfers.return_transfer(ledger, conn, tid, on, reason or "not accepted")
-            return step, 1
-
-        in_one_pass = {"request": transfers.request_batch, "accept": transfers.accept_batch}
-        left = transfer_ids
-        if step in in_one_pass:
-            # What the pass cannot simply write (a refusal, a step taken already) it
-            # leaves to ``handle``, which says why, each in its own SAVEPOINT.
-            done, left = in_one_pass[step](batch.ledger, batch.conn, transfer_ids, on)
-            for tid in done:
-                batch.tally(tid, None, 1, step, step)
-            if step == "request":
-                requested.extend(done)
-        batch.each(left, handle)
+        ledger, conn = batch.ledger, batch.conn
         if step == "request":
-            order = {tid: i for i, tid in enumerate(transfer_ids)}
-            requested.sort(key=order.__getitem__)  # as if one by one
+            decisions = transfers.request(ledger, conn, transfer_ids, on)
+        elif step == "accept":  # what the destination refuses goes back, the refusal why
+            decisions = transfers.settle(ledger, conn, transfer_ids, on)
+        else:
+            why = reason or "not accepted"
+            decisions = transfers.return_(
+                ledger, conn, transfer_ids, on, dict.fromkeys(transfer_ids, why)
+            )
+        for decision in decisions:
+            outcome = step
+            if decision.temporary:  # 66号 Art. 5 (2)
+                outcome = "temporary-account"
+            elif (
+                step == "accept"
+                and decision.draft
+                and decision.draft.kind is EntryKind.TRANSFER_RETURN
+            ):
+                outcome = "rejected"
+            posted = int(decision.draft is not None)
+            batch.tally(decision.transfer_id, decision.refused, posted, outcome, outcome)
+        requested = [
+            *{
+                d.transfer_id: None
+                for d in decisions
+                if step == "request"
+                and d.refused is None
+                and not d.temporary
+                and (d.transfer is None or d.transfer.status is transfers.TransferStatus.OUT)
+            }
+        ]  # drafted now, or requested before and still in transit; each once
         if requested:
             batch.enqueue(
                 actor,

@@ -21,7 +21,8 @@ an ordinary transfer (the temporary place's money goes back with it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, insert, select
@@ -32,6 +33,7 @@ from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
+from ledger.domain.policy.loader import PolicySet
 from ledger.domain.rules.benefit import age_on
 from ledger.domain.rules.transfer import (
     PaidMonth,
@@ -40,6 +42,7 @@ from ledger.domain.rules.transfer import (
     transfer_out,
 )
 from ledger.domain.schemes import Scheme
+from ledger.operations import CHUNK
 from ledger.operations.services import Ledger
 from ledger.store.recorder import RecordedEntry
 from ledger.store.tables import entries, members, temporary_accounts
@@ -68,43 +71,63 @@ def temporary_account(conn: Connection, member_id: str, region: str):
     ).first()
 
 
-def needing(
-    ledger: Ledger, conn: Connection, moves: Mapping[str, tuple[str, str, str]], on: date
-) -> dict[str, str]:
-    """Of ``moves`` (key → (member, source region, destination)), those whose pension
-    request opens a temporary account: key → where the relationship stays."""
-    ids = sorted({m for m, _, _ in moves.values()})
-    facts = {
-        row.id: row
-        for start in range(0, len(ids), 500)
+@dataclass(frozen=True, slots=True)
+class Mover:
+    """What 66号 Art. 5 (2) asks of a member who moves: sex, hukou, date of birth."""
+
+    sex: str
+    hukou: str
+    birth_date: date
+
+
+def movers_of(conn: Connection, ids: Sequence[str]) -> dict[str, Mover]:
+    """Each registered member's ``Mover`` facts, by id."""
+    wanted = sorted(set(ids))
+    return {
+        row.id: Mover(row.sex, row.hukou, row.birth_date)
+        for start in range(0, len(wanted), CHUNK)
         for row in conn.execute(
             select(members.c.id, members.c.sex, members.c.hukou, members.c.birth_date).where(
-                members.c.id.in_(ids[start : start + 500])
+                members.c.id.in_(wanted[start : start + CHUNK])
             )
         )
     }
-    kept: dict[str, dict[str, str]] = {}
-    if ids:
-        for start in range(0, len(ids), 500):
-            for row in conn.execute(
-                select(temporary_accounts).where(
-                    temporary_accounts.c.member_id.in_(ids[start : start + 500]),
-                    temporary_accounts.c.scheme == PENSION,
-                )
-            ):
-                kept.setdefault(row.member_id, {})[row.region] = row.kept_in
-    found: dict[str, str] = {}
-    for key, (member_id, source, to_region) in moves.items():
-        fact = facts.get(member_id)
-        if fact is None:
-            continue
-        relationship = kept.get(member_id, {}).get(source, source)
-        if province_of(to_region) == province_of(relationship):
-            continue  # back where the relationship is: an ordinary transfer
-        years, _ = age_on(fact.birth_date, on)
-        if needs_temporary_account(fact.sex, years, fact.hukou, to_region, ledger.policy, on):
-            found[key] = relationship
-    return found
+
+
+def held_of(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Each member's temporary pension accounts: member → region → where the
+    relationship stays (``temporary_regions`` for many members)."""
+    wanted = sorted(set(ids))
+    held: dict[str, dict[str, str]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        for row in conn.execute(
+            select(temporary_accounts).where(
+                temporary_accounts.c.member_id.in_(wanted[start : start + CHUNK]),
+                temporary_accounts.c.scheme == PENSION,
+            )
+        ):
+            held.setdefault(row.member_id, {})[row.region] = row.kept_in
+    return held
+
+
+def kept_in(
+    policy: PolicySet,
+    mover: Mover,
+    held: Mapping[str, str],
+    source: str,
+    to_region: str,
+    on: date,
+) -> str | None:
+    """Where the pension relationship stays if moving from ``source`` to ``to_region`` on
+    ``on`` opens a temporary account (``held``: the member's temporary accounts), or None
+    for an ordinary transfer (no I/O)."""
+    relationship = held.get(source, source)
+    if province_of(to_region) == province_of(relationship):
+        return None  # back where the relationship is: an ordinary transfer
+    years, _ = age_on(mover.birth_date, on)
+    if needs_temporary_account(mover.sex, years, mover.hukou, to_region, policy, on):
+        return relationship
+    return None
 
 
 def open_temporary(

@@ -1,50 +1,40 @@
 """Transfers between regions (国办发〔2009〕66号, DOMAIN.md §5): out, in transit, in or returned.
 
-A transfer is three possible entries, one per step, each keyed by the transfer id:
+A transfer is up to two entries, each keyed by the transfer id
+``<member>-<scheme>-<to>-<YYYYMMDD>`` (the same request gives the same id):
 
-- ``transfer-out:<id>`` (status ``out``): the source sends the member's whole personal
-  balance and, for the pension, 12% of each year's base since 1998 paid there
-  (``ledger.domain.rules.transfer.transfer_out``): debit ``personal:<scheme>:<member>`` and
-  ``pooling:<scheme>:<from>``, credit ``transit:<scheme>`` by the sum;
-- ``transfer-in:<id>`` (status ``in``): the destination accepts: debit the transit account,
-  credit the personal account and ``pooling:<scheme>:<to>``; the member is enrolled there from
-  the month of acceptance with the same base choice and method;
-- ``transfer-return:<id>`` (status ``returned``): rejected or timed out: debit transit,
-  credit the source's personal account and pooling fund back.
+- ``transfer-out:<id>`` (status ``out``): the source sends the whole personal balance
+  and, for the pension, 12% of each year's base since 1998 paid there
+  (``rules.transfer.transfer_out``) to ``transit:<scheme>``; the source takes no more
+  payments from the member in the scheme (``MonthMovedWithTransfer``);
+- ``transfer-in:<id>`` (status ``in``): the destination takes the money into the personal
+  account and its pooling fund and enrols the member from the month of acceptance, with
+  the same base choice and method; or ``transfer-return:<id>`` (status ``returned``):
+  rejected or timed out, the money goes back to the source.
 
-Once the ``transfer-out`` is written, the source takes no more payments from the member in
-the scheme (``MonthMovedWithTransfer``, from ``departures_of``, checked by
-``Ledger.contribution_drafts`` on every payment path): the relationship there ended with the
-transfer (国办发〔2009〕66号), and a month paid there afterwards would be counted where the
-months went while its money stayed behind. A return (rejected, timed out) restores the
-source; a later transfer back in to the source reopens it.
+Medical transfers move the personal balance only (医保办发〔2021〕43号) and the months
+whatever the balance: an empty account with months paid still transfers, as an entry whose
+legs are zero. A pension request for a man of 50 or more, a woman of 40 or more, moving
+outside the hukou province opens a temporary account there instead (66号 Art. 5 (2),
+``operations.temporary``): no money moves.
 
-Invariants: a transfer's transit money is zero once it is ``in`` or ``returned``; ``in`` and
-``returned`` exclude each other; a step on a transfer in the wrong state is refused
-(``TransferStateError``, naming the state); a step already taken writes nothing. The id is
-``<member>-<scheme>-<to>-<YYYYMMDD>``: the same request gives the same id, and the id says
-where the money goes, so the journal alone records a transfer (no table of its own).
-Medical transfers move the personal balance only (医保办发〔2021〕43号), and the months
-whatever the balance (DOMAIN.md §5: the years are added up at the new place): an empty
-medical account with months paid at the source still transfers, as an entry whose legs
-are zero (``EntryDraft.build(keep_zero_legs=True)``); its months then count as held at
-the destination once accepted.
-
-A day's requests and accepts also go in one pass (``request_batch``, ``accept_batch``: a
-few statements for the batch and one append, where one by one each reads the member's
-history in a dozen): the same entries in the same order, and whatever they cannot simply
-write (a refusal, a step already taken) is left to the one-by-one functions, which say why.
+Each step is one path for one transfer and for a day's thousands: ``load_requests`` /
+``load_steps`` read the batch's facts, ``decide_requests``, ``decide_accepts`` and
+``decide_returns`` decide each transfer with no I/O (an entry to append, a refusal with
+the first rule that fails, or already done), and ``request``, ``accept``, ``settle`` and
+``return_`` append once. The items of a batch are decided in order, each seeing what the
+ones before it decided (a second request of a member in transit is refused). A step
+written meanwhile by another worker makes the append raise ``WriteRaced``: the message is
+rolled back and done again on fresh facts.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import StrEnum
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection
 
 from ledger.domain import keys
 from ledger.domain.accounts import personal, pooling, transit
@@ -53,339 +43,196 @@ from ledger.domain.errors import (
     LedgerError,
     NotEnrolled,
     TransferStateError,
-    UnknownAccount,
+    UnknownMember,
 )
 from ledger.domain.identity import parse_citizen_id
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
+from ledger.domain.policy.loader import PolicySet
 from ledger.domain.rules.transfer import PaidMonth, transfer_out
 from ledger.domain.schemes import Scheme
-from ledger.operations import CHUNK, recorded_keys, registered, temporary
-from ledger.operations.bulk import enrolments_of
+from ledger.operations import temporary
 from ledger.operations.services import Ledger
-from ledger.store.balances import balance
-from ledger.store.tables import accounts, entries, postings
-from ledger.store.totals import balances_of
+from ledger.operations.transfer_facts import (
+    TRANSFERABLE,
+    RequestFacts,
+    StepFacts,
+    Transfer,
+    TransferStatus,
+    find_transfer,
+    find_transfers,
+    in_transit,
+    load_requests,
+    load_steps,
+    member_transfers,
+    months_paid,
+    paid_months,
+)
 
-PAID_KINDS = (EntryKind.CONTRIBUTION, EntryKind.ADJUSTMENT, EntryKind.CORRECTION)
-POSTINGS_CHUNK = 2000
-
-
-class TransferStatus(StrEnum):
-    OUT = "out"
-    IN = "in"
-    RETURNED = "returned"
+__all__ = [
+    "Decision",
+    "Transfer",
+    "TransferStatus",
+    "accept",
+    "accept_transfer",
+    "decide_accepts",
+    "decide_requests",
+    "decide_returns",
+    "find_transfer",
+    "find_transfers",
+    "in_transit",
+    "member_transfers",
+    "months_paid",
+    "paid_months",
+    "request",
+    "request_transfer",
+    "return_",
+    "return_transfer",
+    "settle",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class Transfer:
-    """A transfer as the journal records it; amounts in fen, as they left the source."""
+class Decision:
+    """One transfer's step: the entry to append, a temporary account to open instead
+    (``kept_in``: where the relationship stays), the rule that refused it, or, with none
+    of these, already done."""
 
     transfer_id: str
-    member_id: str
-    scheme: Scheme
-    from_region: str
-    to_region: str
-    on: date
-    status: TransferStatus
-    personal_fen: int
-    pooling_fen: int
-    out_entry_id: int
-    returned_because: str | None = None
+    draft: EntryDraft | None = None
+    refused: LedgerError | None = None
+    kept_in: str | None = None
+    leaving: Enrolment | None = None
+    """The enrolment the member leaves from: copied at the destination."""
+    transfer: Transfer | None = None
+    """The transfer as it stands once the step is taken (accepts and returns), or as it
+    was found (a request made before)."""
+    temporary: bool = False
+    """The request opens (or opened) a temporary account: no transfer leaves."""
+
+    @property
+    def done(self) -> bool:
+        """Already done: nothing to write."""
+        return self.draft is None and self.refused is None and self.kept_in is None
 
 
-def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
-    """The transfer named ``transfer_id`` and its status, or None if it never left the source."""
-    return find_transfers(conn, [transfer_id]).get(transfer_id)
+# ------------------------------------------------------------------ requests
 
 
-def find_transfers(conn: Connection, transfer_ids: Sequence[str]) -> dict[str, Transfer]:
-    """``find_transfer`` of each id, in a few statements: the ones that left the source."""
-    kinds = (keys.TRANSFER_OUT, keys.TRANSFER_IN, keys.TRANSFER_RETURN)
-    step_keys = {
-        keys.transfer_step(kind, tid): (kind, tid)
-        for tid in transfer_ids
-        if keys.is_transfer_id(tid)
-        for kind in kinds
-    }
-    wanted = sorted(step_keys)
-    steps: defaultdict[str, dict[str, Row]] = defaultdict(dict)
-    for start in range(0, len(wanted), CHUNK):
-        for row in conn.execute(
-            select(
-                entries.c.idempotency_key,
-                entries.c.id,
-                entries.c.member_id,
-                entries.c.scheme,
-                entries.c.region,
-                entries.c.effective_date,
-                entries.c.reason,
-            ).where(entries.c.idempotency_key.in_(wanted[start : start + CHUNK]))
-        ):
-            kind, tid = step_keys[row.idempotency_key]
-            steps[tid][kind] = row
-    outs = sorted(s[keys.TRANSFER_OUT].id for s in steps.values() if keys.TRANSFER_OUT in s)
-    legs: defaultdict[int, list[tuple[str, int]]] = defaultdict(list)
-    for start in range(0, len(outs), CHUNK):
-        for entry_id, name, amount in conn.execute(
-            select(postings.c.entry_id, accounts.c.name, postings.c.amount_fen)
-            .join(accounts, accounts.c.id == postings.c.account_id)
-            .where(postings.c.entry_id.in_(outs[start : start + CHUNK]))
-        ):
-            legs[entry_id].append((name, amount))
-    found: dict[str, Transfer] = {}
+def decide_requests(
+    policy: PolicySet, facts: RequestFacts, transfer_ids: Sequence[str], on: date
+) -> list[Decision]:
+    """Each request's decision, in order, with no I/O. The first rule that fails refuses
+    it, in this order of precedence:
+
+    1. the id names a transfer (``BadInput`` on ``transfer``: a citizen number, a scheme, a
+       region, a date) requested ``on`` (``BadInput`` on ``on``);
+    2. the scheme moves between regions: pension or medical (``BadInput`` on ``scheme``);
+    3. the member is registered (``UnknownMember``);
+    4. the destination is a known region (``UnknownRegion``);
+    5. ``on`` is not in the future (``BadInput`` on ``on``);
+    6. — requested already: already done;
+    7. the member is enrolled in the scheme on ``on`` (``NotEnrolled``);
+    8. the destination is not where the member is enrolled (``BadInput`` on ``to``);
+    9. — a pension move that 66号 Art. 5 (2) keeps where it is opens a temporary account
+       (already done if that account is open);
+    10. no other transfer of the member in the scheme is in transit, one decided earlier
+        in the batch included (``TransferStateError``);
+    11. the personal balance is not negative (``BadInput`` on ``member``);
+    12. something moves: money, or months paid there (``BadInput`` on ``member``).
+    """
+    decisions: list[Decision] = []
+    leaving: dict[tuple[str, Scheme], str] = {}  # requests decided in this batch
+    seen: set[str] = set()
     for tid in transfer_ids:
-        mine = steps.get(tid, {})
-        out = mine.get(keys.TRANSFER_OUT)
-        if out is None:
-            continue
-        status = (
-            TransferStatus.RETURNED
-            if keys.TRANSFER_RETURN in mine
-            else TransferStatus.IN
-            if keys.TRANSFER_IN in mine
-            else TransferStatus.OUT
-        )
-        found[tid] = Transfer(
-            transfer_id=tid,
-            member_id=out.member_id,
-            scheme=Scheme(out.scheme),
-            from_region=out.region,
-            to_region=keys.transfer_destination(tid),
-            on=out.effective_date,
-            status=status,
-            personal_fen=sum(a for n, a in legs[out.id] if n.startswith("personal:")),
-            pooling_fen=sum(a for n, a in legs[out.id] if n.startswith("pooling:")),
-            out_entry_id=out.id,
-            returned_because=(
-                mine[keys.TRANSFER_RETURN].reason if keys.TRANSFER_RETURN in mine else None
-            ),
-        )
-    return found
+        try:
+            decision = _request(policy, facts, tid, on, tid in seen, leaving)
+        except LedgerError as refusal:
+            decision = Decision(tid, refused=refusal)
+        if not decision.refused:
+            seen.add(tid)
+        decisions.append(decision)
+    return decisions
 
 
-def member_transfers(conn: Connection, member_id: str, scheme: Scheme) -> list[Transfer]:
-    """Every transfer of the member in ``scheme``, in the order they left."""
-    out_keys = (
-        conn.execute(
-            select(entries.c.idempotency_key)
-            .where(
-                entries.c.kind == EntryKind.TRANSFER_OUT.value,
-                entries.c.member_id == member_id,
-                entries.c.scheme == scheme.value,
-            )
-            .order_by(entries.c.id)
-        )
-        .scalars()
-        .all()
-    )
-    ids = [keys.transfer_of(key) for key in out_keys]
-    found = find_transfers(conn, ids)
-    return [found[tid] for tid in ids if tid in found]
-
-
-def in_transit(conn: Connection, left_by: date | None = None) -> list[str]:
-    """Ids of the transfers still in transit (status ``out``) that left on or before
-    ``left_by`` (default: any day), sorted."""
-    query = select(entries.c.idempotency_key).where(entries.c.kind == EntryKind.TRANSFER_OUT.value)
-    if left_by is not None:
-        query = query.where(entries.c.effective_date <= left_by)
-    out = {keys.transfer_of(key) for key in conn.execute(query).scalars()}
-    settled = conn.execute(
-        select(entries.c.idempotency_key).where(
-            entries.c.kind.in_([EntryKind.TRANSFER_IN.value, EntryKind.TRANSFER_RETURN.value])
-        )
-    ).scalars()
-    for key in settled:
-        out.discard(keys.transfer_of(key))
-    return sorted(out)
-
-
-def request_transfer(
-    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, to_region: str, on: date
-) -> str:
-    """Send the member's money from the region enrolled on ``on`` to ``to_region``; the id."""
-    if scheme not in (Scheme.PENSION, Scheme.MEDICAL):
+def _request(
+    policy: PolicySet,
+    facts: RequestFacts,
+    tid: str,
+    on: date,
+    decided: bool,
+    leaving: dict[tuple[str, Scheme], str],
+) -> Decision:
+    member_id, scheme, to_region, dated = keys.transfer_parts(tid)
+    if parse_citizen_id(member_id, today=facts.today, field="transfer").number != member_id:
+        raise BadInput("transfer", f"{tid!r} does not name its member by the citizen number")
+    if dated != on:
+        raise BadInput("on", f"transfer {tid} is requested on {dated}, not {on}")
+    if scheme not in TRANSFERABLE:
         raise BadInput("scheme", f"{scheme} is not transferred between regions here")
-    member = ledger.member(conn, member_id)
-    ledger.policy.region(to_region)
-    if on > ledger.clock.now().date():
+    if member_id not in facts.known:
+        raise UnknownMember(member_id)
+    policy.region(to_region)
+    if on > facts.today:
         raise BadInput("on", f"{on} is in the future")
-    transfer_id = keys.transfer_id(member.id, scheme, to_region, on)
-    if find_transfer(conn, transfer_id) is not None:
-        return transfer_id
-    enrolment = ledger.enrolment_for(ledger.enrolments(conn, member.id, scheme), Month.of(on))
+    if decided or tid in facts.transfers:
+        return Decision(tid, transfer=facts.transfers.get(tid))
+    item = (member_id, scheme)
+    enrolment = Ledger.enrolment_for(facts.enrolments.get(item, ()), Month.of(on))
     if enrolment is None:
-        raise NotEnrolled("member", f"{member.id} has no {scheme} enrolment in force on {on}")
+        raise NotEnrolled("member", f"{member_id} has no {scheme} enrolment in force on {on}")
     source = enrolment.region
     if source == to_region:
-        raise BadInput("to", f"{member.id} is already enrolled in {to_region}")
-    if scheme is Scheme.PENSION:
-        kept = temporary.needing(ledger, conn, {transfer_id: (member.id, source, to_region)}, on)
-        if kept:  # 66号 Art. 5 (2): no money moves, a temporary account opens there
-            temporary.open_temporary(
-                ledger, conn, member.id, enrolment, to_region, kept[transfer_id], on
+        raise BadInput("to", f"{member_id} is already enrolled in {to_region}")
+    mover = facts.movers.get(member_id)
+    if scheme is Scheme.PENSION and mover is not None:
+        held = facts.held.get(member_id, {})
+        kept = temporary.kept_in(policy, mover, held, source, to_region, on)
+        if kept is not None:
+            if to_region in held:
+                return Decision(tid, temporary=True)
+            leaving[item] = tid
+            return Decision(tid, kept_in=kept, leaving=enrolment, temporary=True)
+    for other in facts.earlier.get(item, ()):
+        if other.status is TransferStatus.OUT:
+            raise TransferStateError(
+                "member", f"transfer {other.transfer_id} is still in transit (status out)"
             )
-            return transfer_id
-    moved_before = _moved_before(member_transfers(conn, member.id, scheme), source)
-    paid = []
-    if scheme is Scheme.PENSION:
-        paid = paid_months(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
-    months = months_paid(conn, scheme, on, {member.id: (source, moved_before)})[member.id]
-    personal_fen = -_balance(conn, personal(scheme.value, member.id), on)
-    draft = _out_draft(
-        ledger, transfer_id, member.id, scheme, source, to_region, on, paid, personal_fen, months
-    )
-    ledger.recorder.append(conn, [draft])
-    return transfer_id
-
-
-def request_batch(
-    ledger: Ledger, conn: Connection, transfer_ids: Sequence[str], on: date
-) -> tuple[list[str], list[str]]:
-    """``request_transfer`` for many transfers of one day: a few queries and one append.
-
-    Returns the ids requested, in the given order, and the ids left for
-    ``request_transfer`` one at a time: every one whose request would not simply write its
-    entry (refused, already requested, one of two of a member's in the same scheme), so
-    that the per-transfer path says why, exactly as if there were no batch. The entries
-    are the very ones ``request_transfer`` would write, in the same order.
-    """
-    if on > ledger.clock.now().date():
-        return [], list(transfer_ids)
-    today = ledger.clock.now().date()
-    left: list[str] = []
-    wanted: dict[str, tuple[str, Scheme, str]] = {}
-    pairs: Counter[tuple[str, Scheme]] = Counter()
-    for tid in transfer_ids:
-        try:
-            member_id, scheme, to_region, _ = keys.transfer_parts(tid)
-            ledger.policy.region(to_region)
-            same = parse_citizen_id(member_id, today=today, field="member").number == member_id
-        except LedgerError:
-            left.append(tid)
-            continue
-        if (
-            not same
-            or scheme not in (Scheme.PENSION, Scheme.MEDICAL)
-            or keys.transfer_id(member_id, scheme, to_region, on) != tid
-        ):
-            left.append(tid)
-            continue
-        wanted[tid] = (member_id, scheme, to_region)
-        pairs[(member_id, scheme)] += 1
-    known = registered(conn, [m for m, _, _ in wanted.values()])
-    out_key = {tid: keys.transfer_step(keys.TRANSFER_OUT, tid) for tid in wanted}
-    requested = recorded_keys(conn, list(out_key.values()))
-    earlier = _earlier_transfers(conn, sorted({m for m, _, _ in wanted.values()}))
-    sources: dict[str, str] = {}
-    moved: dict[str, Month | None] = {}
-    for scheme in (Scheme.PENSION, Scheme.MEDICAL):
-        mine = {t: w for t, w in wanted.items() if w[1] is scheme}
-        enrolled = enrolments_of(conn, [m for m, _, _ in mine.values()], scheme)
-        for tid, (member_id, _, to_region) in mine.items():
-            enrolment = ledger.enrolment_for(enrolled.get(member_id, []), Month.of(on))
-            if (
-                member_id not in known
-                or out_key[tid] in requested
-                or pairs[(member_id, scheme)] > 1
-                or enrolment is None
-                or enrolment.region == to_region
-            ):
-                continue
-            try:
-                moved[tid] = _moved_before(earlier.get((member_id, scheme), []), enrolment.region)
-            except TransferStateError:
-                continue
-            sources[tid] = enrolment.region
-    for tid in temporary.needing(
-        ledger,
-        conn,
-        {  # opened one by one, as request_transfer
-            t: (wanted[t][0], source, wanted[t][2])
-            for t, source in sources.items()
-            if wanted[t][1] is Scheme.PENSION
-        },
-        on,
-    ):
-        del sources[tid]
-    paid = paid_months(
-        conn,
-        Scheme.PENSION,
-        on,
-        {
-            wanted[tid][0]: (source, moved[tid])
-            for tid, source in sources.items()
-            if wanted[tid][1] is Scheme.PENSION
-        },
-    )
-    months: dict[Scheme, dict[str, int]] = {
-        scheme: months_paid(
-            conn,
-            scheme,
-            on,
-            {
-                wanted[tid][0]: (source, moved[tid])
-                for tid, source in sources.items()
-                if wanted[tid][1] is scheme
-            },
+    if item in leaving:
+        raise TransferStateError(
+            "member", f"transfer {leaving[item]} of this batch is still in transit (status out)"
         )
-        for scheme in (Scheme.PENSION, Scheme.MEDICAL)
-    }
-    held = balances_of(conn, [personal(wanted[t][1].value, wanted[t][0]) for t in sources], on)
-    drafts: list[EntryDraft] = []
-    done: list[str] = []
-    for tid in transfer_ids:
-        if tid not in sources:
-            if tid in wanted:
-                left.append(tid)
-            continue
-        member_id, scheme, to_region = wanted[tid]
-        personal_fen = -held.get(personal(scheme.value, member_id), 0)
-        try:
-            drafts.append(
-                _out_draft(
-                    ledger,
-                    tid,
-                    member_id,
-                    scheme,
-                    sources[tid],
-                    to_region,
-                    on,
-                    paid.get(member_id, []),
-                    personal_fen,
-                    months[scheme].get(member_id, 0),
-                )
-            )
-        except LedgerError:
-            left.append(tid)
-            continue
-        done.append(tid)
-    ledger.recorder.append(conn, drafts)
-    return done, left
+    personal_fen = -facts.balances.get(personal(scheme.value, member_id), 0)
+    paid = facts.paid.get(member_id, ()) if scheme is Scheme.PENSION else ()
+    months = facts.months.get(item, 0)
+    draft = _out_draft(
+        policy, tid, member_id, scheme, source, to_region, on, paid, personal_fen, months
+    )
+    leaving[item] = tid
+    return Decision(tid, draft=draft, leaving=enrolment)
 
 
 def _out_draft(
-    ledger: Ledger,
+    policy: PolicySet,
     transfer_id: str,
     member_id: str,
     scheme: Scheme,
     source: str,
     to_region: str,
     on: date,
-    paid: list[PaidMonth],
+    paid: Sequence[PaidMonth],
     personal_fen: int,
     months: int,
 ) -> EntryDraft:
-    """The ``transfer-out`` entry, from what the ledger holds (``paid``: pension only;
-    ``months``: the months paid at the source since the member last moved in there)."""
+    """The ``transfer-out`` entry (``paid``: pension only; ``months``: the months paid at
+    the source since the member last moved in there)."""
     if personal_fen < 0:
         raise BadInput("member", f"personal balance {format_yuan(personal_fen)} is negative")
     pooling_fen, how = 0, "medical: personal account only"
     if scheme is Scheme.PENSION:
-        out = transfer_out(paid, source, personal_fen, on, ledger.policy)
+        out = transfer_out(list(paid), source, personal_fen, on, policy)
         pooling_fen = out.pooling_moved_fen
         how = (
             f"{out.share_rate * 100:g}% of the bases of {sum(y.months for y in out.years)} "
@@ -413,139 +260,200 @@ def _out_draft(
     )
 
 
-def _moved_before(earlier: Iterable[Transfer], source: str) -> Month | None:
-    """The month the member last moved in to ``source``, refusing while one is in transit."""
-    earlier = list(earlier)
-    for other in earlier:
-        if other.status is TransferStatus.OUT:
-            raise TransferStateError(
-                "member", f"transfer {other.transfer_id} is still in transit (status out)"
-            )
-    return max(
-        (
-            Month.of(t.on)
-            for t in earlier
-            if t.from_region == source and t.status is TransferStatus.IN
-        ),
-        default=None,
-    )
-
-
-def _earlier_transfers(
-    conn: Connection, member_ids: Sequence[str]
-) -> dict[tuple[str, Scheme], list[Transfer]]:
-    """``member_transfers`` for many members at once, by member and scheme."""
-    outs = []
-    for start in range(0, len(member_ids), CHUNK):
-        outs.extend(
-            conn.execute(
-                select(entries.c.idempotency_key)
-                .where(
-                    entries.c.kind == EntryKind.TRANSFER_OUT.value,
-                    entries.c.member_id.in_(member_ids[start : start + CHUNK]),
-                )
-                .order_by(entries.c.id)
-            ).scalars()
-        )
-    ids = [keys.transfer_of(key) for key in outs]
-    transfers = find_transfers(conn, ids)
-    found: defaultdict[tuple[str, Scheme], list[Transfer]] = defaultdict(list)
-    for tid in ids:
-        if tid in transfers:
-            found[(transfers[tid].member_id, transfers[tid].scheme)].append(transfers[tid])
-    return found
-
-
-def accept_transfer(ledger: Ledger, conn: Connection, transfer_id: str, on: date) -> Transfer:
-    """The destination takes the money in and enrols the member from the month of ``on``."""
-    found = _in_transit(conn, transfer_id, "accept", TransferStatus.IN, on)
-    if found.status is TransferStatus.IN:
-        return found
-    [recorded] = ledger.recorder.append(conn, [_in_draft(found, on)])
-    if recorded.created:  # a racing acceptance that lost has nothing left to enrol
-        _enrol_at_destination(ledger, conn, found, _enrolled_before(ledger, conn, found), on)
-    return _status(found, TransferStatus.IN)
-
-
-def accept_batch(
+def request(
     ledger: Ledger, conn: Connection, transfer_ids: Sequence[str], on: date
-) -> tuple[list[str], list[str]]:
-    """``accept_transfer`` for many transfers of one day: a few queries and one append.
+) -> list[Decision]:
+    """Request each transfer on ``on``: load, decide, append once; the temporary accounts
+    the decisions open are opened after the append."""
+    facts = load_requests(conn, transfer_ids, on, ledger.clock.now().date())
+    decisions = decide_requests(ledger.policy, facts, transfer_ids, on)
+    ledger.recorder.append_new(conn, [d.draft for d in decisions if d.draft is not None])
+    for decision in decisions:
+        if decision.kept_in is not None and decision.leaving is not None:
+            member_id, _, to_region, _ = keys.transfer_parts(decision.transfer_id)
+            temporary.open_temporary(
+                ledger, conn, member_id, decision.leaving, to_region, decision.kept_in, on
+            )
+    return decisions
 
-    Returns the ids accepted, in the given order, and the ids left for ``accept_transfer``
-    one at a time: every one that is not simply in transit, or whose enrolment at the
-    destination would be refused (``Ledger.check_enrolment``), so that the per-transfer
-    path accepts or rejects it as if there were no batch. The entries and enrolments
-    are the very ones ``accept_transfer`` would write, in the same order.
+
+def request_transfer(
+    ledger: Ledger, conn: Connection, member_id: str, scheme: Scheme, to_region: str, on: date
+) -> str:
+    """Request one transfer (a batch of one); its id, or its refusal raised."""
+    if scheme not in TRANSFERABLE:
+        raise BadInput("scheme", f"{scheme} is not transferred between regions here")
+    number = parse_citizen_id(member_id, today=ledger.clock.now().date(), field="member").number
+    transfer_id = keys.transfer_id(number, scheme, to_region, on)
+    [decision] = request(ledger, conn, [transfer_id], on)
+    if decision.refused is not None:
+        raise decision.refused
+    return transfer_id
+
+
+# ------------------------------------------------------------------ accepts and returns
+
+
+def decide_accepts(
+    ledger: Ledger, facts: StepFacts, transfer_ids: Sequence[str], on: date
+) -> list[Decision]:
+    """Each acceptance's decision, in order, with no I/O (``ledger``: its policy and the
+    enrolment rules). The first rule that fails refuses it, in this order of precedence:
+
+    1. the transfer left the source (``BadInput`` on ``transfer``);
+    2. it was not returned (``TransferStateError``, naming the state); accepted already:
+       already done;
+    3. ``on`` is not before the day it left (``BadInput`` on ``on``);
+    4. it left from an enrolment (``NotEnrolled``);
+    5. the destination enrols the member as they were enrolled (``Ledger.check_enrolment``:
+       the method, and the base in the destination's range, ``BaseOutOfRange``).
     """
-    found = find_transfers(conn, transfer_ids)
-    pairs = Counter((t.member_id, t.scheme) for t in found.values())
-    enrolled: dict[tuple[str, Scheme], list[Enrolment]] = {}
-    for scheme in (Scheme.PENSION, Scheme.MEDICAL):
-        ids = [t.member_id for t in found.values() if t.scheme is scheme]
-        for member_id, rows in enrolments_of(conn, ids, scheme).items():
-            enrolled[(member_id, scheme)] = rows
-    left: list[str] = []
-    taken: list[tuple[Transfer, Enrolment]] = []
+    decisions = []
+    seen: set[str] = set()
     for tid in transfer_ids:
-        transfer = found.get(tid)
-        if (
-            transfer is None
-            or transfer.status is not TransferStatus.OUT
-            or on < transfer.on
-            or pairs[(transfer.member_id, transfer.scheme)] > 1
-        ):
-            left.append(tid)
-            continue
-        rows = enrolled.get((transfer.member_id, transfer.scheme), [])
-        before = ledger.enrolment_for(rows, Month.of(transfer.on))
         try:
+            found = _in_transit(facts, tid, "accept", TransferStatus.IN, on)
+            if found.status is TransferStatus.IN or tid in seen:
+                decisions.append(Decision(tid, transfer=_status(found, TransferStatus.IN)))
+                continue
+            before = Ledger.enrolment_for(
+                facts.enrolments.get((found.member_id, found.scheme), ()), Month.of(found.on)
+            )
             if before is None:
-                raise NotEnrolled("member", f"{transfer.member_id} left from no enrolment")
+                raise NotEnrolled("member", f"{found.member_id} left from no enrolment")
             ledger.check_enrolment(
-                transfer.scheme,
-                transfer.to_region,
+                found.scheme,
+                found.to_region,
                 before.choice,
                 Month.of(on),
                 before.method,
                 before.agency,
             )
-        except LedgerError:
-            left.append(tid)
+        except LedgerError as refusal:
+            decisions.append(Decision(tid, refused=refusal))
             continue
-        taken.append((transfer, before))
-    recorded = ledger.recorder.append(conn, [_in_draft(t, on) for t, _ in taken])
-    for (transfer, before), entry in zip(taken, recorded, strict=True):
-        if entry.created:
-            _enrol_at_destination(ledger, conn, transfer, before, on)
-    return [t.transfer_id for t, _ in taken], left
+        seen.add(tid)
+        draft = _back_draft(found, on, keys.TRANSFER_IN, found.to_region)
+        decisions.append(
+            Decision(tid, draft=draft, leaving=before, transfer=_status(found, TransferStatus.IN))
+        )
+    return decisions
 
 
-def _in_draft(found: Transfer, on: date) -> EntryDraft:
+def decide_returns(
+    facts: StepFacts, transfer_ids: Sequence[str], on: date, reasons: Mapping[str, str]
+) -> list[Decision]:
+    """Each return's decision, in order, with no I/O; ``reasons``: why, by transfer. The
+    first rule that fails refuses it, in this order of precedence:
+
+    1. there is a reason (``BadInput`` on ``reason``);
+    2. the transfer left the source (``BadInput`` on ``transfer``);
+    3. it was not accepted (``TransferStateError``, naming the state); returned already:
+       already done;
+    4. ``on`` is not before the day it left (``BadInput`` on ``on``).
+    """
+    decisions = []
+    seen: set[str] = set()
+    for tid in transfer_ids:
+        reason = reasons.get(tid, "").strip()
+        try:
+            if not reason:
+                raise BadInput("reason", "a returned transfer needs a reason")
+            found = _in_transit(facts, tid, "return", TransferStatus.RETURNED, on)
+        except LedgerError as refusal:
+            decisions.append(Decision(tid, refused=refusal))
+            continue
+        back = _status(found, TransferStatus.RETURNED)
+        if found.status is TransferStatus.RETURNED or tid in seen:
+            decisions.append(Decision(tid, transfer=back))
+            continue
+        seen.add(tid)
+        draft = _back_draft(found, on, keys.TRANSFER_RETURN, found.from_region, reason)
+        decisions.append(
+            Decision(tid, draft=draft, transfer=replace(back, returned_because=reason))
+        )
+    return decisions
+
+
+def _in_transit(
+    facts: StepFacts, transfer_id: str, step: str, done: TransferStatus, on: date
+) -> Transfer:
+    """The transfer, if ``step`` may be taken (or was already: status ``done``)."""
+    found = facts.transfers.get(transfer_id)
+    if found is None:
+        raise BadInput("transfer", f"there is no transfer {transfer_id!r}")
+    if found.status not in (TransferStatus.OUT, done):
+        raise TransferStateError(
+            "transfer", f"cannot {step} transfer {transfer_id}: its status is {found.status}"
+        )
+    if found.status is TransferStatus.OUT and on < found.on:
+        raise BadInput("on", f"{on} is before the transfer left on {found.on}")
+    return found
+
+
+def _back_draft(found: Transfer, on: date, step: str, region: str, reason: str = "") -> EntryDraft:
+    """The entry that takes the money out of transit into ``region``: accepted there
+    (``transfer-in``) or back at the source (``transfer-return``)."""
     scheme = found.scheme.value
+    text = f"transfer {found.transfer_id}: accepted in {region}"
+    if step == keys.TRANSFER_RETURN:
+        text = f"transfer {found.transfer_id} returned to {region}: {reason}"
     return EntryDraft.build(
-        kind=EntryKind.TRANSFER_IN,
+        kind=EntryKind.TRANSFER_IN if step == keys.TRANSFER_IN else EntryKind.TRANSFER_RETURN,
         effective_date=on,
-        idempotency_key=keys.transfer_step(keys.TRANSFER_IN, found.transfer_id),
-        reason=f"transfer {found.transfer_id}: accepted in {found.to_region}",
+        idempotency_key=keys.transfer_step(step, found.transfer_id),
+        reason=text,
         member_id=found.member_id,
         scheme=scheme,
-        region=found.to_region,
+        region=region,
         postings=[
             (transit(scheme), found.personal_fen + found.pooling_fen),
             (personal(scheme, found.member_id), -found.personal_fen),
-            (pooling(scheme, found.to_region), -found.pooling_fen),
+            (pooling(scheme, region), -found.pooling_fen),
         ],
         keep_zero_legs=found.personal_fen == 0 and found.pooling_fen == 0,
     )
 
 
-def _enrolled_before(ledger: Ledger, conn: Connection, found: Transfer) -> Enrolment:
-    before = ledger.enrolment_for(
-        ledger.enrolments(conn, found.member_id, found.scheme), Month.of(found.on)
-    )
-    assert before is not None, "a transfer leaves from an enrolment in force"
-    return before
+def _status(found: Transfer, status: TransferStatus) -> Transfer:
+    return replace(found, status=status)
+
+
+def _takeable(found: Transfer | None, on: date) -> bool:
+    return found is not None and found.status is TransferStatus.OUT and on >= found.on
+
+
+def settle(
+    ledger: Ledger, conn: Connection, transfer_ids: Sequence[str], on: date, reject: bool = True
+) -> list[Decision]:
+    """Accept each transfer on ``on`` and enrol the member at the destination; with
+    ``reject``, a transfer in transit that the destination refuses goes back to the
+    source in the same append, the refusal its reason (the decision then is the
+    return's); a transfer not in transit is refused naming its state. One append."""
+    facts = load_steps(conn, transfer_ids)
+    accepts = decide_accepts(ledger, facts, transfer_ids, on)
+    refused = {  # by the destination's rules (4 and 5 of ``decide_accepts``), not the state
+        d.transfer_id: d.refused
+        for d in accepts
+        if d.refused is not None and _takeable(facts.transfers.get(d.transfer_id), on)
+    }
+    returns: dict[str, Decision] = {}
+    if reject and refused:
+        reasons = {tid: f"rejected by the destination: {why}" for tid, why in refused.items()}
+        returns = {d.transfer_id: d for d in decide_returns(facts, list(refused), on, reasons)}
+    drafts = [d.draft for d in accepts if d.draft is not None]
+    ledger.recorder.append_new(conn, drafts + [d.draft for d in returns.values() if d.draft])
+    for decision in accepts:
+        if decision.draft is not None and decision.transfer and decision.leaving:
+            _enrol_at_destination(ledger, conn, decision.transfer, decision.leaving, on)
+    return [returns.get(d.transfer_id, d) for d in accepts]
+
+
+def accept(
+    ledger: Ledger, conn: Connection, transfer_ids: Sequence[str], on: date
+) -> list[Decision]:
+    """Accept each transfer; a refusal is the decision's, nothing goes back."""
+    return settle(ledger, conn, transfer_ids, on, reject=False)
 
 
 def _enrol_at_destination(
@@ -566,168 +474,36 @@ def _enrol_at_destination(
     )
 
 
+def return_(
+    ledger: Ledger,
+    conn: Connection,
+    transfer_ids: Sequence[str],
+    on: date,
+    reasons: Mapping[str, str],
+) -> list[Decision]:
+    """Send each transfer's money back to the source: load, decide, append once."""
+    decisions = decide_returns(load_steps(conn, transfer_ids), transfer_ids, on, reasons)
+    ledger.recorder.append_new(conn, [d.draft for d in decisions if d.draft is not None])
+    return decisions
+
+
+def accept_transfer(ledger: Ledger, conn: Connection, transfer_id: str, on: date) -> Transfer:
+    """Accept one transfer (a batch of one); the transfer, or its refusal raised."""
+    [decision] = accept(ledger, conn, [transfer_id], on)
+    return _one(decision)
+
+
 def return_transfer(
     ledger: Ledger, conn: Connection, transfer_id: str, on: date, reason: str
 ) -> Transfer:
-    """Send the money back to the source (rejected, or not accepted in time)."""
-    if not reason.strip():
-        raise BadInput("reason", "a returned transfer needs a reason")
-    found = _in_transit(conn, transfer_id, "return", TransferStatus.RETURNED, on)
-    if found.status is TransferStatus.RETURNED:
-        return found
-    scheme = found.scheme.value
-    draft = EntryDraft.build(
-        kind=EntryKind.TRANSFER_RETURN,
-        effective_date=on,
-        idempotency_key=keys.transfer_step(keys.TRANSFER_RETURN, transfer_id),
-        reason=f"transfer {transfer_id} returned to {found.from_region}: {reason.strip()}",
-        member_id=found.member_id,
-        scheme=scheme,
-        region=found.from_region,
-        postings=[
-            (transit(scheme), found.personal_fen + found.pooling_fen),
-            (personal(scheme, found.member_id), -found.personal_fen),
-            (pooling(scheme, found.from_region), -found.pooling_fen),
-        ],
-        keep_zero_legs=found.personal_fen == 0 and found.pooling_fen == 0,
-    )
-    ledger.recorder.append(conn, [draft])
-    return _status(found, TransferStatus.RETURNED)
+    """Return one transfer (rejected, or not accepted in time); the transfer, or its
+    refusal raised."""
+    [decision] = return_(ledger, conn, [transfer_id], on, {transfer_id: reason})
+    return _one(decision)
 
 
-def _in_transit(
-    conn: Connection, transfer_id: str, step: str, done: TransferStatus, on: date
-) -> Transfer:
-    """The transfer, if ``step`` may be taken (or was already: status ``done``)."""
-    found = find_transfer(conn, transfer_id)
-    if found is None:
-        raise BadInput("transfer", f"there is no transfer {transfer_id!r}")
-    if found.status not in (TransferStatus.OUT, done):
-        raise TransferStateError(
-            "transfer", f"cannot {step} transfer {transfer_id}: its status is {found.status}"
-        )
-    if found.status is TransferStatus.OUT and on < found.on:
-        raise BadInput("on", f"{on} is before the transfer left on {found.on}")
-    return found
-
-
-def _status(found: Transfer, status: TransferStatus) -> Transfer:
-    return replace(found, status=status)
-
-
-def _balance(conn: Connection, account: str, on: date) -> int:
-    try:
-        return balance(conn, account, on)
-    except UnknownAccount:
-        return 0
-
-
-def months_paid(
-    conn: Connection, scheme: Scheme, on: date, wanted: Mapping[str, tuple[str, Month | None]]
-) -> dict[str, int]:
-    """Each member's distinct months paid by ``on`` in a region, after the month they last
-    moved in there (``wanted`` as for ``paid_months``): the months a transfer moves.
-
-    Counted from ``contribution`` entries, as ``queries.contribution_months`` counts them.
-    """
-    found = dict.fromkeys(wanted, 0)
-    ids = sorted(wanted)
-    periods: defaultdict[str, set[str]] = defaultdict(set)
-    for start in range(0, len(ids), CHUNK):
-        for member_id, region, period in conn.execute(
-            select(entries.c.member_id, entries.c.region, entries.c.period).where(
-                entries.c.member_id.in_(ids[start : start + CHUNK]),
-                entries.c.scheme == scheme.value,
-                entries.c.period.is_not(None),
-                entries.c.period <= str(Month.of(on)),
-                entries.c.effective_date <= on,
-                entries.c.kind == EntryKind.CONTRIBUTION.value,
-            )
-        ):
-            region_in, after = wanted[member_id]
-            if region == region_in and (after is None or Month.parse(period) > after):
-                periods[member_id].add(period)
-    for member_id, seen in periods.items():
-        found[member_id] = len(seen)
-    return found
-
-
-def paid_months(
-    conn: Connection, scheme: Scheme, on: date, wanted: Mapping[str, tuple[str, Month | None]]
-) -> dict[str, list[PaidMonth]]:
-    """Each member's months paid in a region by ``on``: ``wanted`` maps a member to the
-    region and the month they last moved in there (None: never), months up to which are
-    left out (already moved with them). Base and pooling money per month.
-
-    The base is the latest one posted for the month (an adjustment re-assesses it); the
-    pooling money is the net of its contribution, adjustments and corrections. A month
-    whose money was wholly reversed by a correction is left out.
-    """
-    found: dict[str, list[PaidMonth]] = {m: [] for m in wanted}
-    if not wanted:
-        return found
-    ids = sorted(wanted)
-    # From the members' entries (ix_entries_member_period), never from a region's pooling
-    # account, which holds everyone's postings; the region is checked here.
-    paid: dict[int, tuple[str, str, int | None]] = {}
-    for start in range(0, len(ids), CHUNK):
-        for row in conn.execute(
-            select(
-                entries.c.id,
-                entries.c.member_id,
-                entries.c.region,
-                entries.c.period,
-                entries.c.base_fen,
-            ).where(
-                entries.c.member_id.in_(ids[start : start + CHUNK]),
-                entries.c.scheme == scheme.value,
-                entries.c.period.is_not(None),
-                entries.c.period <= str(Month.of(on)),
-                entries.c.effective_date <= on,
-                entries.c.kind.in_([k.value for k in PAID_KINDS]),
-            )
-        ):
-            if row.region == wanted[row.member_id][0]:
-                paid[row.id] = (row.member_id, row.period, row.base_fen)
-    fund = {m: pooling(scheme.value, region) for m, (region, _) in wanted.items()}
-    own = {m: personal(scheme.value, m) for m in wanted}
-    wanted_names = sorted(set(fund.values()) | set(own.values()))
-    names: dict[int, str] = {}
-    for start in range(0, len(wanted_names), CHUNK):
-        for row in conn.execute(
-            select(accounts.c.id, accounts.c.name).where(
-                accounts.c.name.in_(wanted_names[start : start + CHUNK])
-            )
-        ):
-            names[row.id] = row.name
-    # The entries' legs by entry (ix_postings_entry), those on the member's fund and own
-    # account kept here: an account filter in SQL could lead the planner to the fund's index.
-    entry_ids = sorted(paid)
-    base: defaultdict[str, dict[str, int]] = defaultdict(dict)
-    money: defaultdict[str, defaultdict[str, dict[str, int]]] = defaultdict(
-        lambda: defaultdict(lambda: {"fund": 0, "own": 0})
-    )
-    for start in range(0, len(entry_ids), POSTINGS_CHUNK):
-        for entry_id, account_id, amount_fen in conn.execute(
-            select(postings.c.entry_id, postings.c.account_id, postings.c.amount_fen)
-            .where(postings.c.entry_id.in_(entry_ids[start : start + POSTINGS_CHUNK]))
-            .order_by(postings.c.entry_id, postings.c.id)
-        ):
-            member_id, period, base_fen = paid[entry_id]
-            name = names.get(account_id)
-            leg = "fund" if name == fund[member_id] else "own" if name == own[member_id] else None
-            if leg is None:
-                continue
-            if base_fen is not None:
-                base[member_id][period] = base_fen
-            money[member_id][period][leg] -= amount_fen
-    for member_id, (region, after) in wanted.items():
-        bases = base[member_id]
-        found[member_id] = [
-            PaidMonth(Month.parse(period), region, bases[period], max(legs["fund"], 0))
-            for period, legs in sorted(money[member_id].items())
-            if period in bases
-            and any(legs.values())
-            and (after is None or Month.parse(period) > after)
-        ]
-    return found
+def _one(decision: Decision) -> Transfer:
+    if decision.refused is not None:
+        raise decision.refused
+    assert decision.transfer is not None, "an accepted or returned transfer is named"
+    return decision.transfer

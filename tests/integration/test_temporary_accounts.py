@@ -30,7 +30,7 @@ from ledger.operations.temporary import collect_at_award
 from ledger.operations.transfers import (
     TransferStatus,
     find_transfer,
-    request_batch,
+    request,
     request_transfer,
 )
 from ledger.store.queries import balance, pension_place_of
@@ -114,13 +114,19 @@ def test_a_man_of_49_transfers_his_money_as_before(ledger):
     assert bal(ledger, f"personal:pension:{MAN_49}") == 0
 
 
-def test_a_days_batch_leaves_the_temporary_account_to_the_one_by_one_path(ledger):
-    """request_batch writes the 49-year-old's transfer and leaves the 55-year-old's, whose
-    request_transfer opens the temporary account, as if there were no batch."""
+def test_a_days_batch_opens_the_temporary_account_and_moves_the_younger_mans_money(ledger):
+    """One batch, two men moving to Shanghai: the 49-year-old's money leaves; the
+    55-year-old's request opens a temporary account and moves nothing (66号 Art. 5 (2))."""
     old, young = (keys.transfer_id(m, PENSION, SHANGHAI, MOVED) for m in (MAN_55, MAN_49))
     with ledger.unit_of_work() as conn:
-        done, left = request_batch(ledger, conn, [old, young], MOVED)
-    assert (done, left) == ([young], [old])
+        kept, moved = request(ledger, conn, [old, young], MOVED)
+    assert kept.temporary and kept.kept_in == BEIJING and kept.draft is None
+    assert moved.draft is not None and not moved.temporary
+    with ledger.engine.connect() as conn:
+        assert find_transfer(conn, old) is None
+        assert find_transfer(conn, young).status is TransferStatus.OUT
+        opened = conn.execute(select(temporary_accounts.c.member_id)).scalars().all()
+    assert opened == [MAN_55]
 
 
 def test_months_paid_into_the_temporary_account_leave_the_relationship_in_beijing_and_are_collected_at_retirement(  # noqa: E501

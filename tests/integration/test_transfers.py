@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from ledger.domain import keys
 from ledger.domain.clock import FixedClock
-from ledger.domain.errors import BadInput, NotEnrolled, TransferStateError
+from ledger.domain.errors import BadInput, LedgerError, NotEnrolled, TransferStateError
 from ledger.domain.identity import check_character
 from ledger.domain.money import round_half_up
 from ledger.domain.period import Month
@@ -270,58 +270,33 @@ def _written(ledger: Ledger, conn, since: int) -> list[tuple]:
     return [(*r, [(n, a) for e, n, a in legs if e == r.id]) for r in rows]
 
 
-def _alone_and_batched(ledger: Ledger, engine, batch, one_by_one, ids: list[str], on: date):
-    """[(done, left, refused, entries written, enrolments written)]: every id one by one,
-    then ``batch`` and the ids it leaves one by one, each in a transaction rolled back."""
-    with engine.connect() as conn:
-        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
-        since_enrolled = conn.execute(select(func.max(enrolments.c.id))).scalar_one()
-    results = []
-    for batched in (False, True):
-        with engine.connect() as conn, conn.begin() as tx:
-            done, left = batch(ledger, conn, ids, on) if batched else ([], list(ids))
-            refused = one_by_one(conn, left)
-            results.append(
-                (
-                    done,
-                    left,
-                    refused,
-                    _written(ledger, conn, since),
-                    _enrolled_since(conn, since_enrolled),
-                )
-            )
-            tx.rollback()
-        ledger.recorder.rolled_back()
-    return results
-
-
 def _enrolled_since(conn, since: int) -> list[tuple]:
     return [
         tuple(r)
         for r in conn.execute(
-            select(
-                enrolments.c.id,
-                enrolments.c.member_id,
-                enrolments.c.scheme,
-                enrolments.c.region,
-                enrolments.c.base_percent,
-                enrolments.c.base_fen,
-                enrolments.c.method,
-                enrolments.c.from_month,
-            )
+            select(enrolments.c.member_id, enrolments.c.region, enrolments.c.from_month)
             .where(enrolments.c.id > since)
             .order_by(enrolments.c.id)
         )
     ]
 
 
-def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_refused(
+def _since(engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(func.max(entries.c.id))).scalar_one(),
+            conn.execute(select(func.max(enrolments.c.id))).scalar_one(),
+        )
+
+
+def test_a_days_requests_in_one_batch_write_the_movable_and_name_why_the_rest_are_refused(
     ledger, engine
 ):
-    """``request_batch``: the same entries, ids and hashes as ``request_transfer`` one by
-    one; every transfer it cannot simply write is left for the one-by-one path to refuse."""
-    from ledger.domain.errors import LedgerError
-    from ledger.operations.transfers import request_batch
+    """``transfers.request`` on a day's batch: the transfers that can move are written in
+    the batch's order; each other one is refused with the first rule it fails, the very
+    refusal it gets requested alone (a batch of one)."""
+    from ledger.domain.errors import UnknownMember
+    from ledger.operations import transfers
 
     medical = Scheme.MEDICAL
     moved, in_transit, unknown = _citizen(1), _citizen(2), _citizen(3)
@@ -347,30 +322,33 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
         keys.transfer_id(OTHER, PENSION, BEIJING, LEFT),  # already enrolled there
         keys.transfer_id(OTHER, PENSION, SHANGHAI, LEFT),  # enrolled, nothing paid
     ]
-
-    def one_by_one(conn, todo: list[str]) -> dict[str, str]:
-        refused = {}
-        for tid in todo:
+    since, _ = _since(engine)
+    alone = {}
+    for tid in ids[1:2] + ids[4:]:
+        with engine.connect() as conn, conn.begin() as tx:
             member, scheme, to, _ = keys.transfer_parts(tid)
-            try:
-                with conn.begin_nested():
-                    request_transfer(ledger, conn, member, scheme, to, LEFT)
-            except LedgerError as error:
-                refused[tid] = f"{type(error).__name__}: {error}"
-        return refused
-
-    results = _alone_and_batched(ledger, engine, request_batch, one_by_one, ids, LEFT)
-    (_, _, alone, written_alone, _), (done, _, refused, written_batched, _) = results
-    assert done == [ids[0], ids[2], ids[3]]
-    assert refused == alone and set(refused) == set(ids) - set(done)
-    assert written_batched == written_alone
-    assert [w[1] for w in written_batched] == [f"transfer-out:{tid}" for tid in done]
-    assert [(n, a) for n, a in written_batched[2][-1]] == [
+            with pytest.raises(LedgerError) as raised:
+                request_transfer(ledger, conn, member, scheme, to, LEFT)
+            alone[tid] = f"{type(raised.value).__name__}: {raised.value}"
+            tx.rollback()
+        ledger.recorder.rolled_back()
+    with ledger.unit_of_work() as conn:
+        decisions = transfers.request(ledger, conn, ids, LEFT)
+        written = _written(ledger, conn, since)
+    drafted = [d.transfer_id for d in decisions if d.draft is not None]
+    refused = {d.transfer_id: d.refused for d in decisions if d.refused is not None}
+    assert drafted == [ids[0], ids[2], ids[3]]
+    assert {tid: f"{type(e).__name__}: {e}" for tid, e in refused.items()} == alone
+    assert isinstance(refused[ids[1]], UnknownMember)
+    assert isinstance(refused[ids[4]], TransferStateError)
+    assert refused[ids[5]].field == "to" and "nothing to transfer" in str(refused[ids[6]])
+    assert [w[1] for w in written] == [f"transfer-out:{tid}" for tid in drafted]
+    assert [(n, a) for n, a in written[2][-1]] == [
         (f"personal:medical:{MEMBER}", 0),
         ("pooling:medical:110000", 0),
         ("transit:medical", 0),
     ]  # the medical account is empty: the months move, no money (DOMAIN.md §5)
-    pooling_moved = dict(written_batched[1][-1])["pooling:pension:110000"]  # debited
+    pooling_moved = dict(written[1][-1])["pooling:pension:110000"]  # debited
     with engine.connect() as conn:
         since_moved_back = conn.execute(
             select(entries.c.period, entries.c.base_fen).where(
@@ -385,23 +363,35 @@ def test_a_days_requests_in_one_batch_write_what_one_by_one_would_and_leave_the_
         by_year[period[:4]] = by_year.get(period[:4], 0) + int(base)
     assert sorted(by_year) == ["2024", "2025"]
     assert pooling_moved == sum(round_half_up(t * Fraction(12, 100)) for t in by_year.values())
+    before = counts(engine)
+    with ledger.unit_of_work() as conn:  # the same batch again: nothing written
+        again = transfers.request(ledger, conn, ids, LEFT)
+    assert counts(engine) == before
+    assert [d.done for d in again] == [True, False, True, True, False, False, False]
 
 
-def test_a_batch_leaves_both_requests_of_a_member_moving_twice_in_one_scheme(ledger, engine):
-    from ledger.operations.transfers import request_batch
+def test_a_batch_refuses_the_second_request_of_a_member_moving_twice_in_one_scheme(ledger):
+    from ledger.operations import transfers
 
     ids = [keys.transfer_id(MEMBER, PENSION, to, LEFT) for to in (SHANGHAI, "120000")]
-    with engine.connect() as conn, conn.begin() as tx:
-        assert request_batch(ledger, conn, ids, LEFT) == ([], ids)
-        tx.rollback()
+    with ledger.unit_of_work() as conn:
+        first, second = transfers.request(ledger, conn, ids, LEFT)
+    assert first.draft is not None
+    assert isinstance(second.refused, TransferStateError) and ids[0] in str(second.refused)
+    with ledger.engine.connect() as conn:
+        assert find_transfer(conn, ids[0]).status is TransferStatus.OUT
+        assert find_transfer(conn, ids[1]) is None
 
 
-def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_rest(ledger, engine):
-    """``accept_batch``: the same entries and enrolments as ``accept_transfer`` one by one
-    (as the worker does it: refused by the destination, returned); a transfer not in
-    transit, or whose destination would refuse the member, is left to that path."""
-    from ledger.domain.errors import LedgerError
-    from ledger.operations.transfers import accept_batch
+def test_a_days_accepts_in_one_batch_enrol_the_accepted_and_return_what_the_destination_refuses(
+    ledger, engine
+):
+    """``transfers.settle`` (the worker's accept step): the transfers in transit are
+    accepted and their members enrolled at the destination; one whose base Shanghai
+    refuses (7,200 yuan: inside Beijing's 2025 range, below Shanghai's floor, DOMAIN.md
+    §8) goes back with the refusal as its reason; one returned or never requested is
+    refused naming why; one accepted before is already done."""
+    from ledger.operations import transfers
 
     low, returned, accepted = _citizen(4), _citizen(5), _citizen(6)
     with ledger.unit_of_work() as conn:
@@ -410,7 +400,6 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
             (returned, BaseChoice.of(percent="100")),
             (accepted, BaseChoice.of(percent="300")),
         ):
-            # 7,200 yuan: inside Beijing's 2025 range, below Shanghai's floor (DOMAIN.md §8)
             ledger.add_member(conn, member, BEIJING)
             ledger.enroll(conn, member, PENSION, BEIJING, choice, Month(2025, 1))
             contribute(
@@ -423,80 +412,52 @@ def test_a_days_accepts_in_one_batch_write_what_one_by_one_would_and_leave_the_r
         return_transfer(ledger, conn, ids[2], LEFT, "records incomplete")
         accept_transfer(ledger, conn, ids[3], LEFT)
     ids.append(keys.transfer_id(OTHER, PENSION, SHANGHAI, LEFT))  # never requested
-
-    def one_by_one(conn, todo: list[str]) -> dict[str, str]:  # the worker's handle
-        refused = {}
-        for tid in todo:
-            try:
-                with conn.begin_nested():
-                    try:
-                        with conn.begin_nested():
-                            accept_transfer(ledger, conn, tid, ARRIVED)
-                    except LedgerError as error:
-                        return_transfer(ledger, conn, tid, ARRIVED, f"rejected: {error}")
-                        refused[tid] = f"rejected: {error}"
-            except LedgerError as error:
-                refused[tid] = f"{type(error).__name__}: {error}"
-        return refused
-
-    results = _alone_and_batched(ledger, engine, accept_batch, one_by_one, ids, ARRIVED)
-    (_, _, alone, written_alone, enrolled_alone), batched_result = results
-    done, left, refused, written_batched, enrolled_batched = batched_result
-    assert done == [ids[0]]
-    assert left == ids[1:]
-    assert refused == alone and set(refused) == {ids[1], ids[2], ids[4]}
-    assert "7460" in refused[ids[1]].replace(",", "")
-    assert written_batched == written_alone
-    assert [w[1] for w in written_batched] == [f"transfer-in:{ids[0]}", f"transfer-return:{ids[1]}"]
-    # (ids aside: a PostgreSQL sequence does not roll back)
-    assert [r[1:] for r in enrolled_batched] == [r[1:] for r in enrolled_alone]
-    assert [(r[1], r[3], r[7]) for r in enrolled_batched] == [(MEMBER, SHANGHAI, "2025-07")]
+    since, since_enrolled = _since(engine)
+    with ledger.unit_of_work() as conn:
+        decisions = transfers.settle(ledger, conn, ids, ARRIVED)
+        written = _written(ledger, conn, since)
+        enrolled = _enrolled_since(conn, since_enrolled)
+    assert [w[1] for w in written] == [f"transfer-in:{ids[0]}", f"transfer-return:{ids[1]}"]
+    assert "rejected by the destination" in written[1][2]
+    assert "7460" in written[1][2].replace(",", "")  # Shanghai's 2025 floor, named
+    assert enrolled == [(MEMBER, SHANGHAI, "2025-07")]
+    assert [d.transfer.status if d.transfer else None for d in decisions] == [
+        TransferStatus.IN,
+        TransferStatus.RETURNED,
+        None,
+        TransferStatus.IN,
+        None,
+    ]
+    assert isinstance(decisions[2].refused, TransferStateError)
+    assert decisions[3].done
+    assert decisions[4].refused is not None and decisions[4].refused.field == "transfer"
 
 
-def test_an_empty_medical_account_still_transfers_its_months_one_by_one_and_in_a_batch(
-    ledger, engine
-):
+def test_an_empty_medical_account_still_transfers_its_months(ledger, engine):
     """DOMAIN.md §5 (医保办发〔2021〕43号): the medical years are added up at the new place
     whatever the balance. Beijing's flexible-employee medical share is a fixed sum with
     personal rate 0 (DOMAIN.md §3), so the personal account is empty: six months paid
-    (2025-01 to 06) still leave for Shanghai and, accepted, are held there; one by one and
-    through ``request_batch``/``accept_batch`` the same entries are written."""
-    from ledger.operations.transfers import accept_batch, request_batch
-
+    (2025-01 to 06) still leave for Shanghai and, accepted, are held there."""
     medical = Scheme.MEDICAL
     with ledger.unit_of_work() as conn:
         ledger.enroll(conn, MEMBER, medical, BEIJING, BaseChoice.of(percent="60"), Month(2025, 1))
         contribute(ledger, conn, MEMBER, medical, Month(2025, 1), Month(2025, 6), date(2025, 6, 20))
     tid = keys.transfer_id(MEMBER, medical, SHANGHAI, LEFT)
-    written = []
-    with engine.connect() as conn:
-        since = conn.execute(select(func.max(entries.c.id))).scalar_one()
-    for batched in (False, True):
-        with engine.connect() as conn, conn.begin() as tx:
-            if batched:
-                assert request_batch(ledger, conn, [tid], LEFT) == ([tid], [])
-                assert accept_batch(ledger, conn, [tid], ARRIVED) == ([tid], [])
-            else:
-                assert request_transfer(ledger, conn, MEMBER, medical, SHANGHAI, LEFT) == tid
-                accept_transfer(ledger, conn, tid, ARRIVED)
-            found = find_transfer(conn, tid)
-            assert (found.status, found.personal_fen, found.pooling_fen) == (
-                TransferStatus.IN,
-                0,
-                0,
-            )
-            held = [
-                (r.scheme, r.region, r.months, r.held_in)
-                for r in contribution_months(conn, MEMBER)
-                if r.scheme == "medical"
-            ]
-            assert held == [("medical", BEIJING, 6, SHANGHAI)]
-            written.append(_written(ledger, conn, since))
-            tx.rollback()
-        ledger.recorder.rolled_back()
-    assert written[0] == written[1]
-    assert [w[1] for w in written[0]] == [f"transfer-out:{tid}", f"transfer-in:{tid}"]
-    assert "6 months paid there move" in written[0][0][2]
+    since, _ = _since(engine)
+    with ledger.unit_of_work() as conn:
+        assert request_transfer(ledger, conn, MEMBER, medical, SHANGHAI, LEFT) == tid
+        accept_transfer(ledger, conn, tid, ARRIVED)
+        found = find_transfer(conn, tid)
+        assert (found.status, found.personal_fen, found.pooling_fen) == (TransferStatus.IN, 0, 0)
+        held = [
+            (r.scheme, r.region, r.months, r.held_in)
+            for r in contribution_months(conn, MEMBER)
+            if r.scheme == "medical"
+        ]
+        assert held == [("medical", BEIJING, 6, SHANGHAI)]
+        written = _written(ledger, conn, since)
+    assert [w[1] for w in written] == [f"transfer-out:{tid}", f"transfer-in:{tid}"]
+    assert "6 months paid there move" in written[0][2]
 
 
 def test_a_medical_transfer_with_no_months_and_no_money_is_still_refused(ledger):

@@ -28,7 +28,8 @@ from ledger.domain.rules.transfer import PaidMonth
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
 from ledger.operations.temporary import Mover
-from ledger.operations.transfer_facts import RequestFacts, StepFacts, Transfer, TransferStatus
+from ledger.operations.transfer_facts import RequestFacts, StepFacts
+from ledger.operations.transfer_journal import Transfer, TransferStatus
 from ledger.operations.transfers import decide_accepts, decide_requests, decide_returns
 
 PENSION, MEDICAL = Scheme.PENSION, Scheme.MEDICAL

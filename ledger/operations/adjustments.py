@@ -26,7 +26,8 @@ from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
-from ledger.domain.policy.records import MedicalContribution, PensionBase, PensionRate, Record
+from ledger.domain.policy.record import Record
+from ledger.domain.policy.records import MedicalContribution, PensionBase, PensionRate
 from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger

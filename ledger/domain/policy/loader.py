@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ledger.domain.errors import NoPolicyInForce, PolicyFileError, UnknownRegion
-from ledger.domain.policy.records import RECORD_TYPES, Record
+from ledger.domain.policy.record import Record
+from ledger.domain.policy.records import RECORD_TYPES
 
 DATA_DIR = Path(__file__).parent / "data"
 NATIONAL = "national"

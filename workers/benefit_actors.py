@@ -1,7 +1,7 @@
 """The benefit phase's actors: pensions paid, retirements, deaths, late adjustments.
 
-Each runs its batch in ``workers.runtime.exactly_once``; retirements, deaths and late
-adjustments go member by member (``Batch.each``), each in a SAVEPOINT.
+Each runs its batch in ``workers.runtime.exactly_once``; deaths go in one pass, retirements
+and late adjustments member by member (``Batch.each``), each in a SAVEPOINT.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import date
 from ledger.domain.errors import LedgerError, ShortOfMinimum
 from ledger.domain.period import Month
 from ledger.operations.adjustments import post_adjustments
-from ledger.operations.benefit_events import record_death, record_short_choice
+from ledger.operations.benefit_events import record_short_choice
+from ledger.operations.deaths import record
 from ledger.operations.pension_payments import pay
 from ledger.operations.pensions import award_pension
 from workers import runtime
@@ -82,20 +83,16 @@ def retirements_batch(
 def deaths_batch(
     message_id: str, run_key: str, deaths: list[list[str]], at_iso: str | None = None
 ) -> None:
-    """Each ``[member, day of death]`` (``record_death``): the month of death paid if it
-    was not, the personal account left owed to the heirs, no pension after."""
+    """Each ``[member, day of death]`` in one pass (``ledger.operations.deaths``): the
+    month of death paid if it was not, the personal accounts left owed to the heirs, no
+    pension after."""
     with runtime.exactly_once(message_id, "deaths_batch", run_key, at_iso) as batch:
         if batch is None:
             return
-        ledger, conn = batch.ledger, batch.conn
-
-        def handle(key: str) -> tuple[str, int]:
-            member, _, on_iso = key.partition("/")
-            recorded = record_death(ledger, conn, member, date.fromisoformat(on_iso))
-            created = sum(1 for r in recorded if r.created)
-            return ("died" if created else "recorded"), created
-
-        batch.each([f"{member}/{on}" for member, on in deaths], handle)
+        asked = [(member, date.fromisoformat(on_iso)) for member, on_iso in deaths]
+        recorded = record(batch.ledger, batch.conn, asked)
+        for (member, on_iso), (decision, written) in zip(deaths, recorded, strict=True):
+            batch.tally(f"{member}/{on_iso}", decision.refused, len(written), "died", "recorded")
 
 
 @job_actor

@@ -20,7 +20,8 @@ from ledger.domain.errors import BadInput
 from ledger.domain.money import format_yuan
 from ledger.domain.period import parse_date
 from ledger.domain.rules.pension import Category
-from ledger.operations.benefit_events import record_death, record_short_choice
+from ledger.operations.benefit_events import record_short_choice
+from ledger.operations.deaths import record_death
 from ledger.operations.pensions import CHOICES, award_pension, find_event
 from ledger.operations.resident_pensions import award_resident_pension
 from ledger.store.tables import pension_awards

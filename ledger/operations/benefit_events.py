@@ -1,9 +1,6 @@
-"""Members leaving the employee pension: deaths, and a choice short of the minimum months.
+"""A member at retirement age short of the minimum months, and what the choice ends.
 
-- ``record_death``: a ``death`` row in ``benefit_events``; the personal account left is
-  owed to the heirs (an ``inheritance`` entry to ``heirs:pension:<member>``, Social
-  Insurance Law Art. 14); pensions are paid through the month of death, none after;
-- ``record_short_choice``: a member at retirement age short of the minimum months (those
+``record_short_choice``: a member at retirement age short of the minimum months (those
   of the year the statutory age was reached, NPC decision 2024-09-13) chooses explicitly,
   recorded once: ``pay-on`` (go on paying until the minimum, then retire), ``resident``
   (the personal account moves into the residents' pension, 人社部发〔2014〕17号), ``refund``
@@ -13,18 +10,18 @@
 
 Idempotency: an event is one row per member (primary key); the same command again
 returns it and writes nothing, a different one is refused naming the field; entries are
-keyed ``inheritance:pension:<member>``, ``refund:pension:<member>``,
-``scheme-change:pension:<member>``.
+keyed ``refund:pension:<member>`` and ``scheme-change:pension:<member>``. Deaths are
+``ledger.operations.deaths``.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from ledger.domain import keys
-from ledger.domain.accounts import heirs, personal, refunds
+from ledger.domain.accounts import personal, refunds
 from ledger.domain.errors import AlreadyRecorded, BadInput
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Member
@@ -32,7 +29,6 @@ from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
 from ledger.domain.rules.pension import minimum_months
 from ledger.domain.schemes import Scheme
-from ledger.operations.pension_payments import pay_month
 from ledger.operations.pensions import (
     ALL_RECORDED,
     CHOICES,
@@ -45,7 +41,7 @@ from ledger.operations.pensions import (
 from ledger.operations.services import Ledger
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry
-from ledger.store.tables import benefit_events, pension_awards
+from ledger.store.tables import benefit_events
 from ledger.store.totals import balances_of
 
 
@@ -134,51 +130,6 @@ def _end_employee_pension(ledger: Ledger, conn: Connection, member: Member, last
         agency=current.agency,
         signed_on=current.signed_on,
         to_month=last,
-    )
-
-
-def record_death(ledger: Ledger, conn: Connection, member_id: str, on: date) -> list[RecordedEntry]:
-    """Record a death on ``on``: the pension stops after that month, and the personal
-    account left is owed to the heirs (Social Insurance Law Art. 14). Returns the entries
-    written: the month of death's pension if it was not paid yet (paid on ``on``), then
-    the ``inheritance``."""
-    member = ledger.member(conn, member_id)
-    if on > ledger.clock.now().date():
-        raise BadInput("on", f"{on} is in the future")
-    if on < member.birth_date:
-        raise BadInput("on", f"{on} is before the member's birth on {member.birth_date}")
-    key = keys.inheritance(PENSION, member.id)
-    if not _event(ledger, conn, member, "death", on, None, "died: pension stops after this month"):
-        return []
-    # The month of death is still paid: if its payment is not recorded yet, it is
-    # recorded now, before the account is settled, so that the heirs get what it left.
-    firsts = [
-        Month.parse(m)
-        for m in conn.execute(
-            select(pension_awards.c.first_month).where(pension_awards.c.member_id == member.id)
-        ).scalars()
-    ]
-    paid: list[RecordedEntry] = []
-    if any(Month.of(on) >= first for first in firsts):
-        paid = pay_month(ledger, conn, [member.id], Month.of(on), on)
-    why = f"died {on}: the personal account left is owed to the heirs (Social Insurance Law "
-    why += "Art. 14)"
-    paid += _move_personal(
-        ledger, conn, member, EntryKind.INHERITANCE, key, heirs(PENSION, member.id), on, why
-    )
-    # The residents' personal account too (Art. 14 speaks of the basic pension's personal
-    # account; applying it to the residents' scheme is this ledger's reading).
-    resident = Scheme.RESIDENT_PENSION.value
-    return paid + _move_personal(
-        ledger,
-        conn,
-        member,
-        EntryKind.INHERITANCE,
-        f"inheritance:{resident}:{member.id}",
-        heirs(resident, member.id),
-        on,
-        why,
-        scheme=resident,
     )
 
 

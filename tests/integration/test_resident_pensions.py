@@ -149,7 +149,7 @@ def test_retire_scheme_resident_prints_the_award(ledger, monkeypatch, capsys):
 def test_on_death_the_residents_account_left_goes_to_the_heirs(ledger):
     """Died 2030-04-20 after April's pension: 8,400.00 − 60.43 = 8,339.57 to
     heirs:resident-pension:<member> (Social Insurance Law Art. 14), nothing paid after."""
-    from ledger.operations.benefit_events import record_death
+    from ledger.operations.deaths import record_death
 
     pay_years(ledger, 2016, 2030)
     with ledger.unit_of_work() as conn:

@@ -108,5 +108,6 @@ def demo() -> None:
         "  flexledger export --format ledger --out ledger.journal\n"
         "  flexledger report --out report   (PNG plots and report/index.html)\n"
         "  FLEXLEDGER_DATABASE_URL=sqlite:///sim.db \\\n"
-        "      flexledger simulate --members 10000 --years 30 --seed 7   (a new ledger: ~7 min)"
+        "      flexledger simulate --members 1000 --years 40 --seed 7   (a new ledger, pensions\n"
+        "      and deaths included: ~2 min)"
     )

@@ -1,7 +1,7 @@
 """The benefit phase's actors: pensions paid, retirements, deaths, late adjustments.
 
-Each runs its batch in ``workers.runtime.exactly_once``; deaths go in one pass, retirements
-and late adjustments member by member (``Batch.each``), each in a SAVEPOINT.
+Each runs its batch in ``workers.runtime.exactly_once``, in one pass (the late
+adjustments' one call in a SAVEPOINT, ``Batch.each``).
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from ledger.domain.errors import LedgerError, ShortOfMinimum
+from ledger.domain.errors import LedgerError
 from ledger.domain.period import Month
 from ledger.operations.adjustments import post_adjustments
-from ledger.operations.benefit_events import record_short_choice
 from ledger.operations.deaths import record
 from ledger.operations.pension_payments import pay
-from ledger.operations.pensions import award_pension
+from ledger.operations.retirements import retire
 from workers import runtime
 from workers.registry import job_actor
 
@@ -55,28 +54,21 @@ def retirements_batch(
     short_choice: str,
     at_iso: str | None = None,
 ) -> None:
-    """Each ``[member, retirement day]`` or ``[member, retirement day, category]``: the
-    pension awarded (``award_pension``, in the retirement category given, default by sex),
-    or, for a member short of the minimum months, ``short_choice`` recorded
-    (``record_short_choice``: ``refund`` or ``resident``)."""
+    """Each ``[member, retirement day]`` or ``[member, retirement day, category]`` in one
+    pass (``ledger.operations.retirements``): the pension awarded, in the retirement
+    category given (default by sex), or, for a member short of the minimum months,
+    ``short_choice`` recorded (``refund`` or ``resident``)."""
     with runtime.exactly_once(message_id, "retirements_batch", run_key, at_iso) as batch:
         if batch is None:
             return
-        ledger, conn = batch.ledger, batch.conn
-
-        def handle(key: str) -> tuple[str, int]:
-            member, on_iso, *rest = key.split("/")
-            on, category = date.fromisoformat(on_iso), (rest[0] if rest else None)
-            try:
-                with conn.begin_nested():
-                    award = award_pension(ledger, conn, member, on, category)
-            except ShortOfMinimum:
-                batch.forget_accounts()
-                moved = record_short_choice(ledger, conn, member, on, short_choice, category)
-                return f"short-{short_choice}", sum(1 for r in moved if r.created)
-            return ("awarded" if award.created else "replayed"), award.entries_posted
-
-        batch.each(["/".join(row) for row in retirements], handle)
+        items = [
+            (row[0], date.fromisoformat(row[1]), row[2] if len(row) > 2 else None)
+            for row in retirements
+        ]
+        done = retire(batch.ledger, batch.conn, items, short_choice)
+        for row, (decision, written) in zip(retirements, done, strict=True):
+            outcome = decision.outcome
+            batch.tally("/".join(row), decision.refused, len(written), outcome, outcome)
 
 
 @job_actor

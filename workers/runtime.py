@@ -18,8 +18,8 @@ Invariants:
   it is done again at once on fresh facts (``retried_on_race``). A transient fault
   (database, bank timeout) aborts the whole message, retried with backoff: nothing of it
   was committed;
-- ``Batch.each`` runs the operations that are not batch-first yet (retirements, deaths,
-  late adjustments) member by member, each in a SAVEPOINT.
+- ``Batch.each`` runs a handler per item in a SAVEPOINT (today only the late-adjustment
+  run's one call, itself one pass over the day's windows).
 
 ``drain`` runs an embedded (in-process) worker until the queue is empty; ``wait`` follows
 a run done by Redis workers, relaying (and re-sending lost messages) while it waits.

@@ -1,6 +1,6 @@
 """``flexledger retire`` and ``flexledger death``: the benefit phase's recorded decisions.
 
-``retire`` awards a pension (``ledger.operations.pensions.award_pension``) and prints every
+``retire`` awards a pension (``ledger.operations.retirements.award_pension``) and prints every
 input with the result; for a member short of the minimum months it refuses (exit 2) unless
 ``--short pay-on|resident|refund`` records the member's explicit choice. ``death``
 records a death: the personal account left is owed to the heirs, the pension stops after
@@ -20,10 +20,10 @@ from ledger.domain.errors import BadInput
 from ledger.domain.money import format_yuan
 from ledger.domain.period import parse_date
 from ledger.domain.rules.pension import Category
-from ledger.operations.benefit_events import record_short_choice
 from ledger.operations.deaths import record_death
-from ledger.operations.pensions import CHOICES, award_pension, find_event
+from ledger.operations.pensions import CHOICES, find_event
 from ledger.operations.resident_pensions import award_resident_pension
+from ledger.operations.retirements import award_pension, record_short_choice
 from ledger.store.tables import pension_awards
 
 

@@ -170,16 +170,10 @@ def open_temporary(
     )
 
 
-def collect_at_award(
-    ledger: Ledger, conn: Connection, member_id: str, paying: str, on: date
-) -> list[RecordedEntry]:
-    """At retirement, 12% of the bases paid in each temporary place (other than the
-    paying region) moves from its pooling fund to the paying region's (66号 Art. 4 (2))."""
-    drafts = []
-    for region in sorted(temporary_regions(conn, member_id)):
-        if region == paying:
-            continue
-        paid = [
+def paid_in_temporary_places(conn: Connection, member_id: str) -> dict[str, list[PaidMonth]]:
+    """Each of the member's temporary places → the pension months paid there."""
+    return {
+        region: [
             PaidMonth(Month.parse(row.period), region, int(row.base_fen), 0)
             for row in conn.execute(
                 select(entries.c.period, entries.c.base_fen)
@@ -192,9 +186,25 @@ def collect_at_award(
                 .order_by(entries.c.period)
             )
         ]
-        if not paid:
+        for region in sorted(temporary_regions(conn, member_id))
+    }
+
+
+def collection_drafts(
+    policy: PolicySet,
+    member_id: str,
+    paying: str,
+    on: date,
+    paid: Mapping[str, Sequence[PaidMonth]],
+) -> list[EntryDraft]:
+    """At retirement, 12% of the bases paid in each temporary place (other than the
+    paying region) moves from its pooling fund to the paying region's (66号 Art. 4 (2));
+    ``paid``: ``paid_in_temporary_places`` (no I/O)."""
+    drafts = []
+    for region, months in sorted(paid.items()):
+        if region == paying or not months:
             continue
-        out = transfer_out(paid, region, 0, on, ledger.policy)
+        out = transfer_out(list(months), region, 0, on, policy)
         if out.pooling_moved_fen == 0:
             continue
         drafts.append(
@@ -215,4 +225,13 @@ def collect_at_award(
                 ],
             )
         )
+    return drafts
+
+
+def collect_at_award(
+    ledger: Ledger, conn: Connection, member_id: str, paying: str, on: date
+) -> list[RecordedEntry]:
+    """``collection_drafts`` for one member, appended."""
+    paid = paid_in_temporary_places(conn, member_id)
+    drafts = collection_drafts(ledger.policy, member_id, paying, on, paid)
     return ledger.recorder.append(conn, drafts)

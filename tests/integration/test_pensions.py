@@ -25,11 +25,10 @@ from ledger.domain.period import Month
 from ledger.domain.rules.benefit import recompute_basic_fen
 from ledger.domain.rules.contribution import BaseChoice
 from ledger.domain.schemes import Scheme
-from ledger.operations.benefit_events import record_short_choice
 from ledger.operations.deaths import record_death
 from ledger.operations.payments import contribute
 from ledger.operations.pension_payments import awarded_members, pay_month
-from ledger.operations.pensions import award_pension
+from ledger.operations.retirements import award_pension, record_short_choice
 from ledger.operations.services import Ledger
 from ledger.store.queries import balance
 from ledger.store.tables import benefit_events, entries, pension_awards, postings

@@ -1,33 +1,51 @@
-"""Reads for a whole member batch at once: what the batch actors need before they draft.
+"""Reads for a whole member batch at once, for the operations' fact loaders.
 
-A worker's message carries a batch of members; reading each member's row, enrolments and
-paid months one query at a time costs three or four round trips per member, which at a
-simulated population's scale (hundreds of thousands of member-runs) is most of the work.
-These read the same rows for the batch in a few queries (``CHUNK`` ids per ``IN``), and
-return exactly what the per-member lookups would: ``Ledger.enrolments`` and
-``paid_periods``. A member with no enrolment is absent: the batch actors leave them to
-the per-member path, which names what is wrong (not registered, not enrolled).
+These read for a batch in a few queries (``CHUNK`` ids per ``IN``) what the per-member
+lookups would: members (``Ledger.find_member``), enrolments (``Ledger.enrolments``), paid
+periods. A member not found is absent; the deciders name what is wrong (not registered,
+not enrolled).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import Connection, func, select
 
+from ledger.domain.errors import LedgerError
+from ledger.domain.identity import parse_citizen_id
 from ledger.domain.journal import EntryKind
-from ledger.domain.members import Enrolment
+from ledger.domain.members import Enrolment, Member
 from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK
 from ledger.store import enrolment_index
 from ledger.store.rows import enrolment_from_row
-from ledger.store.tables import enrolments, entries
+from ledger.store.tables import enrolments, entries, members
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
     unique = sorted(set(ids))
     return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
+
+
+def members_of(conn: Connection, ids: Sequence[str]) -> dict[str, Member]:
+    """Each registered member of ``ids``, by id (``Ledger.find_member`` for many)."""
+    found: dict[str, Member] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(members).where(members.c.id.in_(chunk))):
+            found[row.id] = Member(row.id, row.region, row.hukou, row.sex, row.birth_date)
+    return found
+
+
+def citizen_number(text: str, today: date) -> str | None:
+    """The canonical citizen number ``text`` names, or None if it names none (the decider
+    refuses it with the reason)."""
+    try:
+        return parse_citizen_id(text, today=today, field="member").number
+    except LedgerError:
+        return None
 
 
 def enrolments_of(

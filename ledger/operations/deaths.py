@@ -31,11 +31,12 @@ from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
 from ledger.domain.policy.loader import PolicySet
 from ledger.operations import CHUNK, pension_payments
+from ledger.operations.bulk import citizen_number, members_of
 from ledger.operations.pensions import ALL_RECORDED
 from ledger.operations.services import Ledger
 from ledger.store.queries import pension_place_of
 from ledger.store.recorder import RecordedEntry
-from ledger.store.tables import benefit_events, members
+from ledger.store.tables import benefit_events
 from ledger.store.totals import balances_of
 
 PENSION = pension_payments.PENSION
@@ -71,23 +72,14 @@ class Decision:
     new: bool = False
 
 
-def _number(text: str, today: date) -> str | None:
-    try:
-        return parse_citizen_id(text, today=today, field="member").number
-    except LedgerError:
-        return None
-
-
 def load(ledger: Ledger, conn: Connection, deaths: Sequence[tuple[str, date]]) -> Facts:
     """The facts ``decide`` needs for ``deaths`` ((member, day of death) pairs)."""
     today = ledger.clock.now().date()
-    ids = sorted({n for text, _ in deaths if (n := _number(text, today)) is not None})
-    found: dict[str, Member] = {}
+    ids = sorted({n for text, _ in deaths if (n := citizen_number(text, today)) is not None})
+    found = members_of(conn, ids)
     recorded: dict[str, date] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        for row in conn.execute(select(members).where(members.c.id.in_(chunk))):
-            found[row.id] = Member(row.id, row.region, row.hukou, row.sex, row.birth_date)
         for row in conn.execute(
             select(benefit_events.c.member_id, benefit_events.c.on_date).where(
                 benefit_events.c.kind == "death", benefit_events.c.member_id.in_(chunk)
@@ -96,7 +88,7 @@ def load(ledger: Ledger, conn: Connection, deaths: Sequence[tuple[str, date]]) -
             recorded[row.member_id] = row.on_date
     by_month: defaultdict[Month, set[str]] = defaultdict(set)
     for text, on in deaths:
-        number = _number(text, today)
+        number = citizen_number(text, today)
         if number in found and number not in recorded:
             by_month[Month.of(on)].add(number)
     dying = sorted(set().union(*by_month.values())) if by_month else []

@@ -1,7 +1,7 @@
 """Pension awards in the ledger, and the facts they are computed from.
 
-What an award is computed from and how it is read back (``find_award``, ``paid_bases``,
-``statutory``); awarding it, and a choice short of the minimum months, are
+What an award is read back as (``award_from_row``) and the statutory date it needs
+(``statutory``); awarding it, and a choice short of the minimum months, are
 ``ledger.operations.retirements``; the monthly payments ``pension_payments``; deaths
 ``deaths``.
 
@@ -14,22 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.domain.accounts import personal
 from ledger.domain.errors import BadInput, NotRetired
-from ledger.domain.journal import EntryKind
 from ledger.domain.members import Member
 from ledger.domain.period import Month
-from ledger.domain.rules.benefit import (
-    PaidBase,
-)
 from ledger.domain.rules.pension import Category, default_category, retirement
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
-from ledger.store.tables import benefit_events, entries, pension_awards
-from ledger.store.totals import balances_of
+from ledger.store.tables import benefit_events
 
 PENSION = Scheme.PENSION.value
 CHOICES = ("pay-on", "resident", "refund")
@@ -62,40 +57,8 @@ def fraction(text: str) -> Fraction:
     return Fraction(text)
 
 
-def paid_bases(conn: Connection, member_id: str) -> list[PaidBase]:
-    """Each pension month the member paid, once, with the base it was last assessed on
-    (a later adjustment of the month's base replaces the contribution's)."""
-    rows = conn.execute(
-        select(entries.c.period, entries.c.region, entries.c.base_fen)
-        .where(
-            entries.c.member_id == member_id,
-            entries.c.scheme == PENSION,
-            entries.c.kind.in_([EntryKind.CONTRIBUTION.value, EntryKind.ADJUSTMENT.value]),
-            entries.c.period.is_not(None),
-            entries.c.base_fen.is_not(None),
-        )
-        .order_by(entries.c.id)
-    )
-    by_month: dict[str, PaidBase] = {}
-    for period, region, base in rows:
-        by_month[period] = PaidBase(Month.parse(period), region, int(base))
-    return sorted(by_month.values(), key=lambda p: p.month)
-
-
-def _personal_balance(conn: Connection, member_id: str, as_of: date = ALL_RECORDED) -> int:
-    """What the member's pension personal account holds (credit positive)."""
-    name = personal(PENSION, member_id)
-    return -balances_of(conn, [name], as_of).get(name, 0)
-
-
-def find_award(conn: Connection, member_id: str) -> AwardRow | None:
-    row = conn.execute(
-        select(pension_awards).where(
-            pension_awards.c.member_id == member_id, pension_awards.c.scheme == PENSION
-        )
-    ).first()
-    if row is None:
-        return None
+def award_from_row(row: Any) -> AwardRow:
+    """A ``pension_awards`` row as an ``AwardRow`` (recorded before: ``created`` False)."""
     return AwardRow(
         row.member_id,
         row.region,

@@ -14,8 +14,6 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from ledger.domain.accounts import personal
-from ledger.domain.errors import LedgerError
-from ledger.domain.identity import parse_citizen_id
 from ledger.domain.journal import EntryKind
 from ledger.domain.members import Enrolment, Member
 from ledger.domain.period import Month
@@ -23,11 +21,11 @@ from ledger.domain.rules.benefit import PaidBase
 from ledger.domain.rules.transfer import PaidMonth
 from ledger.domain.schemes import Scheme
 from ledger.operations import CHUNK, temporary
-from ledger.operations.bulk import enrolments_of
-from ledger.operations.pensions import ALL_RECORDED, PENSION, AwardRow, fraction
+from ledger.operations.bulk import citizen_number, enrolments_of, members_of
+from ledger.operations.pensions import ALL_RECORDED, PENSION, AwardRow, award_from_row
 from ledger.operations.services import Ledger
 from ledger.store.queries import pension_place_of
-from ledger.store.tables import benefit_events, entries, members, pension_awards
+from ledger.store.tables import benefit_events, entries, pension_awards
 from ledger.store.totals import balances_of
 
 Retirement = tuple[str, date, str | None]
@@ -61,42 +59,22 @@ class Facts:
     """Each member's temporary places → the pension months paid there."""
 
 
-def _number(text: str, today: date) -> str | None:
-    try:
-        return parse_citizen_id(text, today=today, field="member").number
-    except LedgerError:
-        return None
-
-
 def load(ledger: Ledger, conn: Connection, items: Sequence[Retirement]) -> Facts:
     """The facts ``decide`` needs for ``items``."""
     today = ledger.clock.now().date()
-    ids = sorted({n for text, _, _ in items if (n := _number(text, today)) is not None})
-    found: dict[str, Member] = {}
+    ids = sorted({n for text, _, _ in items if (n := citizen_number(text, today)) is not None})
+    found = members_of(conn, ids)
     awards: dict[str, AwardRow] = {}
     events: dict[tuple[str, str], Event] = {}
     paid: defaultdict[str, dict[str, PaidBase]] = defaultdict(dict)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        for row in conn.execute(select(members).where(members.c.id.in_(chunk))):
-            found[row.id] = Member(row.id, row.region, row.hukou, row.sex, row.birth_date)
         for row in conn.execute(
             select(pension_awards).where(
                 pension_awards.c.member_id.in_(chunk), pension_awards.c.scheme == PENSION
             )
         ):
-            awards[row.member_id] = AwardRow(
-                row.member_id,
-                row.region,
-                row.retired_on,
-                Month.parse(row.first_month),
-                row.basic_fen,
-                row.personal_fen,
-                row.total_fen,
-                row.months_counted,
-                fraction(row.average_index),
-                False,
-            )
+            awards[row.member_id] = award_from_row(row)
         for row in conn.execute(
             select(benefit_events).where(benefit_events.c.member_id.in_(chunk))
         ):
@@ -121,7 +99,7 @@ def load(ledger: Ledger, conn: Connection, items: Sequence[Retirement]) -> Facts
         places[member_id] = place.region if place is not None else found[member_id].region
     by_day: defaultdict[date, list[str]] = defaultdict(list)
     for text, on, _ in items:
-        number = _number(text, today)
+        number = citizen_number(text, today)
         if number in found:
             by_day[on].append(personal(PENSION, number))
     held_on = {
@@ -130,7 +108,10 @@ def load(ledger: Ledger, conn: Connection, items: Sequence[Retirement]) -> Facts
         for name, amount in balances_of(conn, names, on).items()
     }
     everything = balances_of(conn, [personal(PENSION, m) for m in known], ALL_RECORDED)
-    temporary_paid = {m: temporary.paid_in_temporary_places(conn, m) for m in known}
+    temporary_paid = {  # one query for who has temporary places, one more each of them
+        m: temporary.paid_in_temporary_places(conn, m, regions)
+        for m, regions in (temporary.held_of(conn, known) if known else {}).items()
+    }
     return Facts(
         today=today,
         members=found,

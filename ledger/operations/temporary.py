@@ -21,7 +21,7 @@ an ordinary transfer (the temporary place's money goes back with it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -170,8 +170,11 @@ def open_temporary(
     )
 
 
-def paid_in_temporary_places(conn: Connection, member_id: str) -> dict[str, list[PaidMonth]]:
-    """Each of the member's temporary places → the pension months paid there."""
+def paid_in_temporary_places(
+    conn: Connection, member_id: str, regions: Iterable[str] | None = None
+) -> dict[str, list[PaidMonth]]:
+    """Each of the member's temporary places (``regions``, if read already: ``held_of``)
+    → the pension months paid there."""
     return {
         region: [
             PaidMonth(Month.parse(row.period), region, int(row.base_fen), 0)
@@ -186,7 +189,7 @@ def paid_in_temporary_places(conn: Connection, member_id: str) -> dict[str, list
                 .order_by(entries.c.period)
             )
         ]
-        for region in sorted(temporary_regions(conn, member_id))
+        for region in sorted(temporary_regions(conn, member_id) if regions is None else regions)
     }
 
 

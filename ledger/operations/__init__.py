@@ -13,8 +13,9 @@ Each takes the caller's connection, so a worker runs one member batch in one tra
 together with its own bookkeeping (processed messages, outbox). Each is safe to run
 twice: every entry's idempotency key derives from what it is about (member, scheme,
 period or year, transfer), entries already recorded are looked up before anything is
-recomputed, and ``Recorder.append`` is the backstop for two runs racing each other. No
-operation has tables of its own: the journal is the record of what was done.
+recomputed, and the unique indexes under ``Recorder.append`` turn two runs racing each
+other into a ``WriteRaced`` retry. No operation has tables of its own: the journal is the
+record of what was done.
 
 Shared here: the two lookups every operation starts with.
 """

@@ -33,12 +33,9 @@ from ledger.domain import keys
 from ledger.domain.accounts import agency, agency_fees
 from ledger.domain.errors import (
     BadInput,
-    IdempotencyConflict,
     LedgerError,
-    MonthAlreadyPaid,
     NotAffiliated,
     UnknownMember,
-    WriteRaced,
 )
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
@@ -176,10 +173,7 @@ def charge(
     """
     decisions = decide(ledger, load(conn, items, month), items, today)
     drafts = [d for decision in decisions for d in decision.drafts]
-    try:
-        recorded = iter(ledger.recorder.append(conn, drafts))
-    except (MonthAlreadyPaid, IdempotencyConflict) as error:
-        raise WriteRaced(str(error)) from error
+    recorded = iter(ledger.recorder.append(conn, drafts))
     charged = []
     for decision in decisions:
         mine = [next(recorded) for _ in decision.drafts]

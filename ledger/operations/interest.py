@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Connection, extract, func, select
 from ledger.domain import keys
 from ledger.domain.accounts import interest as interest_account
 from ledger.domain.accounts import personal
-from ledger.domain.errors import BadInput, IdempotencyConflict, LedgerError, WriteRaced
+from ledger.domain.errors import BadInput, LedgerError
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
@@ -190,10 +190,7 @@ def credit(
 
 def _append(ledger: Ledger, conn: Connection, decisions: Sequence[Decision]) -> list[Credited]:
     drafts = [d for decision in decisions for d in decision.drafts]
-    try:
-        recorded = iter(ledger.recorder.append(conn, drafts))
-    except IdempotencyConflict as error:
-        raise WriteRaced(str(error)) from error
+    recorded = iter(ledger.recorder.append(conn, drafts))
     done = []
     for decision in decisions:
         mine = [next(recorded) for _ in decision.drafts]

@@ -216,7 +216,7 @@ def pay(
         facts = replace(facts, recorded={key: print_ for key, (print_, _) in found.items()})
         decisions = decide(ledger, facts, items, first, last, paid_on, cache)
     fresh = [d for one in decisions for d in one.drafts if d.idempotency_key not in found]
-    written = iter(ledger.recorder.append_new(conn, fresh))
+    written = iter(ledger.recorder.append(conn, fresh))
     return [
         Paid(
             one,

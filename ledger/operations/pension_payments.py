@@ -25,7 +25,7 @@ from sqlalchemy import Connection, select
 
 from ledger.domain import keys
 from ledger.domain.accounts import collection, personal, pooling, subsidy
-from ledger.domain.errors import BadInput, IdempotencyConflict, LedgerError, WriteRaced
+from ledger.domain.errors import BadInput, LedgerError
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
@@ -223,10 +223,7 @@ def pay(
     facts = load(conn, items, month)
     decisions = decide(ledger.policy, facts, items, paid_on, ledger.clock.now().date())
     drafts = [d for decision in decisions for d in decision.drafts]
-    try:
-        recorded = iter(ledger.recorder.append(conn, drafts))
-    except IdempotencyConflict as error:
-        raise WriteRaced(str(error)) from error
+    recorded = iter(ledger.recorder.append(conn, drafts))
     paid = []
     for decision in decisions:
         mine = [next(recorded) for _ in decision.drafts]

@@ -338,7 +338,7 @@ def retire(
                 signed_on=current.signed_on,
                 to_month=last,
             )
-    written = iter(ledger.recorder.append_new(conn, [x for d in decisions for x in d.drafts]))
+    written = iter(ledger.recorder.append(conn, [x for d in decisions for x in d.drafts]))
     return [(d, tuple(next(written) for _ in d.drafts)) for d in decisions]
 
 

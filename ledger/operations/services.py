@@ -22,7 +22,6 @@ from ledger.domain.clock import Clock, SystemClock
 from ledger.domain.errors import (
     BackPaymentWindowClosed,
     BadInput,
-    IdempotencyConflict,
     LedgerError,
     MemberConflict,
     MonthMovedWithTransfer,
@@ -364,10 +363,9 @@ class Ledger:
             corrects=entry_id,
             postings=[(name, -amount) for name, amount in legs],
         )
-        try:
-            return self.recorder.append(conn, [draft])[0]
-        except IdempotencyConflict:
-            raise BadInput("entry", f"entry {entry_id} has already been corrected") from None
+        if self.recorder.recorded(conn, [draft]):
+            raise BadInput("entry", f"entry {entry_id} has already been corrected")
+        return self.recorder.append(conn, [draft])[0]
 
 
 def contribution_draft(

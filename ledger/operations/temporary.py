@@ -237,4 +237,5 @@ def collect_at_award(
     """``collection_drafts`` for one member, appended."""
     paid = paid_in_temporary_places(conn, member_id)
     drafts = collection_drafts(ledger.policy, member_id, paying, on, paid)
-    return ledger.recorder.append(conn, drafts)
+    found = ledger.recorder.recorded(conn, drafts)
+    return ledger.recorder.append(conn, [d for d in drafts if d.idempotency_key not in found])

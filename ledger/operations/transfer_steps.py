@@ -173,7 +173,7 @@ def settle(
         reasons = {tid: f"rejected by the destination: {why}" for tid, why in refused.items()}
         returns = {d.transfer_id: d for d in decide_returns(facts, list(refused), on, reasons)}
     drafts = [d.draft for d in accepts if d.draft is not None]
-    ledger.recorder.append_new(conn, drafts + [d.draft for d in returns.values() if d.draft])
+    ledger.recorder.append(conn, drafts + [d.draft for d in returns.values() if d.draft])
     for decision in accepts:
         if decision.draft is not None and decision.transfer and decision.leaving:
             _enrol_at_destination(ledger, conn, decision.transfer, decision.leaving, on)
@@ -214,7 +214,7 @@ def return_(
 ) -> list[Decision]:
     """Send each transfer's money back to the source: load, decide, append once."""
     decisions = decide_returns(load_steps(conn, transfer_ids), transfer_ids, on, reasons)
-    ledger.recorder.append_new(conn, [d.draft for d in decisions if d.draft is not None])
+    ledger.recorder.append(conn, [d.draft for d in decisions if d.draft is not None])
     return decisions
 
 

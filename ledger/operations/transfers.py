@@ -252,7 +252,7 @@ def request(
     the decisions open are opened after the append."""
     facts = load_requests(conn, transfer_ids, on, ledger.clock.now().date())
     decisions = decide_requests(ledger.policy, facts, transfer_ids, on)
-    ledger.recorder.append_new(conn, [d.draft for d in decisions if d.draft is not None])
+    ledger.recorder.append(conn, [d.draft for d in decisions if d.draft is not None])
     for decision in decisions:
         if decision.kept_in is not None and decision.leaving is not None:
             member_id, _, to_region, _ = keys.transfer_parts(decision.transfer_id)

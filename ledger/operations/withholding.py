@@ -200,7 +200,7 @@ def deduct(
         else:
             results.append(result)
             drafts.append(due.gaps + settled)
-    written = iter(ledger.recorder.append_new(conn, [d for one in drafts for d in one]))
+    written = iter(ledger.recorder.append(conn, [d for one in drafts for d in one]))
     done = []
     for result, mine in zip(results, drafts, strict=True):
         entries = [next(written) for _ in mine]

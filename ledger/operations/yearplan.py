@@ -228,7 +228,7 @@ def close(
             planned.append((member, (), refusal))
         else:
             planned.append((member, gaps, None))
-    written = iter(ledger.recorder.append_new(conn, [g for _, gaps, _ in planned for g in gaps]))
+    written = iter(ledger.recorder.append(conn, [g for _, gaps, _ in planned for g in gaps]))
     return [Closed(m, tuple(next(written) for _ in gaps), no) for m, gaps, no in planned]
 
 

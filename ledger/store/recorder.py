@@ -3,23 +3,21 @@
 What it guarantees, inside the caller's transaction:
 - every draft is balanced (``EntryDraft`` refuses otherwise; PostgreSQL checks again at
   commit with a deferred constraint trigger);
-- idempotency: a draft whose ``idempotency_key`` is already recorded with the same
-  fingerprint returns the recorded entry and writes nothing; with a different
-  fingerprint it is refused (``IdempotencyConflict``);
+- idempotency: one entry per ``idempotency_key`` (a unique index), and a key twice in one
+  append is refused (``IdempotencyConflict``);
 - one ``contribution`` per member, scheme and period: the partial unique index
-  ``uq_entries_contribution`` refuses a second one, and the recorder names the month
-  (``MonthAlreadyPaid``);
+  ``uq_entries_contribution``;
 - the hash chain: entries get gapless ids in recorded order and ``hash = chain_hash(prev)``;
   appends are serialised (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``) so the
   chain has one head;
 - recorded times never go backwards, so "as known at T" is a prefix of the chain.
 
-Two ways to append: ``append`` takes any drafts and sorts replays from new entries at
-the database (a SAVEPOINT undoes a refused insert); ``append_new`` takes drafts the caller
-found unrecorded (``recorded``) and inserts them with no SAVEPOINT (on SQLite one makes
-every page a statement first touches be copied to a statement journal, ≈ 4% of a
-simulation): a refusal then means another writer got there first (``WriteRaced``), and
-the caller's transaction, part-written, must be rolled back whole.
+One way to append: the caller's decider reads what is recorded already (``recorded``)
+and says "already done" for it; ``append`` inserts the rest, with no SAVEPOINT (on SQLite
+one makes every page a statement first touches be copied to a statement journal, ≈ 4% of
+a simulation). A key or month the unique indexes refuse was written meanwhile by another
+writer (``WriteRaced``): the caller's transaction, part-written, is rolled back whole and
+the work decided again on fresh facts.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Row, func, insert, select, tuple_
+from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledger.domain.accounts import account_type
@@ -36,13 +34,11 @@ from ledger.domain.clock import Clock
 from ledger.domain.errors import (
     ClockWentBackwards,
     IdempotencyConflict,
-    MonthAlreadyPaid,
     WriteRaced,
 )
 from ledger.domain.journal import (
     GENESIS_HASH,
     EntryDraft,
-    EntryKind,
     chain_hash,
     fingerprint_of,
     format_recorded_at,
@@ -166,7 +162,7 @@ class Recorder:
                 found[row.idempotency_key] = (row.fingerprint, entry)
         return found
 
-    def append_new(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
+    def append(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
         """Record ``drafts``, which the caller found unrecorded (``recorded``) in this
         transaction: inserted with no SAVEPOINT (on SQLite one costs a copy of every page
         the insert first touches). A key or month recorded meanwhile by another writer
@@ -179,37 +175,6 @@ class Recorder:
         except IntegrityError as error:
             raise WriteRaced(f"appending {len(drafts)} entries: {error.orig}") from error
         return [recorded[d.idempotency_key] for d in drafts]
-
-    def append(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[RecordedEntry]:
-        """Record ``drafts`` in order; returns one ``RecordedEntry`` per draft.
-
-        Optimistic: the drafts are inserted as if all were new (the bulk case: a simulated
-        day, a job's batch), and the unique index on ``idempotency_key`` refuses a replayed
-        one. Only then are the keys looked up, replays matched to their originals (or
-        refused for different content) and the rest inserted.
-        """
-        if not drafts:
-            return []
-        head, now, ids = self._prepare(conn, drafts)
-        keys = [d.idempotency_key for d in drafts]
-        try:
-            with conn.begin_nested():
-                recorded = self._insert(conn, drafts, head, now, ids)
-            return [recorded[k] for k in keys]
-        except IntegrityError:
-            pass  # a replayed key or a month already paid: look the keys up
-        existing = self._existing(conn, drafts)
-        fresh = [d for d in drafts if d.idempotency_key not in existing]
-        recorded = {}
-        if fresh:
-            try:
-                with conn.begin_nested():
-                    recorded = self._insert(conn, fresh, head, now, ids)
-            except IntegrityError:
-                self._refuse_paid_months(conn, fresh)
-                raise
-        recorded.update(existing)
-        return [recorded[k] for k in keys]
 
     def _prepare(
         self, conn: Connection, drafts: Sequence[EntryDraft]
@@ -289,47 +254,3 @@ class Recorder:
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
-
-    def _existing(self, conn: Connection, drafts: Sequence[EntryDraft]) -> dict[str, RecordedEntry]:
-        """Drafts already recorded: same content → the original; different → refused."""
-        by_key = {d.idempotency_key: d for d in drafts}
-        found: dict[str, RecordedEntry] = {}
-        for chunk in _chunks(list(by_key), KEY_CHUNK):
-            for row in conn.execute(
-                select(
-                    entries.c.id,
-                    entries.c.idempotency_key,
-                    entries.c.fingerprint,
-                    entries.c.recorded_at,
-                    entries.c.hash,
-                ).where(entries.c.idempotency_key.in_(chunk))
-            ):
-                draft = by_key[row.idempotency_key]
-                if row.fingerprint != draft.fingerprint():
-                    raise IdempotencyConflict(row.idempotency_key)
-                found[row.idempotency_key] = RecordedEntry(
-                    row.id, _aware(row.recorded_at), row.hash, draft, False
-                )
-        return found
-
-    def _refuse_paid_months(self, conn: Connection, drafts: Sequence[EntryDraft]) -> None:
-        wanted = [
-            (d.member_id, d.scheme, d.period)
-            for d in drafts
-            if d.kind is EntryKind.CONTRIBUTION and d.member_id and d.period
-        ]
-        if len(set(wanted)) != len(wanted):
-            seen: set[tuple] = set()
-            for item in wanted:
-                if item in seen:
-                    raise MonthAlreadyPaid(*item)  # type: ignore[arg-type]
-                seen.add(item)
-        for chunk in _chunks(wanted):
-            row = conn.execute(
-                select(entries.c.member_id, entries.c.scheme, entries.c.period)
-                .where(entries.c.kind == EntryKind.CONTRIBUTION.value)
-                .where(tuple_(entries.c.member_id, entries.c.scheme, entries.c.period).in_(chunk))
-                .limit(1)
-            ).first()
-            if row is not None:
-                raise MonthAlreadyPaid(row.member_id, row.scheme, row.period)

@@ -1,5 +1,6 @@
-"""The recorder's idempotency on a mixed batch: it inserts optimistically and falls back to
-looking the keys up only when the database refuses a row."""
+"""The recorder's contract: ``recorded`` finds what a decider must call already done, and
+``append`` inserts only new entries: a key or month written meanwhile is a race
+(``WriteRaced``), refused with nothing written."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from ledger.domain.clock import FixedClock
-from ledger.domain.errors import IdempotencyConflict, MonthAlreadyPaid
+from ledger.domain.errors import IdempotencyConflict, WriteRaced
 from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.store.bulk import bulk_insert
 from ledger.store.recorder import Recorder
@@ -46,36 +47,54 @@ def recorder() -> Recorder:
     return Recorder(FixedClock(datetime(2025, 3, 1, tzinfo=UTC)))
 
 
-def test_a_batch_of_a_replay_and_a_new_draft_returns_the_original_and_records_the_new(
-    engine, recorder
-):
+def test_recorded_finds_a_replay_with_its_fingerprint_and_the_original_entry(engine, recorder):
+    with engine.begin() as conn:
+        [first] = recorder.append(conn, [draft("2025-01")])
+    with engine.connect() as conn:
+        found = recorder.recorded(conn, [draft("2025-01"), draft("2025-02")])
+    assert list(found) == [f"contribution:2025-01:{MEMBER}:pension"]
+    fingerprint, entry = found[f"contribution:2025-01:{MEMBER}:pension"]
+    assert fingerprint == draft("2025-01").fingerprint() != draft("2025-01", 200_00).fingerprint()
+    assert (entry.id, entry.hash, entry.created) == (first.id, first.hash, False)
+
+
+def test_new_drafts_are_chained_after_the_head_in_order(engine, recorder):
     with engine.begin() as conn:
         [first] = recorder.append(conn, [draft("2025-01")])
     with engine.begin() as conn:
-        replay, new = recorder.append(conn, [draft("2025-01"), draft("2025-02")])
-    assert (replay.id, replay.hash, replay.created) == (first.id, first.hash, False)
-    assert new.created and new.id == first.id + 1
-    assert counts(engine) == (2, 6)
+        second, third = recorder.append(conn, [draft("2025-02"), draft("2025-03")])
+    assert (second.id, third.id) == (first.id + 1, first.id + 2)
+    assert second.created and third.created
+    assert counts(engine) == (3, 9)
     with engine.connect() as conn:
         assert verify(conn).ok
 
 
-def test_a_known_key_with_other_content_is_refused_and_nothing_is_written(engine, recorder):
+def test_a_key_recorded_meanwhile_is_a_race_and_nothing_is_written(engine, recorder):
     with engine.begin() as conn:
         recorder.append(conn, [draft("2025-01")])
     before = counts(engine)
-    with pytest.raises(IdempotencyConflict), engine.begin() as conn:
+    with pytest.raises(WriteRaced), engine.begin() as conn:
         recorder.append(conn, [draft("2025-02"), draft("2025-01", total=200_00)])
     assert counts(engine) == before
 
 
-def test_a_month_already_paid_under_another_key_is_refused_by_name(engine, recorder):
+def test_a_month_paid_meanwhile_under_another_key_is_a_race_and_nothing_is_written(
+    engine, recorder
+):
     with engine.begin() as conn:
         recorder.append(conn, [draft("2025-01")])
     before = counts(engine)
-    with pytest.raises(MonthAlreadyPaid, match="2025-01"), engine.begin() as conn:
-        recorder.append(conn, [draft("2025-02"), draft("2025-01", key="another-key")])
+    with pytest.raises(WriteRaced, match="2025-01|uq_entries_contribution|UNIQUE"):
+        with engine.begin() as conn:
+            recorder.append(conn, [draft("2025-02"), draft("2025-01", key="another-key")])
     assert counts(engine) == before
+
+
+def test_a_key_twice_in_one_append_is_refused_by_name(engine, recorder):
+    with pytest.raises(IdempotencyConflict, match="2025-01"), engine.begin() as conn:
+        recorder.append(conn, [draft("2025-01"), draft("2025-01", total=200_00)])
+    assert counts(engine) == (0, 0)
 
 
 def test_bulk_insert_raises_the_driver_refusal_as_sqlalchemy_integrity_error(engine):

@@ -152,7 +152,7 @@ def _savepoints(seen: list[str]) -> list[str]:
 def test_a_batch_that_meets_no_refusal_writes_without_a_savepoint(engine, rt):
     """On SQLite a SAVEPOINT has every page a write first touches copied to a journal;
     a batch whose facts show its entries new appends them with none
-    (``Recorder.append_new``)."""
+    (``Recorder.append``)."""
     members = enrol(engine, 5)
     with statements(engine) as seen:
         _pay(members, "test:clean")

@@ -8,12 +8,19 @@ member's arrears: nothing already recorded is edited.
 
 Running it again finds nothing left to adjust and writes nothing: the difference is
 recomputed from everything posted for the month, and the idempotency key counts the
-adjustments already made, so two concurrent runs produce the same key and content.
+adjustments already made, so two concurrent runs produce the same key (the second is a
+race, ``WriteRaced``, retried on fresh facts).
+
+One path: ``load`` a window's facts (the months paid before the publication, their
+enrolments and what is posted for them: a few queries per 500 members), ``decide`` with
+no I/O (per month: the adjustment, or nothing when the posted amounts already match),
+append once (``post_adjustments``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -26,6 +33,7 @@ from ledger.domain.journal import EntryDraft, EntryKind
 from ledger.domain.members import Enrolment
 from ledger.domain.money import format_yuan
 from ledger.domain.period import Month
+from ledger.domain.policy.loader import PolicySet
 from ledger.domain.policy.record import Record
 from ledger.domain.policy.records import MedicalContribution, PensionBase, PensionRate
 from ledger.domain.rules.contribution import Assessment, BaseChoice, assess
@@ -69,19 +77,45 @@ def late_windows(ledger: Ledger, known_at: date) -> list[LateWindow]:
     return found
 
 
+Item = tuple[str, str, str]
+"""One month to re-assess: member, scheme, period."""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What adjusting one window needs (``load``)."""
+
+    window: LateWindow
+    paid: Sequence[Item]
+    """The months paid before the publication, by member, scheme and period."""
+    enrolments: Mapping[tuple[str, str], Sequence[Enrolment]]
+    posted: Mapping[Item, Mapping[str, int]]
+    """What each month's entries post, by account type (``personal``, ``pooling``)."""
+    adjusted: Mapping[Item, int]
+    """How many adjustments each month has had."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One month: the adjustment to append, or none (the posted amounts match)."""
+
+    item: Item
+    drafts: tuple[EntryDraft, ...] = ()
+
+
 def _assess_clamped(
-    ledger: Ledger, enrolment: Enrolment, scheme: Scheme, month: Month
+    policy: PolicySet, enrolment: Enrolment, scheme: Scheme, month: Month
 ) -> Assessment:
     """As ``assess``, but a fixed amount left outside a new range moves to its floor or ceiling."""
     try:
-        return assess(ledger.policy, enrolment.region, scheme, month, enrolment.choice)
+        return assess(policy, enrolment.region, scheme, month, enrolment.choice)
     except BaseOutsideRange:
         # 100% of the average wage always lies in range; it tells the floor and ceiling.
-        probe = assess(ledger.policy, enrolment.region, scheme, month, BaseChoice.of(percent="100"))
+        probe = assess(policy, enrolment.region, scheme, month, BaseChoice.of(percent="100"))
         assert enrolment.choice.amount_fen is not None
         assert probe.floor_fen is not None and probe.ceiling_fen is not None
         amount = min(max(enrolment.choice.amount_fen, probe.floor_fen), probe.ceiling_fen)
-        return assess(ledger.policy, enrolment.region, scheme, month, BaseChoice(amount_fen=amount))
+        return assess(policy, enrolment.region, scheme, month, BaseChoice(amount_fen=amount))
 
 
 def _yuan(amount_fen: int | None) -> str:
@@ -91,47 +125,50 @@ def _yuan(amount_fen: int | None) -> str:
 def post_adjustments(
     ledger: Ledger, conn: Connection, published_on: date | None = None
 ) -> list[RecordedEntry]:
-    """Adjust every month paid before a late publication that the ledger now knows of.
+    """Adjust every month paid before a late publication that the ledger now knows of:
+    each window loaded and decided, every adjustment appended once.
 
     ``published_on``: only the publications of that day. A window once adjusted after its
     publication stays complete (every entry recorded since has ``recorded_at`` after it, so
     the window never gains a month), so a caller that runs on each publication day — the
     simulation — need not read the earlier windows again.
     """
-    now = ledger.clock.now()
+    today = ledger.clock.now().date()
     drafts: list[EntryDraft] = []
-    for window in late_windows(ledger, now.date()):
+    for window in late_windows(ledger, today):
         if published_on is not None and window.published != published_on:
             continue
-        published_at = datetime.combine(window.published, time.min, tzinfo=UTC)
-        drafts.extend(_window_drafts(ledger, conn, window, published_at, now.date()))
+        for decision in decide(ledger.policy, load(conn, window), today):
+            drafts.extend(decision.drafts)
+    # Two windows of one region (a base and a rate) may re-assess the same month.
     unique = {d.idempotency_key: d for d in drafts}
     return ledger.recorder.append(conn, list(unique.values()))
 
 
-def _window_drafts(
-    ledger: Ledger, conn: Connection, window: LateWindow, published_at: datetime, today: date
-) -> list[EntryDraft]:
-    paid = conn.execute(
-        select(entries.c.member_id, entries.c.scheme, entries.c.period)
-        .where(
-            and_(
-                entries.c.kind == EntryKind.CONTRIBUTION.value,
-                entries.c.region == window.region,
-                entries.c.period >= str(window.first),
-                entries.c.period < str(Month.of(window.published) + 1),
-                entries.c.recorded_at < published_at,
-                entries.c.scheme.in_([Scheme.PENSION.value, Scheme.MEDICAL.value]),
+def load(conn: Connection, window: LateWindow) -> Facts:
+    """The months of ``window`` paid before its publication and what is posted for them."""
+    published_at = datetime.combine(window.published, time.min, tzinfo=UTC)
+    paid = [
+        (row.member_id, row.scheme, row.period)
+        for row in conn.execute(
+            select(entries.c.member_id, entries.c.scheme, entries.c.period)
+            .where(
+                and_(
+                    entries.c.kind == EntryKind.CONTRIBUTION.value,
+                    entries.c.region == window.region,
+                    entries.c.period >= str(window.first),
+                    entries.c.period < str(Month.of(window.published) + 1),
+                    entries.c.recorded_at < published_at,
+                    entries.c.scheme.in_([Scheme.PENSION.value, Scheme.MEDICAL.value]),
+                )
             )
+            .order_by(entries.c.member_id, entries.c.scheme, entries.c.period)
         )
-        .order_by(entries.c.member_id, entries.c.scheme, entries.c.period)
-    ).all()
-    if not paid:
-        return []
-    members = sorted({row.member_id for row in paid})
+    ]
+    members = sorted({member for member, _, _ in paid})
     enrolled: dict[tuple[str, str], list[Enrolment]] = defaultdict(list)
-    posted: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    adjustments: dict[tuple[str, str, str], int] = defaultdict(int)
+    posted: dict[Item, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    adjusted: dict[Item, int] = defaultdict(int)
     for start in range(0, len(members), 500):
         chunk = members[start : start + 500]
         for row in conn.execute(
@@ -146,7 +183,6 @@ def _window_drafts(
                 entries.c.scheme,
                 entries.c.period,
                 entries.c.kind,
-                entries.c.id,
                 accounts.c.name,
                 postings.c.amount_fen,
             )
@@ -162,38 +198,49 @@ def _window_drafts(
             key = (row.member_id, row.scheme, row.period)
             posted[key][row.name.split(":", 1)[0]] += row.amount_fen
             if row.kind == EntryKind.ADJUSTMENT.value and row.name.startswith("arrears:"):
-                adjustments[key] += 1
-    drafts = []
-    for row in paid:
-        key = (row.member_id, row.scheme, row.period)
-        scheme, month = Scheme(row.scheme), Month.parse(row.period)
-        enrolment = Ledger.enrolment_for(enrolled[(row.member_id, row.scheme)], month)
+                adjusted[key] += 1
+    return Facts(window, paid, enrolled, posted, adjusted)
+
+
+def decide(policy: PolicySet, facts: Facts, today: date) -> list[Decision]:
+    """Each paid month's decision, in order, with no I/O: re-assessed on the policy known
+    now (a fixed amount outside the new range moves to its floor or ceiling), the
+    difference to what is posted becomes one ``adjustment`` entry dated ``today`` with the
+    next adjustment key; no difference (or no enrolment in force), nothing."""
+    window = facts.window
+    decisions = []
+    for item in facts.paid:
+        member, scheme_name, period = item
+        scheme, month = Scheme(scheme_name), Month.parse(period)
+        enrolment = Ledger.enrolment_for(facts.enrolments.get((member, scheme_name), ()), month)
         if enrolment is None:
+            decisions.append(Decision(item))
             continue
-        target = _assess_clamped(ledger, enrolment, scheme, month)
-        personal_diff = target.personal_fen + posted[key]["personal"]
-        pooling_diff = target.pooling_fen + posted[key]["pooling"]
+        target = _assess_clamped(policy, enrolment, scheme, month)
+        posted = facts.posted.get(item, {})
+        personal_diff = target.personal_fen + posted.get("personal", 0)
+        pooling_diff = target.pooling_fen + posted.get("pooling", 0)
         if personal_diff == 0 and pooling_diff == 0:
+            decisions.append(Decision(item))
             continue
-        drafts.append(
-            EntryDraft.build(
-                kind=EntryKind.ADJUSTMENT,
-                effective_date=today,
-                idempotency_key=keys.adjustment(
-                    row.period, row.member_id, row.scheme, adjustments[key] + 1
-                ),
-                reason=f"{row.period} re-assessed after {window.source} (published "
-                f"{window.published}): base now {_yuan(target.base_fen)}",
-                period=row.period,
-                member_id=row.member_id,
-                scheme=row.scheme,
-                region=window.region,
-                base_fen=target.base_fen,
-                postings=[
-                    (arrears(row.scheme, row.member_id), personal_diff + pooling_diff),
-                    (personal(row.scheme, row.member_id), -personal_diff),
-                    (pooling(row.scheme, window.region), -pooling_diff),
-                ],
-            )
+        draft = EntryDraft.build(
+            kind=EntryKind.ADJUSTMENT,
+            effective_date=today,
+            idempotency_key=keys.adjustment(
+                period, member, scheme_name, facts.adjusted.get(item, 0) + 1
+            ),
+            reason=f"{period} re-assessed after {window.source} (published "
+            f"{window.published}): base now {_yuan(target.base_fen)}",
+            period=period,
+            member_id=member,
+            scheme=scheme_name,
+            region=window.region,
+            base_fen=target.base_fen,
+            postings=[
+                (arrears(scheme_name, member), personal_diff + pooling_diff),
+                (personal(scheme_name, member), -personal_diff),
+                (pooling(scheme_name, window.region), -pooling_diff),
+            ],
         )
-    return drafts
+        decisions.append(Decision(item, (draft,)))
+    return decisions

@@ -12,21 +12,30 @@ second identical or conflicting row written by an import.
 The file is read in ``encoding`` (UTF-8, with or without a BOM, by default; GBK and
 GB18030 are accepted, the encodings Chinese spreadsheets save in); bytes that are not in
 that encoding are refused with the line they are on.
+
+The shape of every operation: the rows are parsed and checked on their own
+(``parse_rows``), ``load`` reads what the ledger holds of their members (two queries per
+500 members), ``decide`` is pure (every row refused with its line and rule, or the
+members and enrolments to write, with what is already there counted), and ``write``
+writes them through ``ledger.store.registry``, the one place members and enrolments are
+written.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, select
 
 from ledger.domain.errors import BadInput, ImportRejected, LedgerError
-from ledger.domain.identity import parse_citizen_id
+from ledger.domain.identity import CitizenId, parse_citizen_id
 from ledger.domain.members import check_terms
 from ledger.domain.period import Month
+from ledger.domain.policy.loader import PolicySet
 from ledger.domain.rules.contribution import BaseChoice, assess
 from ledger.domain.schemes import Scheme
 from ledger.operations.services import Ledger
@@ -44,6 +53,51 @@ class ImportResult:
     enrolments: int
     already_registered: int
     already_enrolled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A CSV row, parsed and checked on its own (``parse_rows``)."""
+
+    line: int
+    citizen: CitizenId
+    region: str
+    scheme: Scheme
+    first: Month
+    method: str
+    agency: str | None
+    choice: BaseChoice
+
+    def fields(self) -> dict[str, str | None]:
+        """What the row says of an enrolment, by CSV column, as the table stores it."""
+        return {
+            "region": self.region,
+            "base_percent": str(self.choice.percent) if self.choice.percent else None,
+            "from": str(self.first),
+            "method": self.method,
+            "agency": self.agency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the ledger holds of the rows' members (``load``)."""
+
+    registered: Mapping[str, str]
+    """Each registered member's region."""
+    current: Mapping[tuple[str, str], Mapping[str, str | None]]
+    """Each member's current enrolment in a scheme (the latest row), as ``Row.fields``
+    says it, with ``_other`` naming what a row cannot say (a base amount, a grade, an
+    end month) if the enrolment has it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What an import writes (``decide``): rows in the registry's column order."""
+
+    members: list[tuple]
+    enrolments: list[tuple]
+    result: ImportResult
 
 
 def import_members(
@@ -89,19 +143,25 @@ def _import_text(ledger: Ledger, conn: Connection, path: Path, text: str) -> Imp
                 + (f"; unknown {', '.join(unknown)}" if unknown else "")
             ],
         )
-    return _write(ledger, conn, str(path), _check_rows(ledger, reader))
+    rows = parse_rows(ledger.policy, ledger.clock.now().date(), reader)
+    plan = decide(str(path), rows, load(conn, rows), ledger.clock.now())
+    write(conn, plan)
+    return plan.result
 
 
-def _check_rows(ledger: Ledger, rows: Iterable[dict[str, str]]) -> list[tuple[int, dict]]:
-    today = ledger.clock.now().date()
-    good: list[tuple[int, dict]] = []
+def parse_rows(policy: PolicySet, today: date, rows: Iterable[dict[str, str]]) -> list[Row]:
+    """Each row parsed and checked on its own, or every bad row refused with its line and
+    rule (``ImportRejected``): the citizen number, the region, the scheme, the first month,
+    the method and company, the base (assessed for the first month), a member enrolled in
+    one scheme twice in the file."""
+    good: list[Row] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], int] = {}
     for line, row in enumerate(rows, start=2):
         try:
             citizen = parse_citizen_id(row["id"] or "", today=today)
             region = (row["region"] or "").strip()
-            ledger.policy.region(region)
+            policy.region(region)
             scheme = Scheme.parse((row["scheme"] or "").strip())
             first = Month.parse(row["from"] or "", "from")
             method = (row["method"] or "").strip()
@@ -109,7 +169,7 @@ def _check_rows(ledger: Ledger, rows: Iterable[dict[str, str]]) -> list[tuple[in
             check_terms(method, agency, first, None)
             percent = (row["base_percent"] or "").strip()
             choice = BaseChoice.of(percent=percent) if percent else BaseChoice()
-            assess(ledger.policy, region, scheme, first, choice)
+            assess(policy, region, scheme, first, choice)
             key = (citizen.number, scheme.value)
             if key in seen:
                 raise BadInput(
@@ -119,114 +179,25 @@ def _check_rows(ledger: Ledger, rows: Iterable[dict[str, str]]) -> list[tuple[in
         except LedgerError as exc:
             problems.append(f"line {line}: {exc}")
             continue
-        good.append(
-            (
-                line,
-                {
-                    "citizen": citizen,
-                    "region": region,
-                    "scheme": scheme,
-                    "from": first,
-                    "method": method,
-                    "agency": agency,
-                    "choice": choice,
-                },
-            )
-        )
+        good.append(Row(line, citizen, region, scheme, first, method, agency, choice))
     if problems:
         raise ImportRejected("import", problems)
     return good
 
 
-def _write(
-    ledger: Ledger, conn: Connection, path: str, rows: list[tuple[int, dict]]
-) -> ImportResult:
-    now = ledger.clock.now()
-    ids = sorted({r["citizen"].number for _, r in rows})
-    known: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(ids), 500):
-        for m in conn.execute(
-            select(members.c.id, members.c.region, members.c.hukou).where(
-                members.c.id.in_(ids[start : start + 500])
-            )
-        ):
-            known[m.id] = (m.region, m.hukou)
-    problems = [
-        f"line {line}: id: {r['citizen'].number} is already registered in region "
-        f"{known[r['citizen'].number][0]}, not {r['region']}"
-        for line, r in rows
-        if r["citizen"].number in known and known[r["citizen"].number][0] != r["region"]
-    ]
-    if problems:
-        raise ImportRejected(path, problems)
-    rows, already_enrolled = _skip_enrolled(conn, path, rows)
-    new_members: dict[str, dict] = {}
-    for _, r in rows:
-        citizen = r["citizen"]
-        if citizen.number not in known and citizen.number not in new_members:
-            new_members[citizen.number] = {
-                "id": citizen.number,
-                "region": r["region"],
-                "hukou": citizen.region_code,
-                "sex": citizen.sex.value,
-                "birth_date": citizen.birth_date,
-                "recorded_at": now,
-            }
-    registry.add_members(
-        conn, [tuple(m[c] for c in registry.MEMBER_COLUMNS) for m in new_members.values()]
-    )
-    if not rows:
-        return ImportResult(0, 0, len(known), already_enrolled)
-    registry.add_enrolments(
-        conn,
-        [
-            (
-                r["citizen"].number,
-                r["scheme"].value,
-                r["region"],
-                str(r["choice"].percent) if r["choice"].percent else None,
-                None,
-                None,
-                r["method"],
-                r["agency"],
-                str(r["from"]),
-                None,
-                None,
-                now,
-            )
-            for _, r in rows
-        ],
-    )
-    already = len({r["citizen"].number for _, r in rows} & known.keys())
-    return ImportResult(len(new_members), len(rows), already, already_enrolled)
-
-
-def _enrolment_fields(r: dict) -> dict[str, str | None]:
-    """What a row says of an enrolment, by CSV column, as the enrolments table stores it."""
-    return {
-        "region": r["region"],
-        "base_percent": str(r["choice"].percent) if r["choice"].percent else None,
-        "from": str(r["from"]),
-        "method": r["method"],
-        "agency": r["agency"],
-    }
-
-
-def _skip_enrolled(
-    conn: Connection, path: str, rows: list[tuple[int, dict]]
-) -> tuple[list[tuple[int, dict]], int]:
-    """The rows still to write, and how many were already enrolled exactly as they say.
-
-    A row that differs from its member's current enrolment in that scheme is refused:
-    every such row is listed, nothing is written.
-    """
-    ids = sorted({r["citizen"].number for _, r in rows})
+def load(conn: Connection, rows: Sequence[Row]) -> Facts:
+    """The rows' members as registered, and their current enrolments."""
+    ids = sorted({r.citizen.number for r in rows})
+    registered: dict[str, str] = {}
     current: dict[tuple[str, str], dict[str, str | None]] = {}
     for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for m in conn.execute(
+            select(members.c.id, members.c.region).where(members.c.id.in_(chunk))
+        ):
+            registered[m.id] = m.region
         for e in conn.execute(
-            select(enrolments)
-            .where(enrolments.c.member_id.in_(ids[start : start + 500]))
-            .order_by(enrolments.c.id)
+            select(enrolments).where(enrolments.c.member_id.in_(chunk)).order_by(enrolments.c.id)
         ):  # the latest row supersedes: later ids overwrite earlier ones
             current[(e.member_id, e.scheme)] = {
                 "region": e.region,
@@ -238,26 +209,83 @@ def _skip_enrolled(
                 if e.base_fen is None and e.grade is None and e.to_month is None
                 else "a base amount, grade or end month",
             }
-    todo: list[tuple[int, dict]] = []
-    problems: list[str] = []
+    return Facts(registered, current)
+
+
+def decide(path: str, rows: Sequence[Row], facts: Facts, now: datetime) -> Plan:
+    """What to write, with no I/O; or every refused row with its line (``ImportRejected``),
+    in this order: a member registered in another region (all such rows), then a row that
+    would enrol an enrolled member differently. A row enrolled exactly as it says is
+    already done (counted, not written)."""
+    problems = [
+        f"line {r.line}: id: {r.citizen.number} is already registered in region "
+        f"{facts.registered[r.citizen.number]}, not {r.region}"
+        for r in rows
+        if facts.registered.get(r.citizen.number, r.region) != r.region
+    ]
+    if problems:
+        raise ImportRejected(path, problems)
+    todo: list[Row] = []
     skipped = 0
-    for line, r in rows:
-        now = current.get((r["citizen"].number, r["scheme"].value))
-        if now is None:
-            todo.append((line, r))
+    for r in rows:
+        held = facts.current.get((r.citizen.number, r.scheme.value))
+        if held is None:
+            todo.append(r)
             continue
-        wanted = _enrolment_fields(r)
-        differ = [f for f in wanted if wanted[f] != now[f]]
-        if not differ and now["_other"] is None:
+        wanted = r.fields()
+        differ = [f for f in wanted if wanted[f] != held[f]]
+        if not differ and held["_other"] is None:
             skipped += 1
             continue
         field = differ[0] if differ else "base_percent"
-        was = now[field] if differ else now["_other"]
+        was = held[field] if differ else held["_other"]
         problems.append(
-            f"line {line}: {field}: {r['citizen'].number} is already enrolled in "
-            f"{r['scheme']} with {field} {was or '(none)'}, not {wanted[field] or '(none)'}: "
+            f"line {r.line}: {field}: {r.citizen.number} is already enrolled in "
+            f"{r.scheme} with {field} {was or '(none)'}, not {wanted[field] or '(none)'}: "
             "change an enrolment with `flexledger enroll`"
         )
     if problems:
         raise ImportRejected(path, problems)
-    return todo, skipped
+    new_members: dict[str, tuple] = {}
+    for r in todo:
+        c = r.citizen
+        if c.number not in facts.registered and c.number not in new_members:
+            new_members[c.number] = (
+                c.number,
+                r.region,
+                c.region_code,
+                c.sex.value,
+                c.birth_date,
+                now,
+            )
+    enrolled = [
+        (
+            r.citizen.number,
+            r.scheme.value,
+            r.region,
+            r.fields()["base_percent"],
+            None,
+            None,
+            r.method,
+            r.agency,
+            str(r.first),
+            None,
+            None,
+            now,
+        )
+        for r in todo
+    ]
+    already = len({r.citizen.number for r in rows} & facts.registered.keys())
+    if todo:
+        already = len({r.citizen.number for r in todo} & facts.registered.keys())
+    return Plan(
+        list(new_members.values()),
+        enrolled,
+        ImportResult(len(new_members), len(todo), already, skipped),
+    )
+
+
+def write(conn: Connection, plan: Plan) -> None:
+    """Write ``plan``'s members and enrolments, each in one statement."""
+    registry.add_members(conn, plan.members)
+    registry.add_enrolments(conn, plan.enrolments)
